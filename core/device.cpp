@@ -1,0 +1,84 @@
+// minidp/core/device.cpp — parsing devices and the per-thread current device/stream.
+#include "core/device.h"
+
+#include <map>
+
+#include "core/error.h"
+#include "kernels/cuda/runtime.h"
+
+namespace minidp {
+
+namespace detail {
+void throw_error(const char* file, int line, const std::string& msg) {
+  (void)file;
+  (void)line;  // the message already names the op; file:line is added for library calls
+  throw Error(msg);
+}
+}  // namespace detail
+
+Device Device::parse(const std::string& s) {
+  if (s == "cpu") return cpu();
+  if (s == "cuda") return cuda(0);
+  if (s.rfind("cuda:", 0) == 0 && s.size() > 5) {
+    const std::string num = s.substr(5);
+    bool digits = num.size() <= 4;
+    for (char c : num) digits = digits && c >= '0' && c <= '9';
+    if (digits) return cuda(std::stoi(num));
+  }
+  MINIDP_FAIL("Device::parse: unknown device '", s, "'; expected 'cpu', 'cuda' or 'cuda:N'");
+}
+
+std::string Device::str() const {
+  return is_cpu() ? std::string("cpu") : "cuda:" + std::to_string(index);
+}
+
+bool cuda_compiled() { return kernels::cuda::compiled(); }
+int cuda_device_count() { return kernels::cuda::device_count(); }
+
+void check_device_available(const Device& d) {
+  if (d.is_cpu()) return;
+  MINIDP_CHECK(cuda_compiled(), "device ", d.str(),
+               " requested, but minidp was built without CUDA (configure with -DMINIDP_CUDA=ON)");
+  const int n = cuda_device_count();
+  MINIDP_CHECK(d.index >= 0 && d.index < n, "device ", d.str(), " requested, but ", n,
+               " CUDA device(s) are visible", n == 0 ? " (no GPU or driver on this machine)" : "");
+}
+
+namespace {
+thread_local Device t_current_device = Device::cuda(0);
+thread_local std::map<int, void*> t_current_stream;  // cuda index -> cudaStream_t
+}  // namespace
+
+Device current_device() { return t_current_device; }
+
+Stream current_stream(const Device& d) {
+  if (d.is_cpu()) return Stream{d, nullptr};
+  auto it = t_current_stream.find(d.index);
+  return Stream{d, it == t_current_stream.end() ? nullptr : it->second};
+}
+
+DeviceGuard::DeviceGuard(const Device& d) : prev_(t_current_device) {
+  if (!d.is_cuda()) return;
+  active_ = true;
+  t_current_device = d;
+  kernels::cuda::set_device(d.index);
+}
+
+DeviceGuard::~DeviceGuard() {
+  if (!active_) return;
+  t_current_device = prev_;
+  try {
+    kernels::cuda::set_device(prev_.index);
+  } catch (...) {  // never throw from a destructor
+  }
+}
+
+StreamGuard::StreamGuard(const Stream& s) : prev_(current_stream(s.device)) {
+  if (s.device.is_cuda()) t_current_stream[s.device.index] = s.handle;
+}
+
+StreamGuard::~StreamGuard() {
+  if (prev_.device.is_cuda()) t_current_stream[prev_.device.index] = prev_.handle;
+}
+
+}  // namespace minidp

@@ -1,0 +1,83 @@
+// minidp/core/device.h — where a tensor lives (`cpu`, `cuda:N`) and on which
+// stream its work is queued.
+//
+// A data-parallel replica is a (Device, Stream) pair, so several replicas can
+// share one GPU (each on its own stream) or the CPU (each on its own host
+// thread). The current device and the current stream are per host thread,
+// exactly like CUDA's own notion of a current device; the guards below switch
+// them for a scope and restore them after:
+//
+//   Device d = Device::parse("cuda:1");
+//   { DeviceGuard g(d); StreamGuard s(my_stream); y = relu(x); }  // queued on my_stream
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace minidp {
+
+enum class DeviceType : std::uint8_t { CPU, CUDA };
+
+struct Device {
+  DeviceType type = DeviceType::CPU;
+  int index = 0;  // GPU ordinal; always 0 for the CPU
+
+  static Device cpu() { return {DeviceType::CPU, 0}; }
+  static Device cuda(int i = 0) { return {DeviceType::CUDA, i}; }
+  // "cpu", "cuda", "cuda:3". Anything else raises minidp::Error.
+  static Device parse(const std::string& s);
+
+  bool is_cpu() const { return type == DeviceType::CPU; }
+  bool is_cuda() const { return type == DeviceType::CUDA; }
+  std::string str() const;
+  bool operator==(const Device& o) const { return type == o.type && index == o.index; }
+  bool operator!=(const Device& o) const { return !(*this == o); }
+};
+
+// True when minidp was compiled with the CUDA backend.
+bool cuda_compiled();
+// Number of GPUs visible at run time (0 without CUDA, driver or GPU).
+int cuda_device_count();
+// Raise a clear minidp::Error unless `d` can be used in this process.
+void check_device_available(const Device& d);
+
+// A queue of work on one device. On the CPU it is a label only (CPU work runs
+// on the calling thread); on CUDA `handle` is a cudaStream_t (nullptr = the
+// per-thread default stream).
+struct Stream {
+  Device device;
+  void* handle = nullptr;
+  bool operator==(const Stream& o) const { return device == o.device && handle == o.handle; }
+};
+
+// The calling thread's current CUDA device (what new cuda tensors default to).
+Device current_device();
+// The calling thread's current stream on `d`.
+Stream current_stream(const Device& d);
+
+// Make `d` the current device of this thread for the guard's lifetime.
+class DeviceGuard {
+ public:
+  explicit DeviceGuard(const Device& d);
+  ~DeviceGuard();
+  DeviceGuard(const DeviceGuard&) = delete;
+  DeviceGuard& operator=(const DeviceGuard&) = delete;
+
+ private:
+  Device prev_;
+  bool active_ = false;
+};
+
+// Make `s` the current stream of its device on this thread for the guard's lifetime.
+class StreamGuard {
+ public:
+  explicit StreamGuard(const Stream& s);
+  ~StreamGuard();
+  StreamGuard(const StreamGuard&) = delete;
+  StreamGuard& operator=(const StreamGuard&) = delete;
+
+ private:
+  Stream prev_;
+};
+
+}  // namespace minidp

@@ -1,0 +1,39 @@
+// minidp/core/storage.h — a reference-counted block of memory on one device.
+//
+// Tensors are views into a Storage: many tensors (a batch and its per-replica
+// shards, a weight and its transposed view) may share one. The memory goes
+// back to its allocator when the last view is gone, so a view can never
+// outlive the bytes it points at.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+#include "core/device.h"
+
+namespace minidp {
+
+class Storage {
+ public:
+  // Allocate `nbytes` on `device` (64-byte aligned on the host).
+  Storage(std::size_t nbytes, Device device);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  void* data() const { return data_; }
+  std::size_t nbytes() const { return nbytes_; }
+  const Device& device() const { return device_; }
+
+ private:
+  void* data_ = nullptr;
+  std::size_t nbytes_ = 0;
+  Device device_;
+};
+
+using StoragePtr = std::shared_ptr<Storage>;
+
+// Bytes of host memory currently held by Storage objects (for tests and meters).
+std::size_t host_bytes_in_use();
+
+}  // namespace minidp

@@ -1,0 +1,163 @@
+// minidp/kernels/cpu/elementwise.cpp — pointwise kernels, copies, fills and Philox random numbers.
+//
+// The reference every CUDA kernel is compared with: plain loops, math in the
+// element type, one element at a time.
+#include <cmath>
+#include <limits>
+
+#include "core/rng.h"
+#include "kernels/cpu/strided.h"
+#include "kernels/kernels.h"
+
+namespace minidp::kernels::cpu {
+
+namespace {
+
+template <typename T>
+T apply_unary(UnaryOp op, T x, T a, T b) {
+  constexpr T kInvSqrt2 = T(0.70710678118654752440);
+  constexpr T kInvSqrt2Pi = T(0.39894228040143267794);
+  switch (op) {
+    case UnaryOp::Neg: return -x;
+    case UnaryOp::Exp: return std::exp(x);
+    case UnaryOp::Log: return std::log(x);
+    case UnaryOp::Sqrt: return std::sqrt(x);
+    case UnaryOp::Abs: return std::abs(x);
+    case UnaryOp::Relu: return x > T(0) ? x : T(0);
+    case UnaryOp::LeakyRelu: return x > T(0) ? x : a * x;
+    case UnaryOp::Sigmoid: return x >= T(0) ? T(1) / (T(1) + std::exp(-x)) : std::exp(x) / (T(1) + std::exp(x));
+    case UnaryOp::Tanh: return std::tanh(x);
+    case UnaryOp::Gelu: return T(0.5) * x * (T(1) + std::erf(x * kInvSqrt2));
+    case UnaryOp::Affine: return a * x + b;
+    case UnaryOp::Pow: return std::pow(x, a);
+    case UnaryOp::Clamp: return x < a ? a : (x > b ? b : x);
+    case UnaryOp::ReluGrad: return x > T(0) ? T(1) : T(0);
+    case UnaryOp::LeakyReluGrad: return x > T(0) ? T(1) : a;
+    case UnaryOp::AbsGrad: return x > T(0) ? T(1) : (x < T(0) ? T(-1) : T(0));
+    case UnaryOp::GeluGrad:
+      return T(0.5) * (T(1) + std::erf(x * kInvSqrt2)) + x * kInvSqrt2Pi * std::exp(T(-0.5) * x * x);
+    case UnaryOp::ClampGrad: return (x >= a && x <= b) ? T(1) : T(0);
+    case UnaryOp::GtScalar: return x > a ? T(1) : T(0);
+    case UnaryOp::PowGrad: return a * std::pow(x, a - T(1));
+  }
+  return x;
+}
+
+template <typename T>
+T apply_binary(BinaryOp op, T a, T b) {
+  switch (op) {
+    case BinaryOp::Add: return a + b;
+    case BinaryOp::Sub: return a - b;
+    case BinaryOp::Mul: return a * b;
+    case BinaryOp::Div: return a / b;
+    case BinaryOp::Pow: return static_cast<T>(std::pow(a, b));
+    case BinaryOp::Max: return a > b ? a : b;
+    case BinaryOp::Min: return a < b ? a : b;
+    case BinaryOp::Eq: return a == b ? T(1) : T(0);
+  }
+  return a;
+}
+
+}  // namespace
+
+void unary(UnaryOp op, const Tensor& x, const Tensor& out, double a, double b) {
+  visit_dtype(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (std::is_floating_point_v<T>) {
+      const T* px = static_cast<const T*>(x.raw_data());
+      T* po = static_cast<T*>(out.raw_data());
+      const std::int64_t n = x.numel();
+      const T ta = static_cast<T>(a), tb = static_cast<T>(b);
+      for (std::int64_t i = 0; i < n; ++i) po[i] = apply_unary(op, px[i], ta, tb);
+    } else {
+      MINIDP_FAIL("unary kernel: expected a float tensor, got ", x.describe());
+    }
+  });
+}
+
+void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
+  visit_dtype(out.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* pa = static_cast<const T*>(a.storage()->data());
+    const T* pb = static_cast<const T*>(b.storage()->data());
+    T* po = static_cast<T*>(out.storage()->data());
+    for_each_row<3>(out.shape(), {&a.strides(), &b.strides(), &out.strides()}, {a.offset(), b.offset(), out.offset()},
+                    [&](const std::array<std::int64_t, 3>& off, std::int64_t n, const std::array<std::int64_t, 3>& st) {
+                      for (std::int64_t i = 0; i < n; ++i)
+                        po[off[2] + i * st[2]] = apply_binary(op, pa[off[0] + i * st[0]], pb[off[1] + i * st[1]]);
+                    });
+  });
+}
+
+void copy(const Tensor& src, const Tensor& dst) {
+  visit_dtype(src.dtype(), [&](auto stag) {
+    using S = decltype(stag);
+    visit_dtype(dst.dtype(), [&](auto dtag) {
+      using D = decltype(dtag);
+      const S* ps = static_cast<const S*>(src.storage()->data());
+      D* pd = static_cast<D*>(dst.storage()->data());
+      for_each_row<2>(dst.shape(), {&src.strides(), &dst.strides()}, {src.offset(), dst.offset()},
+                      [&](const std::array<std::int64_t, 2>& off, std::int64_t n, const std::array<std::int64_t, 2>& st) {
+                        for (std::int64_t i = 0; i < n; ++i) pd[off[1] + i * st[1]] = static_cast<D>(ps[off[0] + i * st[0]]);
+                      });
+    });
+  });
+}
+
+void fill(const Tensor& dst, double value) {
+  visit_dtype(dst.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* p = static_cast<T*>(dst.raw_data());
+    const T v = static_cast<T>(value);
+    for (std::int64_t i = 0, n = dst.numel(); i < n; ++i) p[i] = v;
+  });
+}
+
+// Element i takes word i%4 of Philox block (offset + i/4).
+void random_uniform(const Tensor& out, std::uint64_t seed, std::uint64_t offset) {
+  const std::int64_t n = out.numel();
+  visit_dtype(out.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (std::is_floating_point_v<T>) {
+      T* p = static_cast<T*>(out.raw_data());
+      for (std::int64_t i = 0; i < n; i += 4) {
+        const PhiloxBlock r = philox4x32_10(offset + static_cast<std::uint64_t>(i / 4), 0, seed);
+        for (int k = 0; k < 4 && i + k < n; ++k) {
+          if constexpr (std::is_same_v<T, float>) {
+            p[i + k] = philox_uniform_f32(r.v[k]);
+          } else {
+            p[i + k] = philox_uniform_f64(r.v[k], r.v[(k + 2) % 4]);
+          }
+        }
+      }
+    } else {
+      MINIDP_FAIL("random_uniform: expected a float tensor, got ", out.describe());
+    }
+  });
+}
+
+// Box-Muller on word pairs (0,1) and (2,3) of each block: elements 4j..4j+3.
+void random_normal(const Tensor& out, std::uint64_t seed, std::uint64_t offset) {
+  const std::int64_t n = out.numel();
+  visit_dtype(out.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (std::is_floating_point_v<T>) {
+      T* p = static_cast<T*>(out.raw_data());
+      constexpr double kTwoPi = 6.283185307179586476925;
+      for (std::int64_t i = 0; i < n; i += 4) {
+        const PhiloxBlock r = philox4x32_10(offset + static_cast<std::uint64_t>(i / 4), 0, seed);
+        for (int pair = 0; pair < 2; ++pair) {
+          const double u1 = 1.0 - philox_uniform_f64(r.v[2 * pair], r.v[2 * pair + 1]);  // (0, 1]
+          const double u2 = philox_uniform_f32(r.v[2 * pair + 1]);
+          const double radius = std::sqrt(-2.0 * std::log(u1));
+          if (i + 2 * pair < n) p[i + 2 * pair] = static_cast<T>(radius * std::cos(kTwoPi * u2));
+          if (i + 2 * pair + 1 < n) p[i + 2 * pair + 1] = static_cast<T>(radius * std::sin(kTwoPi * u2));
+        }
+      }
+    } else {
+      MINIDP_FAIL("random_normal: expected a float tensor, got ", out.describe());
+    }
+  });
+}
+
+}  // namespace minidp::kernels::cpu

@@ -1,0 +1,200 @@
+// minidp/kernels/cpu/reduce.cpp — reductions, softmax, cross-entropy and row gathers.
+//
+// Sums accumulate in double (int64 for integers) in a fixed order, so results
+// are deterministic and accurate enough to serve as the reference.
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "kernels/cpu/strided.h"
+#include "kernels/kernels.h"
+
+namespace minidp::kernels::cpu {
+
+void reduce(ReduceOp op, const Tensor& x, const Tensor& out) {
+  // out has x's rank with reduced dims of size 1: walk x, with stride 0 for out on those dims
+  std::vector<std::int64_t> ostrides = out.strides();
+  for (std::size_t d = 0; d < ostrides.size(); ++d)
+    if (out.shape()[d] == 1) ostrides[d] = 0;
+  const std::int64_t n_out = out.numel();
+  visit_dtype(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    using Acc = std::conditional_t<std::is_floating_point_v<T>, double, std::int64_t>;
+    const Acc init = op == ReduceOp::Sum   ? Acc(0)
+                     : op == ReduceOp::Max ? std::numeric_limits<Acc>::lowest()
+                                           : std::numeric_limits<Acc>::max();
+    std::vector<Acc> acc(static_cast<std::size_t>(n_out), init);
+    const T* px = static_cast<const T*>(x.raw_data());
+    for_each_row<2>(x.shape(), {&x.strides(), &ostrides}, {0, 0},
+                    [&](const std::array<std::int64_t, 2>& off, std::int64_t n, const std::array<std::int64_t, 2>& st) {
+                      for (std::int64_t i = 0; i < n; ++i) {
+                        Acc& a = acc[off[1] + i * st[1]];
+                        const Acc v = static_cast<Acc>(px[off[0] + i * st[0]]);
+                        if (op == ReduceOp::Sum) {
+                          a += v;
+                        } else if (op == ReduceOp::Max) {
+                          a = (v > a || v != v) ? v : a;  // NaN propagates
+                        } else {
+                          a = (v < a || v != v) ? v : a;
+                        }
+                      }
+                    });
+    T* po = static_cast<T*>(out.raw_data());
+    for (std::int64_t i = 0; i < n_out; ++i) po[i] = static_cast<T>(acc[i]);
+  });
+}
+
+namespace {
+// x viewed as [outer, n, inner] around `dim`.
+void split_dims(const Tensor& x, std::int64_t dim, std::int64_t& outer, std::int64_t& n, std::int64_t& inner) {
+  outer = 1;
+  inner = 1;
+  for (std::int64_t d = 0; d < dim; ++d) outer *= x.shape()[d];
+  n = x.dim() == 0 ? 1 : x.shape()[dim];
+  for (std::int64_t d = dim + 1; d < x.dim(); ++d) inner *= x.shape()[d];
+}
+}  // namespace
+
+void arg_reduce(bool is_max, const Tensor& x, std::int64_t dim, const Tensor& out) {
+  std::int64_t outer, n, inner;
+  split_dims(x, dim, outer, n, inner);
+  std::int64_t* po = static_cast<std::int64_t*>(out.raw_data());
+  visit_dtype(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = static_cast<const T*>(x.raw_data());
+    for (std::int64_t o = 0; o < outer; ++o)
+      for (std::int64_t in = 0; in < inner; ++in) {
+        const T* row = px + o * n * inner + in;
+        std::int64_t best = 0;
+        for (std::int64_t j = 1; j < n; ++j) {
+          const T v = row[j * inner], b = row[best * inner];
+          if (b != b) break;  // NaN wins, like PyTorch
+          if (v != v || (is_max ? v > b : v < b)) best = j;
+        }
+        po[o * inner + in] = best;
+      }
+  });
+}
+
+void softmax(const Tensor& x, std::int64_t dim, bool log, const Tensor& out) {
+  std::int64_t outer, n, inner;
+  split_dims(x, dim, outer, n, inner);
+  visit_dtype(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (std::is_floating_point_v<T>) {
+      const T* px = static_cast<const T*>(x.raw_data());
+      T* py = static_cast<T*>(out.raw_data());
+      for (std::int64_t o = 0; o < outer; ++o)
+        for (std::int64_t in = 0; in < inner; ++in) {
+          const std::int64_t base = o * n * inner + in;
+          double m = -std::numeric_limits<double>::infinity();
+          for (std::int64_t j = 0; j < n; ++j) m = std::max(m, static_cast<double>(px[base + j * inner]));
+          double s = 0;
+          for (std::int64_t j = 0; j < n; ++j) s += std::exp(static_cast<double>(px[base + j * inner]) - m);
+          const double lse = m + std::log(s);
+          for (std::int64_t j = 0; j < n; ++j) {
+            const double v = static_cast<double>(px[base + j * inner]) - lse;
+            py[base + j * inner] = static_cast<T>(log ? v : std::exp(v));
+          }
+        }
+    }
+  });
+}
+
+namespace {
+void check_target(std::int64_t t, std::int64_t c, std::int64_t ignore, std::int64_t row) {
+  MINIDP_CHECK(t == ignore || (t >= 0 && t < c), "cross_entropy: target ", t, " of sample ", row,
+               " is out of range; expected a class in [0, ", c, ")", " or ignore_index ", ignore);
+}
+}  // namespace
+
+void cross_entropy_forward(const Tensor& logits, const Tensor& target, std::int64_t ignore, double smoothing,
+                           const Tensor& loss) {
+  const std::int64_t n = logits.size(0), c = logits.size(1);
+  const std::int64_t* pt = static_cast<const std::int64_t*>(target.raw_data());
+  visit_dtype(logits.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (std::is_floating_point_v<T>) {
+      const T* px = static_cast<const T*>(logits.raw_data());
+      T* pl = static_cast<T*>(loss.raw_data());
+      for (std::int64_t i = 0; i < n; ++i) {
+        check_target(pt[i], c, ignore, i);
+        if (pt[i] == ignore) {
+          pl[i] = T(0);
+          continue;
+        }
+        const T* row = px + i * c;
+        double m = -std::numeric_limits<double>::infinity(), s = 0, total = 0;
+        for (std::int64_t j = 0; j < c; ++j) m = std::max(m, static_cast<double>(row[j]));
+        for (std::int64_t j = 0; j < c; ++j) {
+          s += std::exp(static_cast<double>(row[j]) - m);
+          total += static_cast<double>(row[j]);
+        }
+        const double lse = m + std::log(s);
+        // -(1-e) log p_t - e/C sum_j log p_j
+        pl[i] = static_cast<T>((1.0 - smoothing) * (lse - static_cast<double>(row[pt[i]])) +
+                               smoothing * (lse - total / static_cast<double>(c)));
+      }
+    }
+  });
+}
+
+void cross_entropy_backward(const Tensor& logits, const Tensor& target, std::int64_t ignore, double smoothing,
+                            const Tensor& gloss, const Tensor& glogits) {
+  const std::int64_t n = logits.size(0), c = logits.size(1);
+  const std::int64_t* pt = static_cast<const std::int64_t*>(target.raw_data());
+  visit_dtype(logits.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (std::is_floating_point_v<T>) {
+      const T* px = static_cast<const T*>(logits.raw_data());
+      const T* pg = static_cast<const T*>(gloss.raw_data());
+      T* pd = static_cast<T*>(glogits.raw_data());
+      for (std::int64_t i = 0; i < n; ++i) {
+        T* drow = pd + i * c;
+        if (pt[i] == ignore) {
+          for (std::int64_t j = 0; j < c; ++j) drow[j] = T(0);
+          continue;
+        }
+        const T* row = px + i * c;
+        double m = -std::numeric_limits<double>::infinity(), s = 0;
+        for (std::int64_t j = 0; j < c; ++j) m = std::max(m, static_cast<double>(row[j]));
+        for (std::int64_t j = 0; j < c; ++j) s += std::exp(static_cast<double>(row[j]) - m);
+        const double g = static_cast<double>(pg[i]);
+        for (std::int64_t j = 0; j < c; ++j) {
+          const double p = std::exp(static_cast<double>(row[j]) - m) / s;
+          const double q = (j == pt[i] ? 1.0 - smoothing : 0.0) + smoothing / static_cast<double>(c);
+          drow[j] = static_cast<T>((p - q) * g);
+        }
+      }
+    }
+  });
+}
+
+void index_select(const Tensor& x, const Tensor& index, const Tensor& out) {
+  const std::int64_t rows = x.size(0), len = index.numel();
+  const std::int64_t cols = rows == 0 ? 0 : x.numel() / rows;
+  const std::int64_t* pi = static_cast<const std::int64_t*>(index.raw_data());
+  const std::size_t row_bytes = static_cast<std::size_t>(cols) * dtype_size(x.dtype());
+  const char* px = static_cast<const char*>(x.raw_data());
+  char* po = static_cast<char*>(out.raw_data());
+  for (std::int64_t i = 0; i < len; ++i) {
+    MINIDP_CHECK(pi[i] >= 0 && pi[i] < rows, "index_select: index ", pi[i], " at position ", i,
+                 " is out of range for ", x.describe(), " (expected [0, ", rows, "))");
+    std::copy(px + pi[i] * row_bytes, px + (pi[i] + 1) * row_bytes, po + i * row_bytes);
+  }
+}
+
+void index_add(const Tensor& g, const Tensor& index, const Tensor& gx) {
+  const std::int64_t rows = gx.size(0), len = index.numel();
+  const std::int64_t cols = rows == 0 ? 0 : gx.numel() / rows;
+  const std::int64_t* pi = static_cast<const std::int64_t*>(index.raw_data());
+  visit_dtype(g.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* pg = static_cast<const T*>(g.raw_data());
+    T* pd = static_cast<T*>(gx.raw_data());
+    for (std::int64_t i = 0; i < len; ++i)
+      for (std::int64_t j = 0; j < cols; ++j) pd[pi[i] * cols + j] += pg[i * cols + j];
+  });
+}
+
+}  // namespace minidp::kernels::cpu

@@ -1,0 +1,92 @@
+// minidp/kernels/kernels.h — the compute interface every backend implements.
+//
+// The same functions exist in namespace minidp::kernels::cpu (kernels/cpu/,
+// Eigen and plain loops: the reference) and minidp::kernels::cuda
+// (kernels/cuda/, cuBLAS, cuDNN and own kernels). Kernels know tensors'
+// geometry but nothing of autograd: the ops in core/ops/ validate inputs,
+// allocate outputs (contiguous unless stated) and call exactly one of these.
+// A GPU test compares each CUDA kernel with its CPU twin.
+#pragma once
+
+#include <cstdint>
+
+#include "core/ops.h"
+#include "core/tensor.h"
+
+namespace minidp::kernels {
+
+enum class UnaryOp {
+  Neg, Exp, Log, Sqrt, Abs, Relu, LeakyRelu /* slope a */, Sigmoid, Tanh, Gelu,
+  Affine /* a*x + b */, Pow /* x^a */, Clamp /* to [a, b] */,
+  // derivatives with respect to x, used by backward passes
+  ReluGrad /* x>0 */, LeakyReluGrad /* x>0 ? 1 : a */, AbsGrad /* sign(x) */, GeluGrad,
+  ClampGrad /* a<=x<=b */, GtScalar /* x>a */, PowGrad /* a*x^(a-1) */
+};
+enum class BinaryOp { Add, Sub, Mul, Div, Pow, Max, Min, Eq };
+enum class ReduceOp { Sum, Max, Min };
+
+// What one backend provides. Declared twice below (cpu and cuda) from one list.
+#define MINIDP_KERNEL_LIST                                                                      \
+  /* out = op(x); x and out contiguous, same shape and dtype (float) */                          \
+  void unary(UnaryOp op, const Tensor& x, const Tensor& out, double a, double b);                 \
+  /* out = op(a, b); a and b are views already broadcast to out's shape (0 strides) */          \
+  void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out);                  \
+  /* dst = src elementwise, any strides on both, converting dtype */                           \
+  void copy(const Tensor& src, const Tensor& dst);                                               \
+  void fill(const Tensor& dst, double value); /* dst contiguous */                               \
+  /* out has x's rank with reduced dims of size 1; x contiguous */                              \
+  void reduce(ReduceOp op, const Tensor& x, const Tensor& out);                                  \
+  /* int64 index of the first max (or min) along dim; out has x's shape with dim of size 1 */   \
+  void arg_reduce(bool is_max, const Tensor& x, std::int64_t dim, const Tensor& out);            \
+  void softmax(const Tensor& x, std::int64_t dim, bool log, const Tensor& out);                  \
+  /* c = alpha * op(a) @ op(b) + beta * c; 2-D, contiguous */                                   \
+  void gemm(bool ta, bool tb, double alpha, const Tensor& a, const Tensor& b, double beta,       \
+            const Tensor& c);                                                                    \
+  void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& out, const Conv2dOptions& o); \
+  void conv2d_backward_input(const Tensor& gout, const Tensor& w, const Tensor& gx,              \
+                             const Conv2dOptions& o);                                            \
+  void conv2d_backward_weight(const Tensor& gout, const Tensor& x, const Tensor& gw,             \
+                              const Conv2dOptions& o);                                           \
+  /* indices: int64 flat position inside each (n, c) plane of x */                              \
+  void max_pool2d_forward(const Tensor& x, const Tensor& out, const Tensor& indices,              \
+                          const Pool2dOptions& o);                                               \
+  void max_pool2d_backward(const Tensor& gout, const Tensor& indices, const Tensor& gx);         \
+  void avg_pool2d_forward(const Tensor& x, const Tensor& out, const Pool2dOptions& o);           \
+  void avg_pool2d_backward(const Tensor& gout, const Tensor& gx, const Pool2dOptions& o);        \
+  /* per-channel batch mean and 1/sqrt(biased var + eps) of x [N, C, *] */                      \
+  void batch_norm_stats(const Tensor& x, double eps, const Tensor& mean, const Tensor& invstd);   \
+  /* y = (x - mean) * invstd * w + b, per channel */                                            \
+  void batch_norm_apply(const Tensor& x, const Tensor& mean, const Tensor& invstd,               \
+                        const Tensor& w, const Tensor& b, const Tensor& y);                      \
+  /* training-mode backward; gw, gb may be undefined */                                         \
+  void batch_norm_backward(const Tensor& g, const Tensor& x, const Tensor& mean,                 \
+                           const Tensor& invstd, const Tensor& w, const Tensor& gx,               \
+                           const Tensor& gw, const Tensor& gb);                                  \
+  /* per-sample loss [N] (0 where ignored) */                                                   \
+  void cross_entropy_forward(const Tensor& logits, const Tensor& target, std::int64_t ignore,    \
+                             double smoothing, const Tensor& loss);                              \
+  /* glogits = (softmax - smoothed one-hot) * gloss[n]; rows of ignored samples are 0 */        \
+  void cross_entropy_backward(const Tensor& logits, const Tensor& target, std::int64_t ignore,   \
+                              double smoothing, const Tensor& gloss, const Tensor& glogits);     \
+  /* element i from Philox counter (offset + i/4, seed): uniform [0,1) or normal(0,1) */        \
+  void random_uniform(const Tensor& out, std::uint64_t seed, std::uint64_t offset);             \
+  void random_normal(const Tensor& out, std::uint64_t seed, std::uint64_t offset);              \
+  /* out[i, :] = x[index[i], :] over x viewed as [rows, cols] */                                \
+  void index_select(const Tensor& x, const Tensor& index, const Tensor& out);                    \
+  /* gx[index[i], :] += g[i, :], in index order (deterministic) */                              \
+  void index_add(const Tensor& g, const Tensor& index, const Tensor& gx);
+
+namespace cpu {
+MINIDP_KERNEL_LIST
+}  // namespace cpu
+
+namespace cuda {
+MINIDP_KERNEL_LIST
+}  // namespace cuda
+
+// Call the backend of `device`: MINIDP_KERNEL(dev, gemm, ...) runs cpu::gemm or cuda::gemm.
+#define MINIDP_KERNEL(device, fn, ...)                                       \
+  ((device).is_cpu() ? ::minidp::kernels::cpu::fn(__VA_ARGS__)               \
+                     : ::minidp::kernels::cuda::fn(__VA_ARGS__))
+
+}  // namespace minidp::kernels

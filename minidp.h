@@ -1,0 +1,29 @@
+// minidp.h — the whole minidp API in one include.
+//
+//   #include <minidp.h>
+//   using namespace minidp;
+//
+// Layers, each using only those above it:
+//   core/      Tensor, devices and streams, autograd, the differentiable ops
+//   kernels/   the compute behind the ops (cpu: Eigen and loops; cuda: cuBLAS, cuDNN, own kernels)
+//   nn/        modules, losses, optimizers, data sets and loaders, checkpoints
+//   parallel/  communicators and DataParallel
+//   metrics/   quality and speed metrics, reports
+#pragma once
+
+#include "core/autograd.h"
+#include "core/device.h"
+#include "core/dtype.h"
+#include "core/error.h"
+#include "core/ops.h"
+#include "core/rng.h"
+#include "core/tensor.h"
+#if __has_include("nn/nn.h")
+#include "nn/nn.h"
+#endif
+#if __has_include("parallel/parallel.h")
+#include "parallel/parallel.h"
+#endif
+#if __has_include("metrics/metrics.h")
+#include "metrics/metrics.h"
+#endif
