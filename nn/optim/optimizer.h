@@ -1,0 +1,52 @@
+// minidp/nn/optim/optimizer.h — the interface every optimizer implements.
+//
+// An optimizer holds the parameters it updates and per-parameter state
+// (momentum buffers, Adam moments). step() reads each parameter's .grad and
+// updates the parameter in place, outside the autograd graph. Under data
+// parallelism every replica runs the same step on the same summed gradients,
+// so the replicas stay bitwise identical.
+//
+//   nn::SGD opt(model->parameters(), {.lr = 0.05, .momentum = 0.9});
+//   loss.backward(); opt.step(); opt.zero_grad();
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace minidp::nn {
+
+class Optimizer {
+ public:
+  explicit Optimizer(std::vector<Tensor> params, double lr);
+  virtual ~Optimizer() = default;
+
+  virtual void step() = 0;
+  // Zero the gradients in place (they may be views of one flat buffer).
+  void zero_grad();
+
+  double lr() const { return lr_; }
+  void set_lr(double lr) { lr_ = lr; }
+  const std::vector<Tensor>& params() const { return params_; }
+  std::int64_t steps_taken() const { return step_count_; }
+
+  // State for checkpoints: tensors named "state.<param index>.<buffer>" and
+  // scalars ("lr", "step").
+  virtual std::vector<std::pair<std::string, Tensor>> state_tensors() const = 0;
+  virtual void load_state_tensors(const std::map<std::string, Tensor>& state) = 0;
+  std::map<std::string, std::string> state_scalars() const;
+  void load_state_scalars(const std::map<std::string, std::string>& s);
+
+ protected:
+  std::vector<Tensor> params_;
+  double lr_;
+  std::int64_t step_count_ = 0;
+};
+
+// Scale all gradients so that their global L2 norm is at most max_norm (as
+// torch.nn.utils.clip_grad_norm_); returns the norm before clipping.
+double clip_grad_norm(const std::vector<Tensor>& params, double max_norm);
+
+}  // namespace minidp::nn
