@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "core/ops.h"
 #include "core/rng.h"
+#include "core/stream.h"
 #include "core/tensor.h"
 #if __has_include("nn/nn.h")
 #include "nn/nn.h"

@@ -1,11 +1,12 @@
-// minidp/core/storage.cpp — host memory from the C library, device memory from
-// the CUDA runtime layer.
+// minidp/core/storage.cpp — host memory from the C library (page-locked host
+// memory from the CUDA runtime), device memory from the caching allocator.
 #include "core/storage.h"
 
 #include <atomic>
 #include <cstdlib>
 
 #include "core/error.h"
+#include "kernels/cuda/allocator.h"
 #include "kernels/cuda/runtime.h"
 
 namespace minidp {
@@ -17,8 +18,12 @@ constexpr std::size_t kAlign = 64;  // one cache line; also what AVX-512 loads l
 
 std::size_t host_bytes_in_use() { return g_host_bytes.load(); }
 
-Storage::Storage(std::size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
-  if (device.is_cpu()) {
+Storage::Storage(std::size_t nbytes, Device device, bool pinned)
+    : nbytes_(nbytes), device_(device), pinned_(pinned && device.is_cpu()) {
+  if (pinned_) {
+    data_ = nbytes == 0 ? nullptr : kernels::cuda::host_malloc_pinned(nbytes);
+    g_host_bytes += nbytes;
+  } else if (device.is_cpu()) {
     const std::size_t rounded = (nbytes + kAlign - 1) / kAlign * kAlign;
     data_ = rounded == 0 ? nullptr : std::aligned_alloc(kAlign, rounded);
     MINIDP_CHECK(rounded == 0 || data_ != nullptr, "out of host memory: could not allocate ",
@@ -26,16 +31,20 @@ Storage::Storage(std::size_t nbytes, Device device) : nbytes_(nbytes), device_(d
     g_host_bytes += nbytes;
   } else {
     check_device_available(device);
-    data_ = nbytes == 0 ? nullptr : kernels::cuda::device_malloc(nbytes, device.index);
+    // Reused only by later work on this same stream (kernels/cuda/allocator.h).
+    data_ = kernels::cuda::allocate(nbytes, device.index, current_stream(device).handle);
   }
 }
 
 Storage::~Storage() {
-  if (device_.is_cpu()) {
+  if (pinned_) {
+    if (data_ != nullptr) kernels::cuda::host_free_pinned(data_);
+    g_host_bytes -= nbytes_;
+  } else if (device_.is_cpu()) {
     std::free(data_);
     g_host_bytes -= nbytes_;
   } else if (data_ != nullptr) {
-    kernels::cuda::device_free(data_, device_.index);
+    kernels::cuda::deallocate(data_, device_.index);
   }
 }
 

@@ -15,8 +15,10 @@ namespace minidp {
 
 class Storage {
  public:
-  // Allocate `nbytes` on `device` (64-byte aligned on the host).
-  Storage(std::size_t nbytes, Device device);
+  // Allocate `nbytes` on `device` (64-byte aligned on the host). CUDA memory
+  // comes from the caching allocator, on the current stream of `device`;
+  // `pinned` host memory is page-locked (see pin_memory in core/stream.h).
+  Storage(std::size_t nbytes, Device device, bool pinned = false);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -24,11 +26,13 @@ class Storage {
   void* data() const { return data_; }
   std::size_t nbytes() const { return nbytes_; }
   const Device& device() const { return device_; }
+  bool pinned() const { return pinned_; }
 
  private:
   void* data_ = nullptr;
   std::size_t nbytes_ = 0;
   Device device_;
+  bool pinned_ = false;
 };
 
 using StoragePtr = std::shared_ptr<Storage>;

@@ -8,6 +8,7 @@
 
 #include "core/autograd.h"
 #include "core/ops.h"
+#include "core/ops/op_utils.h"
 #include "kernels/cuda/runtime.h"
 #include "kernels/kernels.h"
 
@@ -212,15 +213,17 @@ Tensor& Tensor::copy_(const Tensor& src) {
   Tensor d = is_contiguous() ? *this : Tensor::empty(shape(), options());
   using kernels::cuda::CopyKind;
   if (device().is_cuda() && s.device().is_cuda()) {
-    kernels::cuda::memcpy_async(d.raw_data(), s.raw_data(), nbytes, CopyKind::DeviceToDevice,
-                                current_stream(device()).handle);
+    // GPU to GPU: each side's stream waits for the other (no early reuse either side).
+    kernels::cuda::memcpy_peer_async(d.raw_data(), device().index, current_stream(device()).handle, s.raw_data(),
+                                     s.device().index, current_stream(s.device()).handle, nbytes);
   } else if (device().is_cuda()) {
     kernels::cuda::memcpy_async(d.raw_data(), s.raw_data(), nbytes, CopyKind::HostToDevice,
-                                current_stream(device()).handle);
+                                current_stream(device()).handle, device().index);
   } else {
     void* stream = current_stream(s.device()).handle;
-    kernels::cuda::memcpy_async(d.raw_data(), s.raw_data(), nbytes, CopyKind::DeviceToHost, stream);
-    kernels::cuda::stream_synchronize(stream);  // host memory must be ready when we return
+    kernels::cuda::memcpy_async(d.raw_data(), s.raw_data(), nbytes, CopyKind::DeviceToHost, stream,
+                                s.device().index);
+    kernels::cuda::stream_synchronize(stream, s.device().index);  // host memory must be ready when we return
   }
   if (!d.same_as(*this)) MINIDP_KERNEL(device(), copy, d, *this);
   return *this;
@@ -232,7 +235,14 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
   Tensor o = alpha == 1.0 ? other : mul(other, alpha);
   MINIDP_CHECK(o.device() == device() && o.dtype() == dtype(), "add_: ", o.describe(),
                " must match the destination's dtype and device: ", describe());
-  Tensor ob = o.shape() == shape() ? o : sum_to(o, shape());
+  Tensor ob = o;
+  if (o.shape() != shape()) {
+    // A smaller operand broadcasts over the destination, as PyTorch's add_ does
+    // (sum_to alone rejected e.g. adding a row to every row of a matrix); a
+    // larger one is still summed down to the destination's shape.
+    const Shape joint = detail::broadcast_shapes("add_", shape(), o.shape());
+    ob = joint == shape() ? detail::expand_to(o, shape()) : sum_to(o, shape());
+  }
   MINIDP_KERNEL(device(), binary, kernels::BinaryOp::Add, *this, ob, *this);
   return *this;
 }

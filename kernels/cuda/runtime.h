@@ -2,9 +2,14 @@
 // behind a plain C++ interface so that core/ compiles without CUDA headers.
 //
 // Built from runtime.cu when the CUDA toolkit is found, from runtime_stub.cpp
-// otherwise (where every call but compiled()/device_count() raises minidp::Error).
-// Every CUDA call inside is checked and reported with file:line and CUDA's own
-// message.
+// otherwise (where every call but compiled()/device_count()/allow_tf32 raises
+// minidp::Error). Every CUDA call inside is checked and reported with
+// file:line and CUDA's own message.
+//
+// Streams and events are passed as `void*` (a cudaStream_t / cudaEvent_t).
+// A null stream means the calling thread's default stream on `device`
+// (cudaStreamPerThread), never the legacy stream 0 that would serialise every
+// host thread. `device` = -1 means the calling thread's current CUDA device.
 #pragma once
 
 #include <cstddef>
@@ -14,16 +19,51 @@ namespace minidp::kernels::cuda {
 bool compiled();
 int device_count();  // 0 when there is no driver or GPU; never throws
 void set_device(int index);
+int current_device_index();
 
+// Raw device memory (cudaMalloc/cudaFree). Tensors do not use these directly:
+// their storage comes from the caching allocator (kernels/cuda/allocator.h),
+// which calls them only when its cache cannot serve a request.
 void* device_malloc(std::size_t nbytes, int device);
 void device_free(void* ptr, int device) noexcept;
 
+// Page-locked ("pinned") host memory: the DMA engines can read it directly,
+// so host->device copies from it are truly asynchronous.
+void* host_malloc_pinned(std::size_t nbytes);
+void host_free_pinned(void* ptr) noexcept;
+
 enum class CopyKind { HostToDevice, DeviceToHost, DeviceToDevice };
-// Asynchronous on `stream` (a cudaStream_t; nullptr = per-thread default).
-void memcpy_async(void* dst, const void* src, std::size_t nbytes, CopyKind kind, void* stream);
-void memset_async(void* dst, int value, std::size_t nbytes, void* stream);
+// Asynchronous on `stream` of `device` (the GPU side of the copy).
+void memcpy_async(void* dst, const void* src, std::size_t nbytes, CopyKind kind, void* stream,
+                  int device = -1);
+// A copy between two GPUs (or two streams): `dst_stream` waits for the work
+// already queued on `src_stream`, the copy runs on `dst_stream`, and
+// `src_stream` then waits for the copy — so neither side can reuse or
+// overwrite the memory too early.
+void memcpy_peer_async(void* dst, int dst_device, void* dst_stream, const void* src, int src_device,
+                       void* src_stream, std::size_t nbytes);
+void memset_async(void* dst, int value, std::size_t nbytes, void* stream, int device = -1);
 // Blocks the host until `stream` is drained. Only used at explicit sync points
-// (item(), copies to the host) — never inside a training step.
-void stream_synchronize(void* stream);
+// (item(), copies to the host) — never inside a training step. Raises any
+// error a kernel reported since the last sync (e.g. an index out of range).
+void stream_synchronize(void* stream, int device = -1);
+void device_synchronize(int device);
+
+// ---- streams and events (core/stream.h is the user-facing side)
+void* stream_create(int device);  // a non-blocking stream
+void stream_destroy(void* stream, int device);  // drains it first
+void* event_create(int device, bool enable_timing);
+void event_destroy(void* event, int device) noexcept;
+void event_record(void* event, void* stream, int device);
+void stream_wait_event(void* stream, void* event, int device);
+void event_synchronize(void* event);
+bool event_query(void* event);  // true when the captured work is done
+float event_elapsed_ms(void* start, void* end);
+
+// TF32 tensor cores for float32 GEMMs and convolutions (off by default, so
+// float32 results match the CPU to ~1e-6; on, ~5x faster on Hopper and
+// accurate to ~1e-3, like PyTorch's allow_tf32).
+void set_allow_tf32(bool allow);
+bool allow_tf32();
 
 }  // namespace minidp::kernels::cuda

@@ -1,0 +1,118 @@
+// minidp/core/stream.cpp — streams, events and pinned memory over the CUDA
+// runtime layer (kernels/cuda/runtime.h), with CPU fall-backs.
+#include "core/stream.h"
+
+#include <utility>
+
+#include "core/autograd.h"
+#include "core/error.h"
+#include "kernels/cuda/runtime.h"
+
+namespace minidp {
+
+namespace cu = kernels::cuda;
+
+Stream create_stream(const Device& d) {
+  if (d.is_cpu()) return Stream{d, nullptr};
+  check_device_available(d);
+  return Stream{d, cu::stream_create(d.index)};
+}
+
+void destroy_stream(const Stream& s) {
+  if (s.device.is_cpu() || s.handle == nullptr) return;
+  cu::stream_destroy(s.handle, s.device.index);
+}
+
+void synchronize(const Stream& s) {
+  if (s.device.is_cpu()) return;
+  cu::stream_synchronize(s.handle, s.device.index);
+}
+
+void synchronize(const Device& d) {
+  if (d.is_cpu()) return;
+  check_device_available(d);
+  cu::device_synchronize(d.index);
+}
+
+Event::~Event() {
+  if (handle_ != nullptr) cu::event_destroy(handle_, device_.index);
+}
+
+Event::Event(Event&& o) noexcept
+    : device_(o.device_), handle_(std::exchange(o.handle_, nullptr)), timing_(o.timing_),
+      recorded_(std::exchange(o.recorded_, false)), host_time_(o.host_time_) {}
+
+Event& Event::operator=(Event&& o) noexcept {
+  if (this != &o) {
+    if (handle_ != nullptr) cu::event_destroy(handle_, device_.index);
+    device_ = o.device_;
+    handle_ = std::exchange(o.handle_, nullptr);
+    timing_ = o.timing_;
+    recorded_ = std::exchange(o.recorded_, false);
+    host_time_ = o.host_time_;
+  }
+  return *this;
+}
+
+void Event::record(const Stream& s) {
+  if (s.device.is_cpu()) {
+    MINIDP_CHECK(handle_ == nullptr, "Event::record: event belongs to ", device_.str(), ", stream is on cpu");
+    device_ = s.device;
+    host_time_ = std::chrono::steady_clock::now();
+    recorded_ = true;
+    return;
+  }
+  if (handle_ == nullptr) {
+    MINIDP_CHECK(!recorded_ || device_.is_cuda(), "Event::record: event was recorded on cpu, stream is on ",
+                 s.device.str());
+    check_device_available(s.device);
+    handle_ = cu::event_create(s.device.index, timing_);
+    device_ = s.device;
+  }
+  MINIDP_CHECK(device_ == s.device, "Event::record: event belongs to ", device_.str(), ", stream is on ",
+               s.device.str());
+  cu::event_record(handle_, s.handle, s.device.index);
+  recorded_ = true;
+}
+
+void Event::wait(const Stream& s) const {
+  if (!recorded_ || handle_ == nullptr || s.device.is_cpu()) return;  // CPU work is already complete
+  cu::stream_wait_event(s.handle, handle_, s.device.index);
+}
+
+void Event::synchronize() const {
+  if (handle_ != nullptr && recorded_) cu::event_synchronize(handle_);
+}
+
+bool Event::query() const { return handle_ == nullptr || !recorded_ || cu::event_query(handle_); }
+
+float Event::elapsed_ms(const Event& end) const {
+  MINIDP_CHECK(recorded_ && end.recorded_, "Event::elapsed_ms: both events must be recorded first");
+  MINIDP_CHECK(device_ == end.device_, "Event::elapsed_ms: events on ", device_.str(), " and ", end.device_.str());
+  if (device_.is_cpu())
+    return std::chrono::duration<float, std::milli>(end.host_time_ - host_time_).count();
+  MINIDP_CHECK(timing_ && end.timing_, "Event::elapsed_ms: create both events with Event(true) (enable_timing)");
+  return cu::event_elapsed_ms(handle_, end.handle_);
+}
+
+void stream_wait_event(const Stream& s, const Event& e) { e.wait(s); }
+
+Tensor pin_memory(const Tensor& t) {
+  MINIDP_CHECK(t.device().is_cpu(), "pin_memory: expected a host tensor, got ", t.describe());
+  if (!cuda_compiled() || cuda_device_count() == 0) return t;
+  if (is_pinned(t)) return t;
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(shape_numel(t.shape()) * dtype_size(t.dtype()), Device::cpu(),
+                                            /*pinned=*/true);
+  impl->shape = t.shape();
+  impl->strides = contiguous_strides(t.shape());
+  impl->dtype = t.dtype();
+  Tensor out(std::move(impl));
+  NoGradGuard ng;
+  out.copy_(t.detach());
+  return out;
+}
+
+bool is_pinned(const Tensor& t) { return t.defined() && t.storage()->pinned(); }
+
+}  // namespace minidp

@@ -1,0 +1,286 @@
+// minidp/kernels/cuda/allocator.cu — the per-device, per-stream caching
+// allocator (see allocator.h for the rules it follows).
+//
+// Data structures, per device and behind one mutex:
+//   segments     what cudaMalloc gave us. A large request (> 1 MiB) gets a
+//                segment of its own (size rounded to 2 MiB); small requests are
+//                carved, bump-pointer style, out of 2 MiB segments — one
+//                segment being carved per stream.
+//   free_blocks  cached blocks, ordered by (stream, size, address), so the
+//                best fit on a stream is one lower_bound away.
+//   live         address -> block for everything handed out.
+// Blocks are never split or merged: simpler than PyTorch, at the price of
+// some slack that empty_cache() (or the out-of-memory retry) gives back.
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+#include "kernels/cuda/allocator.h"
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/runtime.h"
+
+namespace minidp::kernels::cuda {
+
+namespace {
+
+constexpr std::size_t kSmallLimit = std::size_t(1) << 20;    // requests up to 1 MiB are "small"
+constexpr std::size_t kSmallRound = 512;                     // and rounded to 512 B
+constexpr std::size_t kSmallSegment = std::size_t(2) << 20;  // carved out of 2 MiB segments
+constexpr std::size_t kLargeRound = std::size_t(2) << 20;    // large requests: multiples of 2 MiB
+
+// The pool a block belongs to. The default stream (nullptr) is a different
+// stream in every host thread (cudaStreamPerThread), so it is keyed per thread.
+struct StreamKey {
+  std::uintptr_t stream;
+  std::uint64_t thread;
+  bool operator<(const StreamKey& o) const { return std::tie(stream, thread) < std::tie(o.stream, o.thread); }
+  bool operator==(const StreamKey& o) const { return stream == o.stream && thread == o.thread; }
+};
+
+StreamKey key_of(void* stream) {
+  return {reinterpret_cast<std::uintptr_t>(stream), stream == nullptr ? this_thread_key() : 0};
+}
+
+struct Segment;
+struct Block {
+  char* ptr;
+  std::size_t size;       // rounded
+  std::size_t requested;  // what the current owner asked for
+  StreamKey stream;
+  Segment* segment;
+};
+
+struct Segment {
+  char* ptr;
+  std::size_t size;
+  std::size_t carved = 0;  // small segments: bytes handed out as blocks so far
+  int live = 0;            // blocks of this segment in use
+  bool small;
+  StreamKey stream;
+  std::vector<Block*> blocks;
+};
+
+struct FreeOrder {
+  bool operator()(const Block* a, const Block* b) const {
+    return std::tie(a->stream, a->size, a->ptr) < std::tie(b->stream, b->size, b->ptr);
+  }
+};
+
+struct DeviceState {
+  std::mutex mu;
+  std::set<Block*, FreeOrder> free_blocks;
+  std::unordered_map<void*, Block*> live;
+  std::map<StreamKey, Segment*> carving;  // small segment being carved, per stream
+  std::vector<Segment*> segments;
+  MemoryStats stats;
+};
+
+// One state per visible device, created on first use and never destroyed:
+// tensors freed during static destruction must still find their allocator.
+DeviceState& state(int device) {
+  static const int n = device_count();
+  static DeviceState* states = new DeviceState[n > 0 ? n : 1];
+  MINIDP_CHECK(device >= 0 && device < n, "CUDA allocator: device cuda:", device, " requested, but ", n,
+               " CUDA device(s) are visible");
+  return states[device];
+}
+
+std::size_t round_size(std::size_t n) {
+  if (n <= kSmallLimit) return (n + kSmallRound - 1) / kSmallRound * kSmallRound;
+  return (n + kLargeRound - 1) / kLargeRound * kLargeRound;
+}
+
+std::string human(std::size_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024.0 && u < 5) {
+    v /= 1024.0;
+    ++u;
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+  return buf;
+}
+
+// cudaMalloc on `device`; nullptr when the device is out of memory.
+char* try_cuda_malloc(std::size_t size, int device) {
+  DeviceScope scope(device);
+  void* p = nullptr;
+  const cudaError_t err = cudaMalloc(&p, size);
+  if (err == cudaErrorMemoryAllocation) {
+    cudaGetLastError();  // not sticky; clear it
+    return nullptr;
+  }
+  MINIDP_CUDA_CHECK(err);
+  return static_cast<char*>(p);
+}
+
+void release_segment(DeviceState& st, Segment* seg, int device) {
+  for (Block* b : seg->blocks) {
+    st.free_blocks.erase(b);
+    delete b;
+  }
+  auto it = st.carving.find(seg->stream);
+  if (it != st.carving.end() && it->second == seg) st.carving.erase(it);
+  {
+    DeviceScope scope(device);
+    MINIDP_CUDA_CHECK(cudaFree(seg->ptr));  // waits for the device: nothing can still use it
+  }
+  st.stats.reserved -= seg->size;
+  st.stats.num_cuda_frees++;
+  delete seg;
+}
+
+// Frees every segment none of whose blocks is in use. Caller holds st.mu.
+void empty_cache_locked(DeviceState& st, int device) {
+  std::vector<Segment*> keep;
+  keep.reserve(st.segments.size());
+  for (Segment* seg : st.segments) {
+    if (seg->live == 0) {
+      release_segment(st, seg, device);
+    } else {
+      keep.push_back(seg);
+    }
+  }
+  st.segments.swap(keep);
+}
+
+Segment* new_segment(DeviceState& st, std::size_t size, bool small, StreamKey stream, int device,
+                     std::size_t requested) {
+  char* p = try_cuda_malloc(size, device);
+  if (p == nullptr) {
+    st.stats.num_ooms++;
+    empty_cache_locked(st, device);  // give the cache back and try once more
+    p = try_cuda_malloc(size, device);
+  }
+  if (p == nullptr) {
+    std::size_t free_b = 0, total_b = 0;
+    {
+      DeviceScope scope(device);
+      if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) cudaGetLastError();
+    }
+    MINIDP_FAIL("CUDA out of memory on cuda:", device, ": tried to allocate ", human(requested), " (", requested,
+                " bytes); the device has ", human(total_b), " in total and ", human(free_b),
+                " free; minidp's allocator on cuda:", device, ": ", format_memory_stats(st.stats),
+                ". Free tensors you no longer need or use a smaller batch.");
+  }
+  auto* seg = new Segment{p, size, 0, 0, small, stream, {}};
+  st.segments.push_back(seg);
+  st.stats.reserved += size;
+  st.stats.peak_reserved = std::max(st.stats.peak_reserved, st.stats.reserved);
+  st.stats.num_cuda_mallocs++;
+  return seg;
+}
+
+Block* find_cached(DeviceState& st, StreamKey stream, std::size_t rounded) {
+  Block probe{nullptr, rounded, 0, stream, nullptr};
+  auto it = st.free_blocks.lower_bound(&probe);
+  if (it == st.free_blocks.end() || !((*it)->stream == stream)) return nullptr;
+  Block* b = *it;
+  // Small blocks: the exact size. Large: a bigger block if the slack is modest.
+  const bool fits = rounded <= kSmallLimit ? b->size == rounded
+                                           : b->size - rounded <= std::max(kLargeRound, rounded / 8);
+  if (!fits) return nullptr;
+  st.free_blocks.erase(it);
+  return b;
+}
+
+}  // namespace
+
+void* allocate(std::size_t nbytes, int device, void* stream) {
+  if (nbytes == 0) return nullptr;
+  DeviceState& st = state(device);
+  const StreamKey key = key_of(stream);
+  const std::size_t rounded = round_size(nbytes);
+  MINIDP_CHECK(rounded >= nbytes, "CUDA allocator: request of ", nbytes, " bytes is too large");
+  std::lock_guard<std::mutex> lock(st.mu);
+  Block* b = find_cached(st, key, rounded);
+  if (b != nullptr) {
+    st.stats.cache_hits++;
+  } else if (rounded <= kSmallLimit) {
+    auto it = st.carving.find(key);
+    Segment* seg = it == st.carving.end() ? nullptr : it->second;
+    if (seg == nullptr || seg->size - seg->carved < rounded) {
+      seg = new_segment(st, kSmallSegment, true, key, device, nbytes);
+      st.carving[key] = seg;  // the old segment's tail stays unused until it is released
+    }
+    b = new Block{seg->ptr + seg->carved, rounded, 0, key, seg};
+    seg->carved += rounded;
+    seg->blocks.push_back(b);
+  } else {
+    Segment* seg = new_segment(st, rounded, false, key, device, nbytes);
+    b = new Block{seg->ptr, rounded, 0, key, seg};
+    seg->carved = rounded;
+    seg->blocks.push_back(b);
+  }
+  b->requested = nbytes;
+  b->segment->live++;
+  st.live.emplace(b->ptr, b);
+  st.stats.allocated += b->size;
+  st.stats.requested += nbytes;
+  st.stats.peak_allocated = std::max(st.stats.peak_allocated, st.stats.allocated);
+  st.stats.num_allocs++;
+  return b->ptr;
+}
+
+void deallocate(void* ptr, int device) noexcept {
+  if (ptr == nullptr) return;
+  try {
+    DeviceState& st = state(device);
+    std::lock_guard<std::mutex> lock(st.mu);
+    auto it = st.live.find(ptr);
+    if (it == st.live.end()) {
+      std::fprintf(stderr, "minidp: CUDA allocator asked to free %p on cuda:%d, which it did not allocate\n", ptr,
+                   device);
+      return;
+    }
+    Block* b = it->second;
+    st.live.erase(it);
+    b->segment->live--;
+    st.stats.allocated -= b->size;
+    st.stats.requested -= b->requested;
+    st.stats.num_frees++;
+    b->requested = 0;
+    st.free_blocks.insert(b);  // back to the pool of the stream it was allocated on
+  } catch (...) {
+    // never throw from a free (called from destructors)
+  }
+}
+
+MemoryStats memory_stats(int device) {
+  DeviceState& st = state(device);
+  std::lock_guard<std::mutex> lock(st.mu);
+  return st.stats;
+}
+
+void reset_peak(int device) {
+  DeviceState& st = state(device);
+  std::lock_guard<std::mutex> lock(st.mu);
+  st.stats.peak_allocated = st.stats.allocated;
+  st.stats.peak_reserved = st.stats.reserved;
+}
+
+void empty_cache(int device) {
+  DeviceState& st = state(device);
+  std::lock_guard<std::mutex> lock(st.mu);
+  empty_cache_locked(st, device);
+}
+
+std::string format_memory_stats(const MemoryStats& s) {
+  std::ostringstream os;
+  os << "allocated " << human(s.allocated) << " (peak " << human(s.peak_allocated) << "), reserved "
+     << human(s.reserved) << " (peak " << human(s.peak_reserved) << "), " << s.num_cuda_mallocs << " cudaMalloc, "
+     << s.cache_hits << " cache hits, " << s.num_ooms << " out-of-memory retries";
+  return os.str();
+}
+
+}  // namespace minidp::kernels::cuda

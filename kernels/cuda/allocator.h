@@ -1,0 +1,57 @@
+// minidp/kernels/cuda/allocator.h — the per-device caching allocator behind
+// every CUDA tensor, and its statistics.
+//
+// cudaMalloc and cudaFree are slow (they may synchronise the whole device), and
+// a training step allocates and frees the same sizes again and again. So, like
+// PyTorch, minidp keeps freed blocks in a cache and hands them out again:
+//
+//  * sizes are rounded: up to 1 MiB to a multiple of 512 B (carved out of
+//    2 MiB segments), larger ones to a multiple of 2 MiB (a segment each);
+//  * a freed block goes back to the pool of the stream it was allocated on,
+//    and only allocations on that same stream reuse it. Work on one stream
+//    runs in order, so the next user of the block cannot start before the
+//    previous user's kernels are done — without any synchronisation. (The
+//    rule that follows: a tensor used on *another* stream must outlive that
+//    use — synchronise, or wait on an event, before dropping it.)
+//  * out of memory: the cache is released (cudaFree) and the request retried
+//    once; if it still fails, minidp::Error names the requested size and the
+//    device's statistics.
+//
+// Plain C++ (no CUDA headers): core/ and metrics/ include it freely. In a
+// build without CUDA the statistics are all zero and allocate() raises.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace minidp::kernels::cuda {
+
+struct MemoryStats {
+  std::size_t allocated = 0;       // bytes in blocks handed out (rounded sizes)
+  std::size_t requested = 0;       // bytes asked for by those blocks' owners
+  std::size_t reserved = 0;        // bytes held from cudaMalloc (in use + cached)
+  std::size_t peak_allocated = 0;  // highest `allocated` since start or reset_peak
+  std::size_t peak_reserved = 0;
+  std::uint64_t num_allocs = 0;     // allocate() calls that returned memory
+  std::uint64_t num_frees = 0;
+  std::uint64_t cache_hits = 0;     // allocations served without cudaMalloc
+  std::uint64_t num_cuda_mallocs = 0;
+  std::uint64_t num_cuda_frees = 0;
+  std::uint64_t num_ooms = 0;       // cudaMalloc failures (each followed by a cache flush)
+};
+
+MemoryStats memory_stats(int device);
+// Restart the peaks at the current values (e.g. at the start of an epoch).
+void reset_peak(int device);
+// Give every cached block that no tensor uses back to CUDA.
+void empty_cache(int device);
+// "allocated 1.5 MiB (peak 3.0 MiB), reserved 4.0 MiB, 12 cudaMalloc, 240 cache hits"
+std::string format_memory_stats(const MemoryStats& s);
+
+// `stream`: a cudaStream_t, nullptr = the calling thread's default stream.
+// Zero bytes give nullptr.
+void* allocate(std::size_t nbytes, int device, void* stream);
+void deallocate(void* ptr, int device) noexcept;
+
+}  // namespace minidp::kernels::cuda

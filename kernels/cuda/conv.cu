@@ -1,0 +1,260 @@
+// minidp/kernels/cuda/conv.cu — 2-D convolution through cuDNN (NCHW, one group).
+//
+// The three passes map to cuDNN's three legacy calls:
+//   conv2d_forward          cudnnConvolutionForward         y  = conv(x, w)
+//   conv2d_backward_input   cudnnConvolutionBackwardData    gx += conv^T(gout, w)   (beta = 1: the CPU kernel
+//                                                            also adds into gx, which the caller zeroed)
+//   conv2d_backward_weight  cudnnConvolutionBackwardFilter  gw  = corr(x, gout)
+//
+// Choosing an algorithm: cudnnGet*_v7 ranks the algorithms by cuDNN's own
+// heuristics without running anything (cudnnFind* would benchmark, which
+// synchronises the device, allocates, and may pick a different algorithm in
+// the next run — not what a reproducible trainer wants). From that ranking the
+// first algorithm is taken that is
+//   * deterministic (cuDNN says so: this rules out the backward algorithms
+//     that accumulate with atomics),
+//   * FMA-only for float32 unless TF32 is allowed (kernels/cuda/runtime.h),
+//   * within a 512 MiB workspace.
+// The choice and the descriptors are cached per (device, dtype, shapes,
+// options, TF32), so each shape pays for the heuristic query once. Workspace
+// memory comes from the caching allocator on the current stream.
+//
+// Accuracy: FFT and Winograd algorithms are legal choices; their float32
+// results differ from the CPU's im2col + GEMM by up to ~1e-5 relative to the
+// output's scale (tests/gpu use 1e-4).
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/handles.h"
+#include "kernels/cuda/runtime.h"
+
+namespace minidp::kernels::cuda {
+
+namespace {
+
+enum class ConvPass : int { Forward, BackwardData, BackwardFilter };
+
+constexpr std::size_t kMaxConvWorkspace = std::size_t(512) << 20;
+
+struct ConvPlan {
+  cudnnTensorDescriptor_t x = nullptr, y = nullptr;
+  cudnnFilterDescriptor_t w = nullptr;
+  cudnnConvolutionDescriptor_t conv = nullptr;
+  int algo = 0;
+  std::size_t workspace = 0;
+};
+
+int to_int(std::int64_t v, const char* what) {
+  MINIDP_CHECK(v >= 0 && v <= 2147483647, "conv2d (CUDA): ", what, " ", v, " does not fit cuDNN's int");
+  return static_cast<int>(v);
+}
+
+// Workspace size of `algo` for the plan's descriptors, or false if cuDNN cannot run it.
+bool workspace_size(cudnnHandle_t h, ConvPass pass, const ConvPlan& p, int algo, std::size_t& size) {
+  cudnnStatus_t st;
+  switch (pass) {
+    case ConvPass::Forward:
+      st = cudnnGetConvolutionForwardWorkspaceSize(h, p.x, p.w, p.conv, p.y,
+                                                   static_cast<cudnnConvolutionFwdAlgo_t>(algo), &size);
+      break;
+    case ConvPass::BackwardData:
+      st = cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w, p.y, p.conv, p.x,
+                                                        static_cast<cudnnConvolutionBwdDataAlgo_t>(algo), &size);
+      break;
+    default:
+      st = cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x, p.y, p.conv, p.w,
+                                                          static_cast<cudnnConvolutionBwdFilterAlgo_t>(algo), &size);
+      break;
+  }
+  return st == CUDNN_STATUS_SUCCESS;
+}
+
+// cuDNN's ranking for this pass, as (algo, status, memory, determinism, math type).
+struct Candidate {
+  int algo;
+  cudnnStatus_t status;
+  std::size_t memory;
+  cudnnDeterminism_t determinism;
+  cudnnMathType_t math;
+};
+
+template <typename Perf>
+void collect(const Perf* perf, int count, std::vector<Candidate>& out) {
+  for (int i = 0; i < count; ++i)
+    out.push_back({static_cast<int>(perf[i].algo), perf[i].status, perf[i].memory, perf[i].determinism,
+                   perf[i].mathType});
+}
+
+std::vector<Candidate> ranking(cudnnHandle_t h, ConvPass pass, const ConvPlan& p) {
+  std::vector<Candidate> out;
+  int returned = 0;
+  switch (pass) {
+    case ConvPass::Forward: {
+      cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+      MINIDP_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, p.x, p.w, p.conv, p.y,
+                                                                CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, perf));
+      collect(perf, returned, out);
+      break;
+    }
+    case ConvPass::BackwardData: {
+      cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+      MINIDP_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
+          h, p.w, p.y, p.conv, p.x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &returned, perf));
+      collect(perf, returned, out);
+      break;
+    }
+    default: {
+      cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+      MINIDP_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
+          h, p.x, p.y, p.conv, p.w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &returned, perf));
+      collect(perf, returned, out);
+      break;
+    }
+  }
+  return out;
+}
+
+// Always-available deterministic algorithms, tried when the ranking offers none.
+int fallback_algo(ConvPass pass) {
+  switch (pass) {
+    case ConvPass::Forward: return CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
+    case ConvPass::BackwardData: return CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;
+    default: return CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1;
+  }
+}
+
+ConvPlan* make_plan(cudnnHandle_t h, ConvPass pass, const Tensor& x, const Tensor& w, const Tensor& y,
+                    const Conv2dOptions& o, bool tf32) {
+  const cudnnDataType_t dt = x.dtype() == kFloat64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT;
+  auto* p = new ConvPlan;
+  MINIDP_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p->x));
+  MINIDP_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p->y));
+  MINIDP_CUDNN_CHECK(cudnnCreateFilterDescriptor(&p->w));
+  MINIDP_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&p->conv));
+  MINIDP_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->x, CUDNN_TENSOR_NCHW, dt, to_int(x.size(0), "batch"),
+                                                to_int(x.size(1), "channels"), to_int(x.size(2), "height"),
+                                                to_int(x.size(3), "width")));
+  MINIDP_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->y, CUDNN_TENSOR_NCHW, dt, to_int(y.size(0), "batch"),
+                                                to_int(y.size(1), "channels"), to_int(y.size(2), "height"),
+                                                to_int(y.size(3), "width")));
+  MINIDP_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->w, dt, CUDNN_TENSOR_NCHW, to_int(w.size(0), "out channels"),
+                                                to_int(w.size(1), "in channels"), to_int(w.size(2), "kernel height"),
+                                                to_int(w.size(3), "kernel width")));
+  MINIDP_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(
+      p->conv, to_int(o.pad_h, "padding"), to_int(o.pad_w, "padding"), to_int(o.stride_h, "stride"),
+      to_int(o.stride_w, "stride"), to_int(o.dilation_h, "dilation"), to_int(o.dilation_w, "dilation"),
+      CUDNN_CROSS_CORRELATION, dt));
+  // FMA-only math keeps float32 exact to FP32 rounding; TF32 only when asked.
+  const bool fma_only = dt == CUDNN_DATA_FLOAT && !tf32;
+  MINIDP_CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv, fma_only ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH));
+  std::vector<Candidate> cands = ranking(h, pass, *p);
+  cands.push_back({fallback_algo(pass), CUDNN_STATUS_SUCCESS, 0, CUDNN_DETERMINISTIC,
+                   fma_only ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH});
+  for (const Candidate& c : cands) {
+    if (c.status != CUDNN_STATUS_SUCCESS || c.determinism != CUDNN_DETERMINISTIC || c.memory > kMaxConvWorkspace)
+      continue;
+    if (fma_only && (c.math == CUDNN_TENSOR_OP_MATH || c.math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION)) continue;
+    const cudnnMathType_t math = fma_only ? CUDNN_FMA_MATH : c.math;
+    if (cudnnSetConvolutionMathType(p->conv, math) != CUDNN_STATUS_SUCCESS) continue;
+    std::size_t ws = 0;
+    if (!workspace_size(h, pass, *p, c.algo, ws) || ws > kMaxConvWorkspace) continue;
+    p->algo = c.algo;
+    p->workspace = ws;
+    return p;
+  }
+  MINIDP_FAIL("conv2d (CUDA): cuDNN offers no deterministic algorithm for input ", x.describe(), ", weight ",
+              w.describe(), ", output ", y.describe());
+}
+
+// Plans live for the whole process (descriptors are small; shapes are few).
+ConvPlan& plan_for(cudnnHandle_t h, int device, ConvPass pass, const Tensor& x, const Tensor& w, const Tensor& y,
+                   const Conv2dOptions& o) {
+  static std::mutex mu;
+  static auto* cache = new std::map<std::vector<std::int64_t>, ConvPlan*>;
+  const bool tf32 = allow_tf32();
+  const std::vector<std::int64_t> key = {device, static_cast<std::int64_t>(x.dtype()), static_cast<std::int64_t>(pass),
+                                         tf32, x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(2),
+                                         w.size(3), y.size(2), y.size(3), o.stride_h, o.stride_w, o.pad_h, o.pad_w,
+                                         o.dilation_h, o.dilation_w};
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = cache->find(key);
+  if (it != cache->end()) return *it->second;
+  ConvPlan* p = make_plan(h, pass, x, w, y, o, tf32);
+  cache->emplace(key, p);
+  return *p;
+}
+
+void check_conv(const char* op, const Tensor& x, const Tensor& w, const Tensor& y) {
+  check_cuda(op, x);
+  check_cuda(op, w);
+  check_cuda(op, y);
+  MINIDP_CHECK(x.dim() == 4 && w.dim() == 4 && y.dim() == 4 && x.is_contiguous() && w.is_contiguous() &&
+                   y.is_contiguous(),
+               op, " (CUDA): expected contiguous 4-D tensors, got ", x.describe(), ", ", w.describe(), ", ",
+               y.describe());
+  MINIDP_CHECK(x.dtype() == w.dtype() && x.dtype() == y.dtype() && is_floating(x.dtype()), op,
+               " (CUDA): expected float tensors of one dtype, got ", x.describe(), ", ", w.describe(), ", ",
+               y.describe());
+}
+
+bool empty_conv(const Tensor& x, const Tensor& w, const Tensor& y) {
+  return x.numel() == 0 || w.numel() == 0 || y.numel() == 0;
+}
+
+// alpha/beta are float for float data, double for double data.
+struct Scale {
+  float f;
+  double d;
+  const void* ptr(const Tensor& t) const { return t.dtype() == kFloat64 ? static_cast<const void*>(&d) : &f; }
+};
+
+}  // namespace
+
+void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& out, const Conv2dOptions& o) {
+  check_conv("conv2d_forward", x, w, out);
+  Launch l(out);
+  if (empty_conv(x, w, out)) {
+    if (out.numel() > 0) fill(out, 0.0);
+    return;
+  }
+  cudnnHandle_t h = cudnn_handle(l.device, l.handle);
+  const ConvPlan& p = plan_for(h, l.device, ConvPass::Forward, x, w, out, o);
+  Workspace ws(p.workspace, l);
+  const Scale one{1.f, 1.0}, zero{0.f, 0.0};
+  MINIDP_CUDNN_CHECK(cudnnConvolutionForward(h, one.ptr(x), p.x, x.raw_data(), p.w, w.raw_data(), p.conv,
+                                             static_cast<cudnnConvolutionFwdAlgo_t>(p.algo), ws.get(), p.workspace,
+                                             zero.ptr(x), p.y, out.raw_data()));
+}
+
+void conv2d_backward_input(const Tensor& gout, const Tensor& w, const Tensor& gx, const Conv2dOptions& o) {
+  check_conv("conv2d_backward_input", gx, w, gout);
+  Launch l(gx);
+  if (empty_conv(gx, w, gout)) return;  // nothing to add
+  cudnnHandle_t h = cudnn_handle(l.device, l.handle);
+  const ConvPlan& p = plan_for(h, l.device, ConvPass::BackwardData, gx, w, gout, o);
+  Workspace ws(p.workspace, l);
+  const Scale one{1.f, 1.0};
+  MINIDP_CUDNN_CHECK(cudnnConvolutionBackwardData(h, one.ptr(gx), p.w, w.raw_data(), p.y, gout.raw_data(), p.conv,
+                                                  static_cast<cudnnConvolutionBwdDataAlgo_t>(p.algo), ws.get(),
+                                                  p.workspace, one.ptr(gx), p.x, gx.raw_data()));
+}
+
+void conv2d_backward_weight(const Tensor& gout, const Tensor& x, const Tensor& gw, const Conv2dOptions& o) {
+  check_conv("conv2d_backward_weight", x, gw, gout);
+  Launch l(gw);
+  if (empty_conv(x, gw, gout)) {
+    if (gw.numel() > 0) fill(gw, 0.0);
+    return;
+  }
+  cudnnHandle_t h = cudnn_handle(l.device, l.handle);
+  const ConvPlan& p = plan_for(h, l.device, ConvPass::BackwardFilter, x, gw, gout, o);
+  Workspace ws(p.workspace, l);
+  const Scale one{1.f, 1.0}, zero{0.f, 0.0};
+  MINIDP_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, one.ptr(x), p.x, x.raw_data(), p.y, gout.raw_data(), p.conv,
+                                                    static_cast<cudnnConvolutionBwdFilterAlgo_t>(p.algo), ws.get(),
+                                                    p.workspace, zero.ptr(x), p.w, gw.raw_data()));
+}
+
+}  // namespace minidp::kernels::cuda
