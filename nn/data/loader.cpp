@@ -1,0 +1,141 @@
+// minidp/nn/data/loader.cpp — batching, per-epoch order and the prefetch thread.
+#include "nn/data/loader.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
+
+#include "core/error.h"
+#include "nn/data/sampler.h"
+
+namespace minidp::data {
+
+// One epoch in flight. With prefetch, a producer thread builds batches in
+// order into a queue of at most `capacity`; the consumer pops them. The queue
+// bound keeps memory flat (the producer never runs more than `capacity`
+// batches ahead), and the stop flag lets the destructor end the producer even
+// when it is blocked on a full queue.
+struct DataLoader::Run {
+  std::vector<std::int64_t> order;
+  std::int64_t num_batches = 0;
+  std::int64_t delivered = 0;  // batches handed to the consumer
+
+  std::size_t capacity = 0;    // 0: no thread, batches are built in next()
+  std::thread worker;
+  std::mutex mu;
+  std::condition_variable not_full, not_empty;
+  std::deque<Batch> queue;
+  std::exception_ptr error;    // set by the producer; rethrown after the batches before it
+  bool stop = false;
+
+  void produce(const DataLoader* loader) {
+    for (std::int64_t i = 0; i < num_batches; ++i) {
+      Batch b;
+      try {
+        b = loader->build(order, i);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mu);
+        error = std::current_exception();
+        not_empty.notify_all();
+        return;
+      }
+      std::unique_lock<std::mutex> lock(mu);
+      not_full.wait(lock, [&] { return stop || queue.size() < capacity; });
+      if (stop) return;
+      queue.push_back(std::move(b));
+      not_empty.notify_all();
+    }
+  }
+
+  Batch pop() {
+    std::unique_lock<std::mutex> lock(mu);
+    not_empty.wait(lock, [&] { return !queue.empty() || error; });
+    if (queue.empty()) std::rethrow_exception(error);
+    Batch b = std::move(queue.front());
+    queue.pop_front();
+    not_full.notify_all();
+    return b;
+  }
+
+  ~Run() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      stop = true;
+    }
+    not_full.notify_all();
+    if (worker.joinable()) worker.join();
+  }
+};
+
+DataLoader::DataLoader(Dataset dataset, DataLoaderOptions opts) : dataset_(std::move(dataset)), opts_(std::move(opts)) {
+  MINIDP_CHECK(opts_.batch_size > 0, "DataLoader: batch_size must be positive, got ", opts_.batch_size);
+  MINIDP_CHECK(opts_.prefetch >= 0, "DataLoader: prefetch must be >= 0, got ", opts_.prefetch);
+  MINIDP_CHECK(dataset_.inputs.defined(), "DataLoader: the dataset is empty (no inputs tensor)");
+}
+
+DataLoader::~DataLoader() = default;
+
+std::int64_t DataLoader::num_batches() const {
+  const std::int64_t n = dataset_.size(), b = opts_.batch_size;
+  return opts_.drop_last ? n / b : (n + b - 1) / b;
+}
+
+void DataLoader::set_epoch(std::int64_t epoch) {
+  MINIDP_CHECK(epoch >= 0, "DataLoader::set_epoch: negative epoch ", epoch);
+  next_epoch_ = epoch;
+}
+
+std::vector<std::int64_t> DataLoader::order(std::int64_t epoch) const {
+  return opts_.shuffle ? shuffled_indices(dataset_.size(), opts_.seed, static_cast<std::uint64_t>(epoch))
+                       : sequential_indices(dataset_.size());
+}
+
+Batch DataLoader::build(const std::vector<std::int64_t>& order, std::int64_t i) const {
+  MINIDP_CHECK(i >= 0 && i < num_batches(), "DataLoader: batch ", i, " out of range [0, ", num_batches(), ")");
+  const std::int64_t begin = i * opts_.batch_size;
+  const std::int64_t end = std::min<std::int64_t>(begin + opts_.batch_size, dataset_.size());
+  Batch b;
+  b.indices.assign(order.begin() + begin, order.begin() + end);
+  b.inputs = gather_rows(dataset_.inputs, b.indices);
+  b.labels = gather_rows(dataset_.labels, b.indices);
+  if (!opts_.transform.identity()) b.inputs = opts_.transform.apply(b.inputs);
+  if (opts_.map) opts_.map(b);
+  return b;
+}
+
+Batch DataLoader::batch(std::int64_t epoch, std::int64_t i) const {
+  Batch b = build(order(epoch), i);
+  b.inputs = b.inputs.to(opts_.device);
+  b.labels = b.labels.to(opts_.device);
+  return b;
+}
+
+void DataLoader::start_epoch() {
+  run_.reset();  // stops and joins the previous epoch's producer, if any
+  auto run = std::make_unique<Run>();
+  run->order = order(next_epoch_);
+  run->num_batches = num_batches();
+  run->capacity = static_cast<std::size_t>(opts_.prefetch);
+  ++next_epoch_;
+  if (run->capacity > 0 && run->num_batches > 0) {
+    Run* r = run.get();
+    r->worker = std::thread([r, this] { r->produce(this); });
+  }
+  run_ = std::move(run);
+}
+
+std::optional<Batch> DataLoader::next() {
+  MINIDP_CHECK(run_ != nullptr, "DataLoader::next: call start_epoch() (or iterate with begin()) first");
+  Run& r = *run_;
+  if (r.delivered >= r.num_batches) return std::nullopt;
+  Batch b = r.capacity > 0 ? r.pop() : build(r.order, r.delivered);
+  ++r.delivered;
+  b.inputs = b.inputs.to(opts_.device);
+  b.labels = b.labels.to(opts_.device);
+  return b;
+}
+
+}  // namespace minidp::data
