@@ -3,10 +3,10 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-install(TARGETS minidp EXPORT minidpTargets
-  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
-  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/minidp)
-install(FILES minidp.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/minidp)
+# Headers keep their layout under include/minidp/, which is on the include
+# path, so both <minidp/minidp.h> and the library's own "core/tensor.h" resolve.
+install(TARGETS minidp EXPORT minidpTargets ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+install(FILES minidp.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/minidp)  # <minidp/minidp.h>
 foreach(dir core core/ops kernels kernels/cpu kernels/cuda nn nn/optim nn/data parallel metrics)
   file(GLOB _headers ${CMAKE_CURRENT_SOURCE_DIR}/${dir}/*.h)
   install(FILES ${_headers} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/minidp/${dir})

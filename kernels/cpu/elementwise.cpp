@@ -4,6 +4,7 @@
 // element type, one element at a time.
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "core/rng.h"
 #include "kernels/cpu/strided.h"
@@ -13,11 +14,11 @@ namespace minidp::kernels::cpu {
 
 namespace {
 
-template <typename T>
-T apply_unary(UnaryOp op, T x, T a, T b) {
+template <UnaryOp op, typename T>
+inline T apply_unary(T x, T a, T b) {
   constexpr T kInvSqrt2 = T(0.70710678118654752440);
   constexpr T kInvSqrt2Pi = T(0.39894228040143267794);
-  switch (op) {
+  switch (op) {  // resolved at compile time: `op` is a template argument
     case UnaryOp::Neg: return -x;
     case UnaryOp::Exp: return std::exp(x);
     case UnaryOp::Log: return std::log(x);
@@ -43,8 +44,8 @@ T apply_unary(UnaryOp op, T x, T a, T b) {
   return x;
 }
 
-template <typename T>
-T apply_binary(BinaryOp op, T a, T b) {
+template <BinaryOp op, typename T>
+inline T apply_binary(T a, T b) {
   switch (op) {
     case BinaryOp::Add: return a + b;
     case BinaryOp::Sub: return a - b;
@@ -58,6 +59,27 @@ T apply_binary(BinaryOp op, T a, T b) {
   return a;
 }
 
+// Call f(std::integral_constant<Op, op>{}) with the runtime `op` turned into a
+// template argument, so each element loop is specialised (and vectorised) for one op.
+template <typename F>
+void with_unary_op(UnaryOp op, F&& f) {
+#define MINIDP_U(name) case UnaryOp::name: return f(std::integral_constant<UnaryOp, UnaryOp::name>{});
+  switch (op) {
+    MINIDP_U(Neg) MINIDP_U(Exp) MINIDP_U(Log) MINIDP_U(Sqrt) MINIDP_U(Abs) MINIDP_U(Relu) MINIDP_U(LeakyRelu)
+    MINIDP_U(Sigmoid) MINIDP_U(Tanh) MINIDP_U(Gelu) MINIDP_U(Affine) MINIDP_U(Pow) MINIDP_U(Clamp)
+    MINIDP_U(ReluGrad) MINIDP_U(LeakyReluGrad) MINIDP_U(AbsGrad) MINIDP_U(GeluGrad) MINIDP_U(ClampGrad)
+    MINIDP_U(GtScalar) MINIDP_U(PowGrad)
+  }
+#undef MINIDP_U
+}
+
+template <typename F>
+void with_binary_op(BinaryOp op, F&& f) {
+#define MINIDP_B(name) case BinaryOp::name: return f(std::integral_constant<BinaryOp, BinaryOp::name>{});
+  switch (op) { MINIDP_B(Add) MINIDP_B(Sub) MINIDP_B(Mul) MINIDP_B(Div) MINIDP_B(Pow) MINIDP_B(Max) MINIDP_B(Min) MINIDP_B(Eq) }
+#undef MINIDP_B
+}
+
 }  // namespace
 
 void unary(UnaryOp op, const Tensor& x, const Tensor& out, double a, double b) {
@@ -68,37 +90,81 @@ void unary(UnaryOp op, const Tensor& x, const Tensor& out, double a, double b) {
       T* po = static_cast<T*>(out.raw_data());
       const std::int64_t n = x.numel();
       const T ta = static_cast<T>(a), tb = static_cast<T>(b);
-      for (std::int64_t i = 0; i < n; ++i) po[i] = apply_unary(op, px[i], ta, tb);
+      with_unary_op(op, [&](auto op_c) {
+        for (std::int64_t i = 0; i < n; ++i) po[i] = apply_unary<decltype(op_c)::value>(px[i], ta, tb);
+      });
     } else {
       MINIDP_FAIL("unary kernel: expected a float tensor, got ", x.describe());
     }
   });
 }
 
+namespace {
+// Same-shape contiguous operands are walked as one flat row.
+struct Geometry {
+  std::vector<std::int64_t> shape;
+  std::vector<std::vector<std::int64_t>> strides;
+};
+Geometry flat_if_contiguous(const std::vector<const Tensor*>& ts) {
+  bool flat = true;
+  for (auto* t : ts) flat = flat && t->is_contiguous();
+  Geometry g;
+  if (flat) {
+    g.shape = {ts[0]->numel()};
+    g.strides.assign(ts.size(), {1});
+  } else {
+    g.shape = ts[0]->shape();
+    for (auto* t : ts) g.strides.push_back(t->strides());
+  }
+  return g;
+}
+}  // namespace
+
 void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
+  const Geometry geo = flat_if_contiguous({&out, &a, &b});
   visit_dtype(out.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* pa = static_cast<const T*>(a.storage()->data());
     const T* pb = static_cast<const T*>(b.storage()->data());
     T* po = static_cast<T*>(out.storage()->data());
-    for_each_row<3>(out.shape(), {&a.strides(), &b.strides(), &out.strides()}, {a.offset(), b.offset(), out.offset()},
-                    [&](const std::array<std::int64_t, 3>& off, std::int64_t n, const std::array<std::int64_t, 3>& st) {
-                      for (std::int64_t i = 0; i < n; ++i)
-                        po[off[2] + i * st[2]] = apply_binary(op, pa[off[0] + i * st[0]], pb[off[1] + i * st[1]]);
-                    });
+    with_binary_op(op, [&](auto op_c) {
+      constexpr BinaryOp kOp = decltype(op_c)::value;
+      for_each_row<3>(geo.shape, {&geo.strides[1], &geo.strides[2], &geo.strides[0]}, {a.offset(), b.offset(), out.offset()},
+                      [&](const std::array<std::int64_t, 3>& off, std::int64_t n, const std::array<std::int64_t, 3>& st) {
+                        const T* ra = pa + off[0];
+                        const T* rb = pb + off[1];
+                        T* ro = po + off[2];
+                        if (st[0] == 1 && st[1] == 1 && st[2] == 1) {  // the common, vectorisable case
+                          for (std::int64_t i = 0; i < n; ++i) ro[i] = apply_binary<kOp>(ra[i], rb[i]);
+                        } else if (st[0] == 1 && st[1] == 0 && st[2] == 1) {  // a row and a broadcast scalar
+                          const T bv = rb[0];
+                          for (std::int64_t i = 0; i < n; ++i) ro[i] = apply_binary<kOp>(ra[i], bv);
+                        } else {
+                          for (std::int64_t i = 0; i < n; ++i)
+                            ro[i * st[2]] = apply_binary<kOp>(ra[i * st[0]], rb[i * st[1]]);
+                        }
+                      });
+    });
   });
 }
 
 void copy(const Tensor& src, const Tensor& dst) {
+  const Geometry geo = flat_if_contiguous({&dst, &src});
   visit_dtype(src.dtype(), [&](auto stag) {
     using S = decltype(stag);
     visit_dtype(dst.dtype(), [&](auto dtag) {
       using D = decltype(dtag);
       const S* ps = static_cast<const S*>(src.storage()->data());
       D* pd = static_cast<D*>(dst.storage()->data());
-      for_each_row<2>(dst.shape(), {&src.strides(), &dst.strides()}, {src.offset(), dst.offset()},
+      for_each_row<2>(geo.shape, {&geo.strides[1], &geo.strides[0]}, {src.offset(), dst.offset()},
                       [&](const std::array<std::int64_t, 2>& off, std::int64_t n, const std::array<std::int64_t, 2>& st) {
-                        for (std::int64_t i = 0; i < n; ++i) pd[off[1] + i * st[1]] = static_cast<D>(ps[off[0] + i * st[0]]);
+                        const S* rs = ps + off[0];
+                        D* rd = pd + off[1];
+                        if (st[0] == 1 && st[1] == 1) {
+                          for (std::int64_t i = 0; i < n; ++i) rd[i] = static_cast<D>(rs[i]);
+                        } else {
+                          for (std::int64_t i = 0; i < n; ++i) rd[i * st[1]] = static_cast<D>(rs[i * st[0]]);
+                        }
                       });
     });
   });

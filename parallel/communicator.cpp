@@ -1,0 +1,125 @@
+// minidp/parallel/communicator.cpp — the in-process communicator and the barrier under it.
+//
+// Allreduce on the CPU is chunked: after every rank has published its tensor,
+// rank r sums chunk r of all tensors (in rank order 0..k-1, so the result does
+// not depend on thread timing) and writes that sum into every rank's tensor.
+// The k threads share the work, and every replica ends with bitwise the same
+// values — the property that keeps replicas identical after the optimizer step.
+#include "parallel/communicator.h"
+
+#include <algorithm>
+
+#include "core/autograd.h"
+#include "core/ops.h"
+#include "parallel/nccl_communicator.h"
+
+namespace minidp::parallel {
+
+void AbortableBarrier::arrive_and_wait() {
+  std::unique_lock<std::mutex> lock(mu_);
+  MINIDP_CHECK(!aborted_, "collective aborted: ", why_);
+  const std::uint64_t gen = generation_;
+  if (++waiting_ == n_) {
+    waiting_ = 0;
+    ++generation_;
+    cv_.notify_all();
+    return;
+  }
+  cv_.wait(lock, [&] { return generation_ != gen || aborted_; });
+  MINIDP_CHECK(!aborted_ || generation_ != gen, "collective aborted: ", why_);
+}
+
+void AbortableBarrier::abort(const std::string& why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!aborted_) why_ = why;
+  aborted_ = true;
+  cv_.notify_all();
+}
+
+void AbortableBarrier::reset() {
+  std::lock_guard<std::mutex> lock(mu_);
+  aborted_ = false;
+  waiting_ = 0;
+  why_.clear();
+}
+
+InProcessCommunicator::InProcessCommunicator(int size) : size_(size), barrier_(size), slots_(size) {
+  MINIDP_CHECK(size >= 1, "InProcessCommunicator: size must be >= 1, got ", size);
+}
+
+void InProcessCommunicator::publish(int rank, const Tensor& t) {
+  MINIDP_CHECK(rank >= 0 && rank < size_, "communicator: rank ", rank, " out of range [0, ", size_, ")");
+  slots_[rank] = t;
+  barrier_.arrive_and_wait();
+  const Tensor& first = slots_[0];
+  MINIDP_CHECK(t.shape() == first.shape() && t.dtype() == first.dtype(), "communicator: rank ", rank, " passed ",
+               t.describe(), " but rank 0 passed ", first.describe());
+}
+
+namespace {
+template <typename T>
+void sum_chunk(std::vector<Tensor>& slots, std::int64_t lo, std::int64_t hi) {
+  std::vector<T*> ptr;
+  for (auto& s : slots) ptr.push_back(static_cast<T*>(s.raw_data()));
+  for (std::int64_t i = lo; i < hi; ++i) {
+    T acc = ptr[0][i];
+    for (std::size_t r = 1; r < ptr.size(); ++r) acc += ptr[r][i];
+    for (auto* p : ptr) p[i] = acc;
+  }
+}
+}  // namespace
+
+void InProcessCommunicator::allreduce_sum(int rank, Tensor& t) {
+  MINIDP_CHECK(t.is_contiguous(), "allreduce_sum: expected a contiguous tensor, got ", t.describe());
+  publish(rank, t);
+  if (size_ > 1) {
+    if (t.device().is_cpu()) {
+      const std::int64_t n = t.numel(), per = (n + size_ - 1) / size_;
+      const std::int64_t lo = std::min(n, rank * per), hi = std::min(n, lo + per);
+      visit_dtype(t.dtype(), [&](auto tag) { sum_chunk<decltype(tag)>(slots_, lo, hi); });
+    } else if (rank == 0) {
+      // Replicas sharing one GPU: rank 0 sums with device kernels, in rank order.
+      NoGradGuard ng;
+      Tensor acc = slots_[0].clone();
+      for (int r = 1; r < size_; ++r) acc.add_(slots_[r]);
+      for (int r = 0; r < size_; ++r) slots_[r].copy_(acc);
+    }
+  }
+  barrier_.arrive_and_wait();
+}
+
+void InProcessCommunicator::broadcast(int rank, Tensor& t, int root) {
+  MINIDP_CHECK(root >= 0 && root < size_, "broadcast: root ", root, " out of range [0, ", size_, ")");
+  publish(rank, t);
+  if (rank != root) {
+    NoGradGuard ng;
+    t.copy_(slots_[root]);
+  }
+  barrier_.arrive_and_wait();
+}
+
+void InProcessCommunicator::allgather(int rank, const Tensor& in, Tensor& out) {
+  publish(rank, in);
+  MINIDP_CHECK(out.dim() >= 1 && out.size(0) == in.size(0) * size_, "allgather: output ", out.describe(),
+               " must hold ", size_, " x ", in.describe());
+  {
+    NoGradGuard ng;
+    for (int r = 0; r < size_; ++r) out.narrow(0, r * in.size(0), in.size(0)).copy_(slots_[r]);
+  }
+  barrier_.arrive_and_wait();
+}
+
+std::unique_ptr<Communicator> make_communicator(const std::vector<Device>& devices) {
+  MINIDP_CHECK(!devices.empty(), "make_communicator: no devices");
+  const bool all_same = std::all_of(devices.begin(), devices.end(), [&](const Device& d) { return d == devices[0]; });
+  if (all_same) return std::make_unique<InProcessCommunicator>(static_cast<int>(devices.size()));
+  bool distinct_gpus = true;
+  for (std::size_t i = 0; i < devices.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j) distinct_gpus = distinct_gpus && devices[i] != devices[j];
+  for (auto& d : devices) distinct_gpus = distinct_gpus && d.is_cuda();
+  MINIDP_CHECK(distinct_gpus, "make_communicator: replicas must either all share one device or each have a GPU ",
+               "of its own (NCCL refuses two ranks on one GPU); mixed lists are not supported");
+  return make_nccl_communicator(devices);
+}
+
+}  // namespace minidp::parallel

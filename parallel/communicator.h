@@ -1,0 +1,83 @@
+// minidp/parallel/communicator.h — collectives between replicas.
+//
+// Every replica calls the same collectives in the same order, each from its
+// own host thread, passing its rank (replica index) and its own tensor. The
+// call returns when the collective is done for that rank.
+//
+// Implementations:
+//   InProcessCommunicator  replicas in one process that share a device (the
+//                          CPU, or one GPU: NCCL refuses two ranks on one GPU).
+//                          Deterministic: every element is summed in rank order.
+//   NcclCommunicator       one replica per GPU, NCCL (parallel/nccl_communicator.h).
+//
+//   comm->allreduce_sum(rank, grads);   // grads now hold the sum over replicas
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace minidp::parallel {
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+  virtual int size() const = 0;
+  virtual std::string name() const = 0;
+  // t = sum over ranks of t (in place; same shape, dtype on every rank).
+  virtual void allreduce_sum(int rank, Tensor& t) = 0;
+  // t = root's t on every rank.
+  virtual void broadcast(int rank, Tensor& t, int root) = 0;
+  // out = concatenation along dim 0 of every rank's `in` (same shape on all ranks).
+  virtual void allgather(int rank, const Tensor& in, Tensor& out) = 0;
+  virtual void barrier(int rank) = 0;
+  // Called by a rank that failed: every rank waiting in a collective raises
+  // minidp::Error instead of waiting forever for it.
+  virtual void abort(const std::string& why) = 0;
+};
+
+// A reusable barrier that can be broken by abort() (std::barrier cannot).
+class AbortableBarrier {
+ public:
+  explicit AbortableBarrier(int n) : n_(n) {}
+  void arrive_and_wait();
+  void abort(const std::string& why);
+  void reset();  // clear an abort (between steps)
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int n_, waiting_ = 0;
+  std::uint64_t generation_ = 0;
+  bool aborted_ = false;
+  std::string why_;
+};
+
+class InProcessCommunicator : public Communicator {
+ public:
+  explicit InProcessCommunicator(int size);
+  int size() const override { return size_; }
+  std::string name() const override { return "in-process"; }
+  void allreduce_sum(int rank, Tensor& t) override;
+  void broadcast(int rank, Tensor& t, int root) override;
+  void allgather(int rank, const Tensor& in, Tensor& out) override;
+  void barrier(int rank) override { barrier_.arrive_and_wait(); }
+  void abort(const std::string& why) override { barrier_.abort(why); }
+  void reset() { barrier_.reset(); }
+
+ private:
+  void publish(int rank, const Tensor& t);
+  int size_;
+  AbortableBarrier barrier_;
+  std::vector<Tensor> slots_;  // each rank's tensor for the collective in flight
+};
+
+// The communicator that fits a replica list: NCCL when every replica has a GPU
+// of its own, in-process when all share one device.
+std::unique_ptr<Communicator> make_communicator(const std::vector<Device>& devices);
+
+}  // namespace minidp::parallel

@@ -1,0 +1,202 @@
+// minidp/parallel/data_parallel.cpp — replicas, the training step and sharded evaluation.
+#include "parallel/data_parallel.h"
+
+#include <chrono>
+#include <cstring>
+
+#include "core/autograd.h"
+#include "core/ops.h"
+
+namespace minidp::parallel {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Give every parameter's .grad a view into one flat buffer, so a single
+// collective moves all gradients of a replica.
+Tensor flatten_gradients(const nn::Module& m) {
+  const auto params = m.parameters();
+  MINIDP_CHECK(!params.empty(), "DataParallel: the model has no parameters");
+  std::int64_t total = 0;
+  for (auto& p : params) {
+    MINIDP_CHECK(p.dtype() == params[0].dtype(), "DataParallel: parameters must share one dtype; ",
+                 p.describe(), " differs from ", params[0].describe());
+    total += p.numel();
+  }
+  Tensor flat = zeros({total}, params[0].options());
+  std::int64_t off = 0;
+  for (auto p : params) {
+    p.set_grad(flat.narrow(0, off, p.numel()).view(p.shape()));
+    off += p.numel();
+  }
+  return flat;
+}
+}  // namespace
+
+Tensor cross_entropy_sum(const Tensor& logits, const Tensor& labels) {
+  CrossEntropyOptions o;
+  o.reduction = Reduction::Sum;
+  return cross_entropy(logits, labels, o);
+}
+
+DataParallel::DataParallel(nn::ModulePtr model, std::vector<Replica> replicas, const OptimizerFactory& make_optimizer,
+                           DataParallelOptions opts)
+    : replicas_(std::move(replicas)), opts_(opts) {
+  MINIDP_CHECK(model != nullptr, "DataParallel: model is null");
+  MINIDP_CHECK(!replicas_.empty(), "DataParallel: no replicas");
+  MINIDP_CHECK(make_optimizer != nullptr, "DataParallel: no optimizer factory");
+  std::vector<Device> devices;
+  for (std::size_t i = 0; i < replicas_.size(); ++i) {
+    replicas_[i].index = static_cast<int>(i);
+    check_device_available(replicas_[i].device);
+    devices.push_back(replicas_[i].device);
+  }
+  // Replicate once: the model is replica 0; the others are deep copies.
+  model->to(replicas_[0].device);
+  modules_.push_back(model);
+  for (std::size_t i = 1; i < replicas_.size(); ++i) modules_.push_back(model->deep_copy(replicas_[i].device));
+  for (auto& m : modules_) {
+    flat_grads_.push_back(flatten_gradients(*m));
+    optimizers_.push_back(make_optimizer(m->parameters()));
+  }
+  comm_ = make_communicator(devices);
+  pool_ = std::make_unique<WorkerPool>(size(), [this](const std::string& why) { comm_->abort(why); });
+  // Broadcast parameters and buffers from replica 0: the copies already hold
+  // the same values, but this is the step that makes it true across processes.
+  pool_->run([this](int i) {
+    DeviceGuard dg(replicas_[i].device);
+    StreamGuard sg(replicas_[i].stream);
+    NoGradGuard ng;
+    for (auto& [name, t] : modules_[i]->state_dict()) {
+      Tensor c = t;
+      comm_->broadcast(i, c, 0);
+    }
+  });
+}
+
+DataParallel::~DataParallel() = default;
+
+StepResult DataParallel::train_step(const Tensor& inputs, const Tensor& labels, const LossSumFn& loss_sum) {
+  MINIDP_CHECK(inputs.defined() && labels.defined() && inputs.dim() >= 1 && labels.dim() >= 1 &&
+                   inputs.size(0) == labels.size(0),
+               "DataParallel::train_step: inputs ", inputs.describe(), " and labels ", labels.describe(),
+               " must be defined and have the same number of samples (dim 0)");
+  const std::int64_t batch = inputs.size(0);
+  MINIDP_CHECK(batch >= 1, "DataParallel::train_step: empty batch");
+  const auto sizes = shard_sizes(batch, size());
+  std::vector<std::int64_t> offsets(sizes.size(), 0);
+  for (std::size_t i = 1; i < sizes.size(); ++i) offsets[i] = offsets[i - 1] + sizes[i - 1];
+
+  StepResult result;
+  result.samples = batch;
+  result.replicas.resize(size());
+  const auto start = Clock::now();
+  if (auto* inproc = dynamic_cast<InProcessCommunicator*>(comm_.get())) inproc->reset();
+
+  pool_->run([&](int i) {
+    const Replica& r = replicas_[i];
+    DeviceGuard dg(r.device);
+    StreamGuard sg(r.stream);
+    nn::Module& m = *modules_[i];
+    ReplicaStepStats& st = result.replicas[i];
+    st.samples = sizes[i];
+    m.train();
+
+    auto t = Clock::now();
+    Tensor x = inputs.slice(offsets[i], offsets[i] + sizes[i]).to(r.device);  // a view, then one copy
+    Tensor y = labels.slice(offsets[i], offsets[i] + sizes[i]).to(r.device);
+    st.time.data = seconds_since(t);
+
+    {
+      NoGradGuard ng;
+      flat_grads_[i].zero_();
+      if (opts_.broadcast_buffers) sync_buffers(i);
+    }
+    Tensor loss;
+    if (sizes[i] > 0) {
+      t = Clock::now();
+      loss = loss_sum(m.forward(x), y);
+      MINIDP_CHECK(loss.numel() == 1, "DataParallel: the loss function must return a scalar (the sum over the ",
+                   "shard's samples), got ", loss.describe());
+      st.time.forward = seconds_since(t);
+      t = Clock::now();
+      loss.backward();
+      st.time.backward = seconds_since(t);
+    }
+    // An empty replica still joins: its zero gradients add nothing.
+    t = Clock::now();
+    comm_->allreduce_sum(i, flat_grads_[i]);
+    st.time.sync = seconds_since(t);
+
+    t = Clock::now();
+    {
+      NoGradGuard ng;
+      flat_grads_[i].mul_(1.0 / static_cast<double>(batch));  // sum of per-sample gradients / global count
+    }
+    optimizers_[i]->step();
+    st.time.optimizer = seconds_since(t);
+    st.loss_sum = loss.defined() ? loss.item() : 0.0;
+  });
+
+  result.wall_seconds = seconds_since(start);
+  for (auto& r : result.replicas) result.loss_sum += r.loss_sum;
+  if (opts_.check_identical)
+    MINIDP_CHECK(replicas_identical(), "DataParallel: replicas diverged after a step (parameter hashes differ)");
+  return result;
+}
+
+std::vector<std::int64_t> DataParallel::evaluate_batch(const Tensor& inputs, const Tensor& labels,
+                                                       const std::function<void(int, const Tensor&, const Tensor&)>& fn) {
+  MINIDP_CHECK(inputs.defined() && labels.defined() && inputs.dim() >= 1 && inputs.size(0) == labels.size(0),
+               "DataParallel::evaluate_batch: inputs ", inputs.describe(), " and labels ", labels.describe(),
+               " must have the same number of samples");
+  const auto sizes = shard_sizes(inputs.size(0), size());
+  std::vector<std::int64_t> offsets(sizes.size(), 0);
+  for (std::size_t i = 1; i < sizes.size(); ++i) offsets[i] = offsets[i - 1] + sizes[i - 1];
+  if (auto* inproc = dynamic_cast<InProcessCommunicator*>(comm_.get())) inproc->reset();
+  pool_->run([&](int i) {
+    const Replica& r = replicas_[i];
+    DeviceGuard dg(r.device);
+    StreamGuard sg(r.stream);
+    NoGradGuard ng;
+    nn::Module& m = *modules_[i];
+    sync_buffers(i);  // every replica evaluates with replica 0's running statistics
+    if (sizes[i] == 0) return;
+    m.eval();
+    Tensor x = inputs.slice(offsets[i], offsets[i] + sizes[i]).to(r.device);
+    Tensor y = labels.slice(offsets[i], offsets[i] + sizes[i]).to(r.device);
+    fn(i, m.forward(x), y);
+    m.train();
+  });
+  return sizes;
+}
+
+void DataParallel::sync_buffers(int i) {
+  if (size() == 1) return;
+  NoGradGuard ng;
+  for (auto& [name, b] : modules_[i]->named_buffers()) {
+    Tensor c = b;
+    comm_->broadcast(i, c, 0);
+  }
+}
+
+std::uint64_t DataParallel::state_hash(int i) const {
+  std::uint64_t h = 1469598103934665603ull;  // FNV-1a
+  for (auto& [name, t] : modules_.at(i)->state_dict()) {
+    Tensor c = t.detach().to(Device::cpu()).contiguous();
+    const auto* p = static_cast<const unsigned char*>(c.raw_data());
+    const std::size_t n = static_cast<std::size_t>(c.numel()) * dtype_size(c.dtype());
+    for (std::size_t k = 0; k < n; ++k) h = (h ^ p[k]) * 1099511628211ull;
+  }
+  return h;
+}
+
+bool DataParallel::replicas_identical() const {
+  const std::uint64_t h0 = state_hash(0);
+  for (int i = 1; i < size(); ++i)
+    if (state_hash(i) != h0) return false;
+  return true;
+}
+
+}  // namespace minidp::parallel

@@ -1,0 +1,113 @@
+// minidp/parallel/data_parallel.h — one process, many replicas: DataParallel.
+//
+// What one training step does (train_step):
+//   1. the global batch of B samples is cut into shards, as evenly as possible
+//      (views: no copy), and each replica copies its shard to its device;
+//   2. every replica — on its own host thread and stream — runs forward and
+//      backward on its shard with a loss that is the SUM over its samples;
+//   3. the replicas' gradients, each in one flat buffer, are summed by the
+//      communicator and divided by B, the GLOBAL sample count;
+//   4. every replica runs the same optimizer step on the same gradients.
+// So k replicas compute the gradient one device computes on the whole batch,
+// for any B (also B not divisible by k, or B < k: an empty replica joins the
+// sum with zeros), and the replicas stay bitwise identical step after step.
+//
+// Replicas are made once: the model itself becomes replica 0 (moved to its
+// device); the others are deep copies, and every parameter and buffer is then
+// broadcast from replica 0. BatchNorm keeps local (per-shard) batch
+// statistics; its running statistics are broadcast from replica 0 before each
+// step, as PyTorch's DistributedDataParallel does by default.
+//
+//   auto dp = parallel::DataParallel(model, parallel::parse_replicas("cpu,cpu"),
+//       [](std::vector<Tensor> ps) { return std::make_unique<nn::SGD>(ps, nn::SGDOptions{.lr = 0.05}); });
+//   auto r = dp.train_step(images, labels, parallel::cross_entropy_sum);
+//   std::printf("loss %.4f on %lld samples\n", r.loss(), (long long)r.samples);
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "nn/module.h"
+#include "nn/optim/optimizer.h"
+#include "parallel/communicator.h"
+#include "parallel/replica.h"
+#include "parallel/worker_pool.h"
+
+namespace minidp::parallel {
+
+// Loss of a shard as the SUM over its samples (a scalar tensor).
+using LossSumFn = std::function<Tensor(const Tensor& output, const Tensor& labels)>;
+using OptimizerFactory = std::function<std::unique_ptr<nn::Optimizer>(std::vector<Tensor> params)>;
+
+// cross_entropy with reduction "sum": the default loss of classification.
+Tensor cross_entropy_sum(const Tensor& logits, const Tensor& labels);
+
+struct DataParallelOptions {
+  bool broadcast_buffers = true;   // buffers (BatchNorm running stats) from replica 0 before each step
+  bool check_identical = false;    // debug: hash every replica's parameters after each step
+};
+
+// Wall-clock seconds of each phase of one step on one replica.
+struct PhaseTimes {
+  double data = 0, forward = 0, backward = 0, sync = 0, optimizer = 0;
+  double busy() const { return data + forward + backward + optimizer; }  // excludes waiting in the sync
+};
+
+struct ReplicaStepStats {
+  std::int64_t samples = 0;
+  double loss_sum = 0;
+  PhaseTimes time;
+};
+
+struct StepResult {
+  double loss_sum = 0;           // sum over all samples of the batch
+  std::int64_t samples = 0;      // global batch size
+  double wall_seconds = 0;
+  std::vector<ReplicaStepStats> replicas;
+  double loss() const { return samples > 0 ? loss_sum / static_cast<double>(samples) : 0.0; }
+};
+
+class DataParallel {
+ public:
+  DataParallel(nn::ModulePtr model, std::vector<Replica> replicas, const OptimizerFactory& make_optimizer,
+               DataParallelOptions opts = {});
+  ~DataParallel();
+  DataParallel(const DataParallel&) = delete;
+  DataParallel& operator=(const DataParallel&) = delete;
+
+  // One synchronous data-parallel training step on a global batch.
+  StepResult train_step(const Tensor& inputs, const Tensor& labels, const LossSumFn& loss_sum = cross_entropy_sum);
+
+  // Sharded evaluation of one batch: each replica runs its shard through its
+  // module (eval mode, no gradients) and `fn(replica, outputs, labels)` is
+  // called on that replica's thread. Every sample is seen exactly once.
+  // Returns the number of samples each replica evaluated.
+  std::vector<std::int64_t> evaluate_batch(const Tensor& inputs, const Tensor& labels,
+                                           const std::function<void(int, const Tensor&, const Tensor&)>& fn);
+
+  int size() const { return static_cast<int>(replicas_.size()); }
+  const Replica& replica(int i) const { return replicas_.at(i); }
+  nn::ModulePtr module(int i = 0) const { return modules_.at(i); }
+  nn::Optimizer& optimizer(int i = 0) { return *optimizers_.at(i); }
+  const Communicator& communicator() const { return *comm_; }
+  // The replica's gradients after the last step (summed over replicas, divided by B).
+  Tensor flat_grad(int i) const { return flat_grads_.at(i); }
+
+  // FNV-1a hash of a replica's parameters and buffers (bytes on the host).
+  std::uint64_t state_hash(int i) const;
+  bool replicas_identical() const;
+
+ private:
+  // Called on replica i's thread: buffers (BatchNorm statistics) from replica 0.
+  void sync_buffers(int i);
+  std::vector<Replica> replicas_;
+  std::vector<nn::ModulePtr> modules_;
+  std::vector<std::unique_ptr<nn::Optimizer>> optimizers_;
+  std::vector<Tensor> flat_grads_;
+  std::unique_ptr<Communicator> comm_;
+  DataParallelOptions opts_;
+  std::unique_ptr<WorkerPool> pool_;
+};
+
+}  // namespace minidp::parallel

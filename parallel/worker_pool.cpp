@@ -1,0 +1,73 @@
+// minidp/parallel/worker_pool.cpp — the replica threads.
+#include "parallel/worker_pool.h"
+
+#include <string>
+
+#include "core/error.h"
+
+namespace minidp::parallel {
+
+WorkerPool::WorkerPool(int n, std::function<void(const std::string&)> on_error)
+    : on_error_(std::move(on_error)), errors_(n), secondary_(n) {
+  for (int i = 0; i < n; ++i) threads_.emplace_back([this, i] { loop(i); });
+}
+
+WorkerPool::~WorkerPool() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  start_cv_.notify_all();
+  for (auto& t : threads_) t.join();
+}
+
+void WorkerPool::run(const std::function<void(int)>& fn) {
+  std::unique_lock<std::mutex> lock(mu_);
+  job_ = &fn;
+  pending_ = size();
+  for (auto& e : errors_) e = nullptr;
+  ++generation_;
+  start_cv_.notify_all();
+  done_cv_.wait(lock, [&] { return pending_ == 0; });
+  job_ = nullptr;
+  std::exception_ptr first, primary;
+  for (int i = 0; i < size(); ++i) {
+    if (!errors_[i]) continue;
+    if (!first) first = errors_[i];
+    if (!primary && !secondary_[i]) primary = errors_[i];
+  }
+  if (primary) std::rethrow_exception(primary);
+  if (first) std::rethrow_exception(first);
+}
+
+void WorkerPool::loop(int i) {
+  std::uint64_t seen = 0;
+  while (true) {
+    const std::function<void(int)>* job;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+      job = job_;
+    }
+    std::exception_ptr err;
+    bool secondary = false;
+    try {
+      (*job)(i);
+    } catch (const std::exception& e) {
+      err = std::current_exception();
+      secondary = std::string(e.what()).rfind("collective aborted", 0) == 0;
+      if (on_error_ && !secondary) on_error_(std::string("replica ") + std::to_string(i) + " failed: " + e.what());
+    } catch (...) {
+      err = std::current_exception();
+      if (on_error_) on_error_("replica " + std::to_string(i) + " failed");
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    errors_[i] = err;
+    secondary_[i] = secondary;
+    if (--pending_ == 0) done_cv_.notify_all();
+  }
+}
+
+}  // namespace minidp::parallel

@@ -1,0 +1,44 @@
+// minidp/parallel/worker_pool.h — one persistent host thread per replica.
+//
+// run(fn) calls fn(i) on worker i for every replica at once and returns when
+// all are done. Threads live as long as the pool, so a training step costs
+// two condition-variable hand-offs, not thread creation. If a worker throws,
+// `on_error` is called on that worker's thread (DataParallel aborts the
+// communicator there, so that replicas waiting in a collective wake up), and
+// run() rethrows the first error that was not just a consequence of it.
+#pragma once
+
+#include <condition_variable>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace minidp::parallel {
+
+class WorkerPool {
+ public:
+  explicit WorkerPool(int n, std::function<void(const std::string&)> on_error = nullptr);
+  ~WorkerPool();
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  void run(const std::function<void(int)>& fn);
+  int size() const { return static_cast<int>(threads_.size()); }
+
+ private:
+  void loop(int i);
+  std::vector<std::thread> threads_;
+  std::function<void(const std::string&)> on_error_;
+  std::mutex mu_;
+  std::condition_variable start_cv_, done_cv_;
+  const std::function<void(int)>* job_ = nullptr;
+  std::uint64_t generation_ = 0;
+  int pending_ = 0;
+  bool stop_ = false;
+  std::vector<std::exception_ptr> errors_;
+  std::vector<bool> secondary_;  // failed only because another worker aborted the collective
+};
+
+}  // namespace minidp::parallel

@@ -1,0 +1,176 @@
+// Tests of parallel/: k replicas compute exactly what one device computes.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "minidp.h"
+
+using namespace minidp;
+using parallel::DataParallel;
+
+namespace {
+nn::ModulePtr make_mlp(std::uint64_t seed, bool batchnorm = false) {
+  manual_seed(seed);
+  auto m = std::make_shared<nn::Sequential>();
+  m->add(std::make_shared<nn::Linear>(20, 16));
+  if (batchnorm) m->add(std::make_shared<nn::BatchNorm1d>(16));
+  m->add(std::make_shared<nn::ReLU>());
+  m->add(std::make_shared<nn::Linear>(16, 5));
+  return m;
+}
+
+parallel::OptimizerFactory sgd(double lr, double momentum = 0.0) {
+  return [=](std::vector<Tensor> ps) { return std::make_unique<nn::SGD>(ps, nn::SGDOptions{.lr = lr, .momentum = momentum}); };
+}
+
+std::vector<parallel::Replica> cpus(int k) {
+  std::string list = "cpu";
+  for (int i = 1; i < k; ++i) list += ",cpu";
+  return parallel::parse_replicas(list);
+}
+
+double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
+  double num = 0, den = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+    den += double(b[i]) * b[i];
+  }
+  return std::sqrt(num / std::max(den, 1e-30));
+}
+}  // namespace
+
+TEST_CASE("parallel: shards are as even as possible and cover the batch") {
+  CHECK(parallel::shard_sizes(7, 3) == std::vector<std::int64_t>{3, 2, 2});
+  CHECK(parallel::shard_sizes(2, 3) == std::vector<std::int64_t>{1, 1, 0});
+  CHECK(parallel::shard_sizes(64, 1) == std::vector<std::int64_t>{64});
+  CHECK_THROWS_AS(parallel::shard_sizes(5, 0), Error);
+}
+
+TEST_CASE("parallel: replica lists") {
+  auto r = parallel::parse_replicas("cpu,cpu,cpu");
+  REQUIRE(r.size() == 3);
+  CHECK(r[2].index == 2);
+  CHECK(r[1].device == Device::cpu());
+  if (cuda_device_count() == 0) {
+    auto a = parallel::parse_replicas("auto");
+    CHECK(a.size() == 2);
+    CHECK(a[0].device.is_cpu());
+  }
+  CHECK_THROWS_WITH_AS(parallel::parse_replicas(""), doctest::Contains("names no replica"), Error);
+  CHECK_THROWS_WITH_AS(parallel::parse_replicas("cpu,,cpu"), doctest::Contains("empty entry"), Error);
+  CHECK_THROWS_WITH_AS(parallel::parse_replicas("cpu,tpu"), doctest::Contains("unknown device 'tpu'"), Error);
+  if (cuda_device_count() < 8)
+    CHECK_THROWS_WITH_AS(parallel::parse_replicas("cuda:7"), doctest::Contains("cuda:7"), Error);
+}
+
+TEST_CASE("parallel: 1, 2 and 3 replicas give the single-device gradient for batch sizes 1, 2, 7, 64, 100") {
+  for (std::int64_t batch : {1, 2, 7, 64, 100}) {
+    Generator g(batch);
+    Tensor x = randn({batch, 20}, {}, &g);
+    Tensor y = randint(0, 5, {batch}, kInt64, &g);
+
+    // Reference: one model, mean cross-entropy over the whole batch.
+    auto ref_model = make_mlp(11);
+    cross_entropy(ref_model->forward(x), y).backward();
+    std::vector<float> ref;
+    for (auto& p : ref_model->parameters())
+      for (float v : p.grad().to_vector<float>()) ref.push_back(v);
+
+    for (int k : {1, 2, 3}) {
+      CAPTURE(batch);
+      CAPTURE(k);
+      DataParallel dp(make_mlp(11), cpus(k), sgd(0.0));
+      auto r = dp.train_step(x, y);
+      CHECK(r.samples == batch);
+      std::int64_t covered = 0;
+      for (auto& rs : r.replicas) covered += rs.samples;
+      CHECK(covered == batch);
+      for (int i = 0; i < k; ++i) CHECK(rel_err(dp.flat_grad(i).to_vector<float>(), ref) < 1e-6);
+      CHECK(r.loss() == doctest::Approx(cross_entropy(ref_model->forward(x), y).item()).epsilon(1e-5));
+    }
+  }
+}
+
+TEST_CASE("parallel: replicas stay bitwise identical and follow the single-device loss curve") {
+  Generator g(5);
+  Tensor x = randn({90, 20}, {}, &g);
+  Tensor y = randint(0, 5, {90}, kInt64, &g);
+  std::vector<double> losses[2];
+  int slot = 0;
+  for (int k : {1, 3}) {
+    DataParallel dp(make_mlp(3), cpus(k), sgd(0.1, 0.9), {.check_identical = true});
+    for (int step = 0; step < 15; ++step) {
+      const std::int64_t lo = (step * 30) % 90;
+      losses[slot].push_back(dp.train_step(x.slice(lo, lo + 30), y.slice(lo, lo + 30)).loss());
+    }
+    CHECK(dp.replicas_identical());
+    ++slot;
+  }
+  for (std::size_t s = 0; s < losses[0].size(); ++s)
+    CHECK(std::abs(losses[0][s] - losses[1][s]) / losses[0][s] < 1e-4);
+  CHECK(losses[0].back() < losses[0].front());
+}
+
+TEST_CASE("parallel: BatchNorm keeps local statistics and takes running statistics from replica 0") {
+  Generator g(9);
+  Tensor x = randn({12, 20}, {}, &g);
+  Tensor y = randint(0, 5, {12}, kInt64, &g);
+  DataParallel dp(make_mlp(4, true), cpus(3), sgd(0.0));
+  dp.train_step(x, y);
+  // replica 0's running mean is the update from its own shard (rows 0..3) alone
+  auto single = make_mlp(4, true);
+  single->forward(x.slice(0, 4));
+  auto bn = [](const nn::ModulePtr& m) { return m->named_buffers()[0].second.to_vector<float>(); };
+  CHECK(bn(dp.module(0)) == bn(single));
+  CHECK(bn(dp.module(1)) != bn(dp.module(0)));  // replica 1 saw other samples
+  // evaluation first takes every replica's statistics from replica 0
+  Tensor out = zeros({12, 5});
+  dp.evaluate_batch(x, y, [&](int i, const Tensor& o, const Tensor&) {
+    const std::int64_t lo = i * 4;
+    out.narrow(0, lo, o.size(0)).copy_(o);
+  });
+  CHECK(bn(dp.module(1)) == bn(dp.module(0)));
+  dp.module(0)->eval();
+  NoGradGuard ng;
+  CHECK(rel_err(out.to_vector<float>(), dp.module(0)->forward(x).to_vector<float>()) < 1e-7);
+}
+
+TEST_CASE("parallel: sharded evaluation sees every sample exactly once") {
+  Generator g(2);
+  Tensor x = randn({10, 20}, {}, &g);
+  Tensor y = arange(10);
+  DataParallel dp(make_mlp(1), cpus(3), sgd(0.0));
+  std::vector<int> seen(10, 0);
+  std::mutex mu;
+  auto sizes = dp.evaluate_batch(x, y, [&](int, const Tensor& out, const Tensor& labels) {
+    CHECK(out.shape() == Shape{labels.size(0), 5});
+    std::lock_guard<std::mutex> lock(mu);
+    for (auto l : labels.to_vector<std::int64_t>()) ++seen[l];
+  });
+  CHECK(sizes == std::vector<std::int64_t>{4, 3, 3});
+  CHECK(seen == std::vector<int>(10, 1));
+}
+
+TEST_CASE("parallel: a failing replica raises its error instead of hanging the others") {
+  Generator g(1);
+  Tensor x = randn({6, 20}, {}, &g);
+  Tensor y = randint(0, 5, {6}, kInt64, &g);
+  DataParallel dp(make_mlp(1), cpus(3), sgd(0.1));
+  std::atomic<int> calls{0};
+  auto bad_loss = [&](const Tensor& out, const Tensor& labels) {
+    if (calls++ == 1) MINIDP_FAIL("loss exploded on purpose");
+    return parallel::cross_entropy_sum(out, labels);
+  };
+  CHECK_THROWS_WITH_AS(dp.train_step(x, y, bad_loss), doctest::Contains("loss exploded on purpose"), Error);
+  // the pool and communicator recover: the next step runs normally
+  CHECK(std::isfinite(dp.train_step(x, y).loss()));
+  CHECK(dp.replicas_identical());
+}
+
+TEST_CASE("parallel: bad inputs to a step are refused clearly") {
+  DataParallel dp(make_mlp(1), cpus(2), sgd(0.1));
+  CHECK_THROWS_WITH_AS(dp.train_step(zeros({4, 20}), zeros({3}, kInt64)), doctest::Contains("same number of samples"),
+                       Error);
+  CHECK_THROWS_WITH_AS(dp.train_step(zeros({4, 19}), zeros({4}, kInt64)), doctest::Contains("expected input [..., 20]"),
+                       Error);
+}
