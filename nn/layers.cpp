@@ -94,6 +94,7 @@ Tensor BatchNorm::forward(const Tensor& x) {
   if (is_training()) {
     Tensor n = buffer("num_batches_tracked");
     n.add_(ones({}, n.options()));
+    if (training_fn_) return training_fn_(x, weight(), bias(), running_mean(), running_var(), momentum_, eps_);
   }
   return batch_norm(x, weight(), bias(), running_mean(), running_var(), is_training(), momentum_, eps_);
 }

@@ -7,6 +7,8 @@
 //       std::make_shared<nn::Linear>(32 * 14 * 14, 10)});
 #pragma once
 
+#include <functional>
+
 #include "core/ops.h"
 #include "nn/module.h"
 
@@ -73,6 +75,13 @@ class BatchNorm : public Cloneable<BatchNorm> {
   BatchNorm(std::int64_t num_features, int spatial_dims, double eps = 1e-5, double momentum = 0.1,
             bool affine = true);
   Tensor forward(const Tensor& x) override;
+  // Replaces the training-mode normalisation (same arguments as batch_norm()).
+  // The parallel layer installs one that computes the statistics over all
+  // replicas (synchronized BatchNorm); nullptr restores the local one.
+  using TrainingFn = std::function<Tensor(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                          Tensor running_mean, Tensor running_var, double momentum, double eps)>;
+  void set_training_fn(TrainingFn fn) { training_fn_ = std::move(fn); }
+  bool has_training_fn() const { return training_fn_ != nullptr; }
   std::string type_name() const override { return spatial_dims_ == 2 ? "BatchNorm2d" : "BatchNorm1d"; }
   std::string extra_repr() const override;
   Tensor weight() const { return param("weight"); }
@@ -87,6 +96,7 @@ class BatchNorm : public Cloneable<BatchNorm> {
   std::int64_t c_;
   int spatial_dims_;
   double eps_, momentum_;
+  TrainingFn training_fn_;
 };
 class BatchNorm1d : public BatchNorm {
  public:

@@ -6,6 +6,8 @@
 
 #include "core/autograd.h"
 #include "core/ops.h"
+#include "nn/layers.h"
+#include "parallel/sync_batchnorm.h"
 
 namespace minidp::parallel {
 
@@ -31,6 +33,11 @@ Tensor flatten_gradients(const nn::Module& m) {
     off += p.numel();
   }
   return flat;
+}
+// Calls fn on every module of the tree rooted at m.
+void for_each_module(nn::Module& m, const std::function<void(nn::Module&)>& fn) {
+  fn(m);
+  for (auto& [name, child] : m.children()) for_each_module(*child, fn);
 }
 }  // namespace
 
@@ -61,6 +68,15 @@ DataParallel::DataParallel(nn::ModulePtr model, std::vector<Replica> replicas, c
     optimizers_.push_back(make_optimizer(m->parameters()));
   }
   comm_ = make_communicator(devices);
+  if (opts_.sync_batchnorm)
+    for (int i = 0; i < size(); ++i)
+      for_each_module(*modules_[i], [this, i](nn::Module& m) {
+        if (auto* bn = dynamic_cast<nn::BatchNorm*>(&m))
+          bn->set_training_fn([comm = comm_.get(), i](const Tensor& x, const Tensor& w, const Tensor& b, Tensor rm,
+                                                     Tensor rv, double momentum, double eps) {
+            return sync_batch_norm(x, w, b, rm, rv, momentum, eps, *comm, i);
+          });
+      });
   pool_ = std::make_unique<WorkerPool>(size(), [this](const std::string& why) { comm_->abort(why); });
   // Broadcast parameters and buffers from replica 0: the copies already hold
   // the same values, but this is the step that makes it true across processes.
@@ -87,6 +103,8 @@ StepResult DataParallel::train_step(const Tensor& inputs, const Tensor& labels, 
   const auto sizes = shard_sizes(batch, size());
   std::vector<std::int64_t> offsets(sizes.size(), 0);
   for (std::size_t i = 1; i < sizes.size(); ++i) offsets[i] = offsets[i - 1] + sizes[i - 1];
+  MINIDP_CHECK(!opts_.sync_batchnorm || batch >= size(), "DataParallel: synchronized BatchNorm needs a sample on ",
+               "every replica, but the batch of ", batch, " is split over ", size(), " replicas");
 
   StepResult result;
   result.samples = batch;

@@ -46,6 +46,7 @@ Tensor cross_entropy_sum(const Tensor& logits, const Tensor& labels);
 struct DataParallelOptions {
   bool broadcast_buffers = true;   // buffers (BatchNorm running stats) from replica 0 before each step
   bool check_identical = false;    // debug: hash every replica's parameters after each step
+  bool sync_batchnorm = false;     // BatchNorm statistics over all replicas (parallel/sync_batchnorm.h)
 };
 
 // Wall-clock seconds of each phase of one step on one replica.

@@ -174,3 +174,32 @@ TEST_CASE("parallel: bad inputs to a step are refused clearly") {
   CHECK_THROWS_WITH_AS(dp.train_step(zeros({4, 19}), zeros({4}, kInt64)), doctest::Contains("expected input [..., 20]"),
                        Error);
 }
+
+TEST_CASE("parallel: synchronized BatchNorm equals single-device BatchNorm on the full batch") {
+  for (std::int64_t batch : {7, 12}) {
+    CAPTURE(batch);
+    Generator g(batch);
+    Tensor x = randn({batch, 20}, {}, &g);
+    Tensor y = randint(0, 5, {batch}, kInt64, &g);
+    auto ref_model = make_mlp(8, true);
+    cross_entropy(ref_model->forward(x), y).backward();
+    std::vector<float> ref;
+    for (auto& p : ref_model->parameters())
+      for (float v : p.grad().to_vector<float>()) ref.push_back(v);
+    const auto ref_running = ref_model->named_buffers()[1].second.to_vector<float>();  // running_var
+
+    DataParallel local(make_mlp(8, true), cpus(3), sgd(0.0));
+    local.train_step(x, y);
+    CHECK(rel_err(local.flat_grad(0).to_vector<float>(), ref) > 1e-3);  // local statistics differ
+
+    DataParallel synced(make_mlp(8, true), cpus(3), sgd(0.0), {.sync_batchnorm = true});
+    synced.train_step(x, y);
+    for (int i = 0; i < 3; ++i) {
+      CHECK(rel_err(synced.flat_grad(i).to_vector<float>(), ref) < 1e-6);
+      CHECK(rel_err(synced.module(i)->named_buffers()[1].second.to_vector<float>(), ref_running) < 1e-6);
+    }
+  }
+  DataParallel synced(make_mlp(8, true), cpus(3), sgd(0.0), {.sync_batchnorm = true});
+  CHECK_THROWS_WITH_AS(synced.train_step(randn({2, 20}), zeros({2}, kInt64)),
+                       doctest::Contains("needs a sample on every replica"), Error);
+}
