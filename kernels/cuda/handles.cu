@@ -91,6 +91,16 @@ std::pair<void*, std::size_t> blas_workspace(int device, void* stream) {
 
 }  // namespace
 
+void release_stream_workspace(int device, void* stream) noexcept {
+  if (stream == nullptr) return;
+  std::lock_guard<std::mutex> lock(g_ws_mu);
+  auto& m = workspaces();
+  auto it = m.find(WorkspaceKey{device, reinterpret_cast<std::uintptr_t>(stream), 0});
+  if (it == m.end()) return;
+  deallocate(it->second.first, device);
+  m.erase(it);
+}
+
 cublasHandle_t cublas_handle(int device, void* stream) {
   auto it = t_handles.blas.find(device);
   cublasHandle_t h = nullptr;

@@ -24,4 +24,8 @@ cublasHandle_t cublas_handle(int device, void* stream);
 // The calling thread's cuDNN handle for `device`, bound to `stream`.
 cudnnHandle_t cudnn_handle(int device, void* stream);
 
+// Gives back the cuBLAS workspace of a stream that is being destroyed (after
+// it was drained). Handles bound to it are re-bound before their next use.
+void release_stream_workspace(int device, void* stream) noexcept;
+
 }  // namespace minidp::kernels::cuda

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/handles.h"
 #include "kernels/cuda/runtime.h"
 
 namespace minidp::kernels::cuda {
@@ -34,6 +35,8 @@ int device_count() {
 }
 
 void set_device(int index) { MINIDP_CUDA_CHECK(cudaSetDevice(index)); }
+
+void* native_stream(void* handle) { return to_cuda_stream(handle); }
 
 int current_device_index() {
   int d = 0;
@@ -143,6 +146,7 @@ void stream_destroy(void* stream, int device) {
   // Drain first: the caching allocator may hand this stream's freed blocks to
   // a new stream that happens to get the same handle.
   MINIDP_CUDA_CHECK(cudaStreamSynchronize(static_cast<cudaStream_t>(stream)));
+  release_stream_workspace(device, stream);
   MINIDP_CUDA_CHECK(cudaStreamDestroy(static_cast<cudaStream_t>(stream)));
   raise_device_error_if_any();
 }

@@ -20,6 +20,11 @@ bool compiled();
 int device_count();  // 0 when there is no driver or GPU; never throws
 void set_device(int index);
 int current_device_index();
+// The cudaStream_t (as void*) that a Stream handle stands for: the handle
+// itself, or cudaStreamPerThread for nullptr. Code that calls CUDA libraries
+// directly (NCCL) passes this, so that it queues on the same stream as
+// minidp's own kernels.
+void* native_stream(void* handle);
 
 // Raw device memory (cudaMalloc/cudaFree). Tensors do not use these directly:
 // their storage comes from the caching allocator (kernels/cuda/allocator.h),

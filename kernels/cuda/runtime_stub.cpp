@@ -19,6 +19,7 @@ bool compiled() { return false; }
 int device_count() { return 0; }
 void set_device(int) { no_cuda("set_device"); }
 int current_device_index() { no_cuda("current_device_index"); }
+void* native_stream(void* handle) { return handle; }
 void* device_malloc(std::size_t, int) { no_cuda("device_malloc"); }
 void device_free(void*, int) noexcept {}
 void* host_malloc_pinned(std::size_t) { no_cuda("pin_memory"); }
