@@ -1,5 +1,5 @@
 # minidp — the two commands a new user needs:
-#   make demo   install what is missing, build, train the demo model
+#   make demo   install what is missing, build, train the MLP data-parallel on every device
 #   make test   install what is missing, build, run every test
 # More: make build | sanitize | install PREFIX=... | clean
 BUILD ?= build
@@ -24,7 +24,7 @@ test: build
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
 demo: build
-	@$(BUILD)/examples/fit_curve
+	@$(BUILD)/examples/train_mlp --devices auto --epochs 2
 
 # AddressSanitizer + UndefinedBehaviorSanitizer build of the CPU test suites.
 sanitize: deps

@@ -143,6 +143,7 @@ inline void save_checkpoint(const std::string& path, parallel::DataParallel& dp,
 
 struct ResumePoint {
   std::int64_t epoch = 0, step_in_epoch = 0, global_step = 0;
+  std::uint64_t seed = 0;
 };
 
 // Model weights go in before the replicas are made; optimizer state after.
@@ -168,7 +169,7 @@ inline ResumePoint load_optimizer_state(const std::string& path, parallel::DataP
     MINIDP_CHECK(it != ck.metadata.end(), path, ": checkpoint metadata lacks '", k, "'");
     return std::stoll(it->second);
   };
-  return {get("epoch"), get("step_in_epoch"), get("global_step")};
+  return {get("epoch"), get("step_in_epoch"), get("global_step"), static_cast<std::uint64_t>(get("seed"))};
 }
 
 inline std::string fmt(const char* f, double v) {
@@ -187,8 +188,9 @@ struct TrainSummary {
 };
 
 // The whole run. Returns the process exit code.
-inline int run_training(const TrainConfig& c, const std::function<nn::ModulePtr()>& make_model, bool flatten_inputs,
-                        const std::string& title, TrainSummary* summary = nullptr) {
+inline int run_training(const TrainConfig& config, const std::function<nn::ModulePtr()>& make_model,
+                        bool flatten_inputs, const std::string& title, TrainSummary* summary = nullptr) {
+  TrainConfig c = config;
   using metrics::ConfusionMatrix;
   // ---- data
   data::Dataset train = data::fashion_mnist(c.data, true);
@@ -212,7 +214,13 @@ inline int run_training(const TrainConfig& c, const std::function<nn::ModulePtr(
   auto replicas = parallel::parse_replicas(c.devices);
   parallel::DataParallel dp(model, replicas, [&](std::vector<Tensor> ps) { return make_optimizer(c, ps); });
   ResumePoint start;
-  if (!c.resume.empty()) start = load_optimizer_state(c.resume, dp);
+  if (!c.resume.empty()) {
+    start = load_optimizer_state(c.resume, dp);
+    if (start.seed != c.seed && !c.quiet)
+      std::printf("resume: continuing with the checkpoint's seed %llu (not --seed %llu): the shuffle order must go on\n",
+                  static_cast<unsigned long long>(start.seed), static_cast<unsigned long long>(c.seed));
+    c.seed = start.seed;
+  }
 
   data::DataLoaderOptions lo;
   lo.batch_size = c.batch;

@@ -1,0 +1,14 @@
+# Whole training runs as tests: exact resume, and 1 vs 3 replicas giving the same curves.
+if(MINIDP_BUILD_EXAMPLES)
+  add_test(NAME "nn: resume is exact (checkpoints byte for byte)"
+           COMMAND bash ${PROJECT_SOURCE_DIR}/tests/nn/resume_exact.sh $<TARGET_FILE:train_mlp>)
+  set_tests_properties("nn: resume is exact (checkpoints byte for byte)" PROPERTIES LABELS nn TIMEOUT 300
+    PASS_REGULAR_EXPRESSION "-> identical")
+  find_program(MINIDP_PYTHON3 NAMES python3)
+  if(MINIDP_PYTHON3)
+    add_test(NAME "parallel: train_mlp with 1 and 3 replicas gives the same curves"
+             COMMAND ${MINIDP_PYTHON3} ${PROJECT_SOURCE_DIR}/tests/parallel/dp_equivalence.py $<TARGET_FILE:train_mlp>)
+    set_tests_properties("parallel: train_mlp with 1 and 3 replicas gives the same curves" PROPERTIES
+      LABELS parallel TIMEOUT 600 SKIP_RETURN_CODE 77)
+  endif()
+endif()
