@@ -3,7 +3,8 @@
 # (through sudo when not root). Quiet when everything is there already.
 set -euo pipefail
 pkgs=(cmake g++ make libeigen3-dev doctest-dev zlib1g-dev libcli11-dev nlohmann-json3-dev
-      libopenmpi-dev openmpi-bin dataset-fashion-mnist python3)
+      libopenmpi-dev openmpi-bin dataset-fashion-mnist python3
+      python3-numpy python3-sklearn)  # the metrics test compares minidp-metrics with scikit-learn
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

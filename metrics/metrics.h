@@ -1,0 +1,36 @@
+// minidp/metrics/metrics.h — the metrics layer in one include: is the run right, and is it fast?
+//
+// Quality (all computed from counts that sum across replicas and ranks):
+//   ConfusionMatrix, summarize(), accuracy(), precision()/recall()/f1() with
+//   macro/micro/weighted averages, TopKAccuracy        metrics/confusion_matrix.h, classification.h
+//   BinaryScores (exact ROC/PR, AUC, AP, thresholds)   metrics/binary.h
+//   BinnedBinaryScores (fixed-size, summable state)    metrics/binned.h
+//   LossMeter (sum and count)                          metrics/loss_meter.h
+// Speed and resources (plain C++, times passed in or taken with std::chrono):
+//   ThroughputMeter, scaling_efficiency()              metrics/throughput.h
+//   StepTimer (data/forward/backward/sync/optimizer)   metrics/step_timer.h
+//   MemoryTracker, LoadBalance                         metrics/resources.h
+// Pitfall warnings and reports:
+//   check_accuracy_paradox(), find_overlap(), check_overfitting(),
+//   check_load_imbalance()                             metrics/pitfalls.h
+//   classification_report(), *_json(), JsonlWriter     metrics/report.h
+//
+//   using namespace minidp::metrics;
+//   ConfusionMatrix cm(10);
+//   cm.update_from_logits(model(x), y);
+//   std::cout << classification_report(cm);
+//
+// The layer depends on core/ only. See docs/metrics.md for what each number
+// means and the JSON schema.
+#pragma once
+
+#include "metrics/binary.h"
+#include "metrics/binned.h"
+#include "metrics/classification.h"
+#include "metrics/confusion_matrix.h"
+#include "metrics/loss_meter.h"
+#include "metrics/pitfalls.h"
+#include "metrics/report.h"
+#include "metrics/resources.h"
+#include "metrics/step_timer.h"
+#include "metrics/throughput.h"

@@ -1,0 +1,137 @@
+// minidp/metrics/pitfalls.cpp
+#include "metrics/pitfalls.h"
+
+#include <cstdio>
+#include <unordered_set>
+
+#include "metrics/classification.h"
+
+namespace minidp::metrics {
+
+namespace {
+std::string fmt(double v, int digits = 3) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+}  // namespace
+
+std::vector<Warning> check_accuracy_paradox(const ConfusionMatrix& cm, const ParadoxOptions& opts) {
+  std::vector<Warning> out;
+  const double acc = accuracy(cm);
+  if (!(acc >= opts.high_accuracy)) return out;  // also false for NaN (no samples)
+  std::vector<std::int64_t> classes;
+  if (opts.positive_class) {
+    MINIDP_CHECK(*opts.positive_class >= 0 && *opts.positive_class < cm.num_classes(),
+                 "check_accuracy_paradox: positive_class ", *opts.positive_class, " is out of range [0, ",
+                 cm.num_classes(), ")");
+    classes.push_back(*opts.positive_class);
+  } else {
+    for (std::int64_t c = 0; c < cm.num_classes(); ++c) classes.push_back(c);
+  }
+  const double baseline = majority_baseline_accuracy(cm);
+  for (std::int64_t c : classes) {
+    const auto support = cm.true_count(c);
+    if (support == 0 || !cm.counted_class(c)) continue;
+    const double rec = static_cast<double>(cm.true_positives(c)) / static_cast<double>(support);
+    if (rec >= opts.min_recall) continue;
+    out.push_back({"accuracy_paradox",
+                   "accuracy paradox: accuracy " + fmt(acc) + " looks high, but class " + std::to_string(c) +
+                       " has recall " + fmt(rec) + " (" + std::to_string(cm.true_positives(c)) + " of " +
+                       std::to_string(support) + " found); always predicting the majority class would score " +
+                       fmt(baseline) + ", balanced accuracy is " + fmt(balanced_accuracy(cm))});
+  }
+  return out;
+}
+
+std::uint64_t fnv1a(const void* data, std::size_t n, std::uint64_t h) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (std::size_t i = 0; i < n; ++i) {
+    h ^= p[i];
+    h *= kFnv1aPrime;
+  }
+  return h;
+}
+
+std::vector<std::uint64_t> hash_rows(const Tensor& x) {
+  MINIDP_CHECK(x.defined() && x.dim() >= 1, "hash_rows: expected a tensor with a sample dimension, got ",
+               x.defined() ? x.describe() : std::string("an undefined tensor"));
+  // The CPU copy is contiguous, so each sample's bytes lie side by side.
+  const Tensor c = x.to(Device::cpu()).contiguous();
+  const std::int64_t n = c.size(0);
+  const std::size_t row = n ? static_cast<std::size_t>(c.numel() / n) * dtype_size(c.dtype()) : 0;
+  const auto* base = static_cast<const unsigned char*>(c.raw_data());
+  std::vector<std::uint64_t> h(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) h[static_cast<std::size_t>(i)] = fnv1a(base + i * row, row);
+  return h;
+}
+
+Overlap find_overlap(const std::vector<std::uint64_t>& train, const std::vector<std::uint64_t>& eval) {
+  Overlap o;
+  o.train_samples = static_cast<std::int64_t>(train.size());
+  o.eval_samples = static_cast<std::int64_t>(eval.size());
+  const std::unordered_set<std::uint64_t> seen(train.begin(), train.end());
+  for (std::size_t i = 0; i < eval.size(); ++i) {
+    if (!seen.count(eval[i])) continue;
+    ++o.overlap;
+    if (o.eval_indices.size() < 10) o.eval_indices.push_back(static_cast<std::int64_t>(i));
+  }
+  return o;
+}
+
+Overlap find_overlap(const Tensor& train, const Tensor& eval) {
+  MINIDP_CHECK(train.defined() && eval.defined(), "find_overlap: undefined tensor");
+  MINIDP_CHECK(train.dtype() == eval.dtype() && Shape(train.shape().begin() + 1, train.shape().end()) ==
+                                                    Shape(eval.shape().begin() + 1, eval.shape().end()),
+               "find_overlap: train ", train.describe(), " and eval ", eval.describe(),
+               " must hold samples of the same dtype and shape");
+  return find_overlap(hash_rows(train), hash_rows(eval));
+}
+
+std::optional<Warning> check_data_leakage(const Overlap& o) {
+  if (o.overlap == 0) return std::nullopt;
+  std::string idx;
+  for (auto i : o.eval_indices) idx += (idx.empty() ? "" : ", ") + std::to_string(i);
+  return Warning{"data_leakage", "data leakage: " + std::to_string(o.overlap) + " of " +
+                                     std::to_string(o.eval_samples) + " evaluation samples (" +
+                                     fmt(100.0 * o.fraction(), 1) +
+                                     "%) also occur in the training set (first: " + idx + ")"};
+}
+
+std::optional<Warning> check_overfitting(const std::vector<double>& train, const std::vector<double>& val,
+                                         std::int64_t epochs) {
+  MINIDP_CHECK(epochs >= 1, "check_overfitting: epochs must be >= 1, got ", epochs);
+  const auto k = static_cast<std::size_t>(epochs);
+  if (train.size() < k + 1 || val.size() < k + 1) return std::nullopt;
+  const std::size_t nt = train.size(), nv = val.size();
+  for (std::size_t j = 0; j < k; ++j) {
+    if (!(val[nv - 1 - j] > val[nv - 2 - j])) return std::nullopt;
+    if (!(train[nt - 1 - j] < train[nt - 2 - j])) return std::nullopt;
+  }
+  return Warning{"overfitting", "overfitting: validation loss rose for " + std::to_string(epochs) +
+                                    " epochs in a row (" + fmt(val[nv - 1 - k], 4) + " -> " + fmt(val[nv - 1], 4) +
+                                    ") while training loss fell (" + fmt(train[nt - 1 - k], 4) + " -> " +
+                                    fmt(train[nt - 1], 4) + ")"};
+}
+
+std::optional<Warning> check_load_imbalance(const LoadBalance& lb, double max_ratio) {
+  const auto idle = lb.idle_replicas();
+  const double ratio = lb.imbalance_ratio();
+  std::string msg;
+  if (!idle.empty()) {
+    msg = "load imbalance: replica";
+    msg += idle.size() > 1 ? "s " : " ";
+    for (std::size_t i = 0; i < idle.size(); ++i) msg += (i ? ", " : "") + std::to_string(idle[i]);
+    msg += idle.size() > 1 ? " were idle" : " was idle";
+  }
+  if (ratio > max_ratio) {
+    const auto s = lb.slowest_replica();
+    msg += msg.empty() ? "load imbalance: " : "; ";
+    msg += "replica " + std::to_string(s) + " was busy " + fmt(ratio, 2) + "x the mean busy time (" +
+           fmt(lb.busy_seconds(s), 3) + " s); the others wait for it at every gradient sync";
+  }
+  if (msg.empty()) return std::nullopt;
+  return Warning{"load_imbalance", msg};
+}
+
+}  // namespace minidp::metrics

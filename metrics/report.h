@@ -1,0 +1,90 @@
+// minidp/metrics/report.h — the metrics as text for people and as JSON for programs.
+//
+// classification_report() prints the table scikit-learn users know
+// (precision / recall / f1-score / support per class, then accuracy, macro
+// and weighted averages), the confusion matrix, balanced accuracy beside the
+// majority-class baseline, and any pitfall warnings. The *_json() functions
+// give the same numbers as nlohmann::json objects whose schema is documented
+// in docs/metrics.md; NaN (an undefined ratio) is written as null.
+// JsonlWriter appends one JSON object per line — one line per epoch — which
+// tools/plot_metrics.py turns into loss and accuracy curves.
+//
+//   ReportOptions o; o.zero_division = ZeroDivision::Zero;
+//   std::cout << classification_report(cm, o);
+//   JsonlWriter log("run.jsonl");
+//   log.write(epoch_json(epoch, train_loss, val_loss, &val_cm, &throughput));
+#pragma once
+
+#include <cstdint>
+#include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "metrics/binary.h"
+#include "metrics/binned.h"
+#include "metrics/classification.h"
+#include "metrics/confusion_matrix.h"
+#include "metrics/loss_meter.h"
+#include "metrics/pitfalls.h"
+#include "metrics/resources.h"
+#include "metrics/step_timer.h"
+#include "metrics/throughput.h"
+
+namespace minidp::metrics {
+
+struct ReportOptions {
+  ZeroDivision zero_division = ZeroDivision::Zero;
+  int digits = 4;                        // decimals in the table
+  std::vector<std::string> class_names;  // empty: "0", "1", ...
+  bool show_confusion_matrix = true;
+  ParadoxOptions paradox;                // thresholds of the accuracy-paradox check
+};
+
+// ---- text
+std::string classification_report(const ConfusionMatrix& cm, const ReportOptions& opts = {});
+std::string confusion_matrix_table(const ConfusionMatrix& cm, const std::vector<std::string>& class_names = {});
+std::string binary_report(const BinaryScores& scores, double threshold = 0.5);
+std::string speed_report(const ThroughputMeter* throughput, const StepTimer* timer = nullptr,
+                         const MemoryTracker* memory = nullptr, const LoadBalance* balance = nullptr);
+std::string warnings_text(const std::vector<Warning>& warnings);
+
+// ---- JSON
+nlohmann::json json_number(double v);  // NaN/inf -> null
+nlohmann::json to_json(const std::vector<Warning>& warnings);
+// num_classes, support, accuracy, balanced_accuracy, majority_baseline_accuracy,
+// precision/recall/f1/specificity {macro, micro, weighted, per_class},
+// per_class_support, confusion_matrix, zero_division, ignore_index, warnings.
+nlohmann::json classification_json(const ConfusionMatrix& cm, const ReportOptions& opts = {});
+// threshold, roc_auc, average_precision, roc_curve {fpr, tpr, thresholds}, pr_curve {precision, recall, thresholds}.
+nlohmann::json binary_json(const BinaryScores& scores, double threshold = 0.5);
+nlohmann::json binary_json(const BinnedBinaryScores& scores);
+nlohmann::json to_json(const LossMeter& m);
+nlohmann::json to_json(const ThroughputMeter& m);
+nlohmann::json to_json(const StepTimer& t);
+nlohmann::json to_json(const MemoryTracker& m);
+nlohmann::json to_json(const LoadBalance& lb);
+// One line of a per-epoch log: epoch, train_loss, val_loss and, when given,
+// val_accuracy, val_balanced_accuracy, val_macro_f1, samples_per_second.
+nlohmann::json epoch_json(std::int64_t epoch, const LossMeter& train_loss, const LossMeter& val_loss,
+                          const ConfusionMatrix* val_cm = nullptr, const ThroughputMeter* throughput = nullptr);
+// {"scaling": [{"replicas": n, "samples_per_second": s, "efficiency": e}, ...]}; the
+// entry with 1 replica is the baseline (required).
+nlohmann::json scaling_json(const std::vector<std::pair<std::int64_t, double>>& replicas_and_throughput);
+
+// Appends one compact JSON object per line and flushes, so a crashed run
+// keeps every finished epoch.
+class JsonlWriter {
+ public:
+  explicit JsonlWriter(const std::string& path, bool append = false);
+  void write(const nlohmann::json& record);
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::ofstream out_;
+};
+
+}  // namespace minidp::metrics
