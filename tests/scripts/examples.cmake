@@ -4,3 +4,9 @@ if(MINIDP_BUILD_EXAMPLES)
   set_tests_properties("examples: fit_curve loss falls" PROPERTIES LABELS examples
     PASS_REGULAR_EXPRESSION "step  300  loss 0\\.00[0-9]+")
 endif()
+if(MINIDP_BUILD_EXAMPLES)
+  add_test(NAME "examples: imbalanced shows the accuracy paradox"
+           COMMAND imbalanced --epochs 1 --devices cpu,cpu)
+  set_tests_properties("examples: imbalanced shows the accuracy paradox" PROPERTIES LABELS examples TIMEOUT 300
+    PASS_REGULAR_EXPRESSION "WARNING \\(accuracy_paradox\\).*ROC-AUC 0\\.9[0-9]+")
+endif()
