@@ -71,7 +71,8 @@ bool workspace_size(cudnnHandle_t h, ConvPass pass, const ConvPlan& p, int algo,
   return st == CUDNN_STATUS_SUCCESS;
 }
 
-// cuDNN's ranking for this pass, as (algo, status, memory, determinism, math type).
+// cuDNN's ranking for this pass, as (algo, status, memory, determinism, math
+// type); empty if the heuristic query itself fails (the fallback still runs).
 struct Candidate {
   int algo;
   cudnnStatus_t status;
@@ -93,23 +94,24 @@ std::vector<Candidate> ranking(cudnnHandle_t h, ConvPass pass, const ConvPlan& p
   switch (pass) {
     case ConvPass::Forward: {
       cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-      MINIDP_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, p.x, p.w, p.conv, p.y,
-                                                                CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, perf));
-      collect(perf, returned, out);
+      if (cudnnGetConvolutionForwardAlgorithm_v7(h, p.x, p.w, p.conv, p.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
+                                                 &returned, perf) == CUDNN_STATUS_SUCCESS)
+        collect(perf, returned, out);
       break;
     }
     case ConvPass::BackwardData: {
       cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-      MINIDP_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
-          h, p.w, p.y, p.conv, p.x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &returned, perf));
-      collect(perf, returned, out);
+      if (cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p.w, p.y, p.conv, p.x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
+                                                      &returned, perf) == CUDNN_STATUS_SUCCESS)
+        collect(perf, returned, out);
       break;
     }
     default: {
       cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-      MINIDP_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
-          h, p.x, p.y, p.conv, p.w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &returned, perf));
-      collect(perf, returned, out);
+      if (cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p.x, p.y, p.conv, p.w,
+                                                        CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &returned,
+                                                        perf) == CUDNN_STATUS_SUCCESS)
+        collect(perf, returned, out);
       break;
     }
   }
@@ -126,7 +128,7 @@ int fallback_algo(ConvPass pass) {
 }
 
 ConvPlan* make_plan(cudnnHandle_t h, ConvPass pass, const Tensor& x, const Tensor& w, const Tensor& y,
-                    const Conv2dOptions& o, bool tf32) {
+                    const Conv2dOptions& o, bool tf32, bool fallback_only) {
   const cudnnDataType_t dt = x.dtype() == kFloat64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT;
   auto* p = new ConvPlan;
   MINIDP_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p->x));
@@ -149,7 +151,8 @@ ConvPlan* make_plan(cudnnHandle_t h, ConvPass pass, const Tensor& x, const Tenso
   // FMA-only math keeps float32 exact to FP32 rounding; TF32 only when asked.
   const bool fma_only = dt == CUDNN_DATA_FLOAT && !tf32;
   MINIDP_CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv, fma_only ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH));
-  std::vector<Candidate> cands = ranking(h, pass, *p);
+  std::vector<Candidate> cands;
+  if (!fallback_only) cands = ranking(h, pass, *p);
   cands.push_back({fallback_algo(pass), CUDNN_STATUS_SUCCESS, 0, CUDNN_DETERMINISTIC,
                    fma_only ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH});
   for (const Candidate& c : cands) {
@@ -168,9 +171,11 @@ ConvPlan* make_plan(cudnnHandle_t h, ConvPass pass, const Tensor& x, const Tenso
               w.describe(), ", output ", y.describe());
 }
 
-// Plans live for the whole process (descriptors are small; shapes are few).
+// Plans live for the whole process (descriptors are small; shapes are few) and
+// are never freed, so a reference stays valid even after its cache entry is
+// replaced by a fallback plan.
 ConvPlan& plan_for(cudnnHandle_t h, int device, ConvPass pass, const Tensor& x, const Tensor& w, const Tensor& y,
-                   const Conv2dOptions& o) {
+                   const Conv2dOptions& o, bool fallback_only = false) {
   static std::mutex mu;
   static auto* cache = new std::map<std::vector<std::int64_t>, ConvPlan*>;
   const bool tf32 = allow_tf32();
@@ -180,10 +185,36 @@ ConvPlan& plan_for(cudnnHandle_t h, int device, ConvPass pass, const Tensor& x, 
                                          o.dilation_h, o.dilation_w};
   std::lock_guard<std::mutex> lock(mu);
   auto it = cache->find(key);
-  if (it != cache->end()) return *it->second;
-  ConvPlan* p = make_plan(h, pass, x, w, y, o, tf32);
-  cache->emplace(key, p);
+  if (it != cache->end() && (!fallback_only || it->second->algo == fallback_algo(pass))) return *it->second;
+  ConvPlan* p = make_plan(h, pass, x, w, y, o, tf32, fallback_only);
+  (*cache)[key] = p;
   return *p;
+}
+
+// Runs `call(plan, workspace)`. Should cuDNN refuse the chosen algorithm at run
+// time (CUDNN_STATUS_NOT_SUPPORTED, which its workspace query did not
+// predict), the shape switches for good to the always-available algorithm.
+template <typename Call>
+void run_conv(cudnnHandle_t h, const Launch& l, ConvPass pass, const Tensor& x, const Tensor& w, const Tensor& y,
+              const Conv2dOptions& o, const char* what, Call&& call) {
+  const ConvPlan* p = &plan_for(h, l.device, pass, x, w, y, o);
+  cudnnStatus_t st;
+  {
+    Workspace ws(p->workspace, l);
+    st = call(*p, ws.get());
+  }
+  if (st == CUDNN_STATUS_NOT_SUPPORTED && p->algo != fallback_algo(pass)) {
+    p = &plan_for(h, l.device, pass, x, w, y, o, /*fallback_only=*/true);
+    Workspace ws(p->workspace, l);
+    st = call(*p, ws.get());
+  }
+  if (st != CUDNN_STATUS_SUCCESS) {
+    char detail[512] = {0};
+    cudnnGetLastErrorString(detail, sizeof(detail));
+    MINIDP_FAIL("cuDNN error at ", __FILE__, ":", __LINE__, ": ", what, " (algorithm ", p->algo, ") for ",
+                x.describe(), ", weight ", w.describe(), ", output ", y.describe(), " failed: ",
+                cudnnGetErrorString(st), detail[0] ? " - " : "", detail);
+  }
 }
 
 void check_conv(const char* op, const Tensor& x, const Tensor& w, const Tensor& y) {
@@ -220,12 +251,12 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& out, const C
     return;
   }
   cudnnHandle_t h = cudnn_handle(l.device, l.handle);
-  const ConvPlan& p = plan_for(h, l.device, ConvPass::Forward, x, w, out, o);
-  Workspace ws(p.workspace, l);
   const Scale one{1.f, 1.0}, zero{0.f, 0.0};
-  MINIDP_CUDNN_CHECK(cudnnConvolutionForward(h, one.ptr(x), p.x, x.raw_data(), p.w, w.raw_data(), p.conv,
-                                             static_cast<cudnnConvolutionFwdAlgo_t>(p.algo), ws.get(), p.workspace,
-                                             zero.ptr(x), p.y, out.raw_data()));
+  run_conv(h, l, ConvPass::Forward, x, w, out, o, "cudnnConvolutionForward", [&](const ConvPlan& p, void* ws) {
+    return cudnnConvolutionForward(h, one.ptr(x), p.x, x.raw_data(), p.w, w.raw_data(), p.conv,
+                                   static_cast<cudnnConvolutionFwdAlgo_t>(p.algo), ws, p.workspace, zero.ptr(x), p.y,
+                                   out.raw_data());
+  });
 }
 
 void conv2d_backward_input(const Tensor& gout, const Tensor& w, const Tensor& gx, const Conv2dOptions& o) {
@@ -233,12 +264,13 @@ void conv2d_backward_input(const Tensor& gout, const Tensor& w, const Tensor& gx
   Launch l(gx);
   if (empty_conv(gx, w, gout)) return;  // nothing to add
   cudnnHandle_t h = cudnn_handle(l.device, l.handle);
-  const ConvPlan& p = plan_for(h, l.device, ConvPass::BackwardData, gx, w, gout, o);
-  Workspace ws(p.workspace, l);
   const Scale one{1.f, 1.0};
-  MINIDP_CUDNN_CHECK(cudnnConvolutionBackwardData(h, one.ptr(gx), p.w, w.raw_data(), p.y, gout.raw_data(), p.conv,
-                                                  static_cast<cudnnConvolutionBwdDataAlgo_t>(p.algo), ws.get(),
-                                                  p.workspace, one.ptr(gx), p.x, gx.raw_data()));
+  run_conv(h, l, ConvPass::BackwardData, gx, w, gout, o, "cudnnConvolutionBackwardData",
+           [&](const ConvPlan& p, void* ws) {
+             return cudnnConvolutionBackwardData(h, one.ptr(gx), p.w, w.raw_data(), p.y, gout.raw_data(), p.conv,
+                                                 static_cast<cudnnConvolutionBwdDataAlgo_t>(p.algo), ws, p.workspace,
+                                                 one.ptr(gx), p.x, gx.raw_data());
+           });
 }
 
 void conv2d_backward_weight(const Tensor& gout, const Tensor& x, const Tensor& gw, const Conv2dOptions& o) {
@@ -249,12 +281,13 @@ void conv2d_backward_weight(const Tensor& gout, const Tensor& x, const Tensor& g
     return;
   }
   cudnnHandle_t h = cudnn_handle(l.device, l.handle);
-  const ConvPlan& p = plan_for(h, l.device, ConvPass::BackwardFilter, x, gw, gout, o);
-  Workspace ws(p.workspace, l);
   const Scale one{1.f, 1.0}, zero{0.f, 0.0};
-  MINIDP_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, one.ptr(x), p.x, x.raw_data(), p.y, gout.raw_data(), p.conv,
-                                                    static_cast<cudnnConvolutionBwdFilterAlgo_t>(p.algo), ws.get(),
-                                                    p.workspace, zero.ptr(x), p.w, gw.raw_data()));
+  run_conv(h, l, ConvPass::BackwardFilter, x, gw, gout, o, "cudnnConvolutionBackwardFilter",
+           [&](const ConvPlan& p, void* ws) {
+             return cudnnConvolutionBackwardFilter(h, one.ptr(x), p.x, x.raw_data(), p.y, gout.raw_data(), p.conv,
+                                                   static_cast<cudnnConvolutionBwdFilterAlgo_t>(p.algo), ws,
+                                                   p.workspace, zero.ptr(x), p.w, gw.raw_data());
+           });
 }
 
 }  // namespace minidp::kernels::cuda

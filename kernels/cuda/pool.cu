@@ -128,7 +128,8 @@ __global__ void avg_pool_backward_kernel(const T* __restrict__ gout, T* __restri
     const T* gp = gout + p * g.ho * g.wo;
     T acc = gx[t];
     for (std::int64_t oy = y0; oy <= y1; ++oy)
-      for (std::int64_t ox = x0; ox <= x1; ++ox) acc += static_cast<T>(gp[oy * g.wo + ox] * inv);
+      for (std::int64_t ox = x0; ox <= x1; ++ox)  // __dmul_rn: never fused into the add, as on the CPU
+        acc += static_cast<T>(__dmul_rn(static_cast<double>(gp[oy * g.wo + ox]), inv));
     gx[t] = acc;
   }
 }
