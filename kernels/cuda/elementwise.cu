@@ -103,7 +103,7 @@ int vec_width(std::initializer_list<const void*> ptrs) {
 
 // y[i] = f(x[i]) over n contiguous elements, N at a time.
 template <typename T, int N, typename F>
-__global__ void map1_kernel(const T* __restrict__ x, T* y, std::int64_t n, F f) {
+__global__ void map1_kernel(const T* x, T* y, std::int64_t n, F f) {  // x may be y (in place)
   const std::int64_t nv = n / N;
   MINIDP_GRID_STRIDE(i, nv) {
     Vec<T, N> v = reinterpret_cast<const Vec<T, N>*>(x)[i];
