@@ -7,7 +7,7 @@
 //      single-device mean gradient: all three agree to float rounding. The
 //      wrong recipe (averaging the replicas' per-shard *mean* gradients) is
 //      printed too: with unequal shards it is a different number;
-//   3. the replicas' state hashes (dp.state_hash): bitwise identical;
+//   3. the replicas' parameter hashes (dp.parameter_hash): bitwise identical;
 //   4. a few SGD steps with lr 0.1: the loss per step for both runs, and the
 //      replicas still identical after every step.
 //
@@ -117,8 +117,8 @@ int main() {
 
     std::printf("\n== 3. replica state hashes (parameters and buffers, FNV-1a)\n");
     for (int i = 0; i < dp3.size(); ++i)
-      std::printf("  replica %d: %016llx\n", i, static_cast<unsigned long long>(dp3.state_hash(i)));
-    std::printf("  1-replica run: %016llx\n", static_cast<unsigned long long>(dp1.state_hash(0)));
+      std::printf("  replica %d: %016llx\n", i, static_cast<unsigned long long>(dp3.parameter_hash(i)));
+    std::printf("  1-replica run: %016llx\n", static_cast<unsigned long long>(dp1.parameter_hash(0)));
 
     std::printf("\n== 4. five SGD steps with lr 0.1 (batches of 7 from 35 samples)\n");
     for (auto* dp : {&dp1, &dp3})

@@ -5,7 +5,8 @@
 // kaiming_uniform with a = sqrt(5) for weights (bound 1/sqrt(fan_in)) and
 // uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)) for biases.
 //
-//   nn::init::xavier_uniform_(layer->weight());
+//   Tensor w = layer->weight();        // a handle to the parameter: init writes through it
+//   nn::init::xavier_uniform_(w);
 #pragma once
 
 #include "core/rng.h"

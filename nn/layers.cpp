@@ -108,6 +108,19 @@ std::string BatchNorm::extra_repr() const {
 Dropout::Dropout(double p, std::uint64_t seed) : p_(p), gen_(seed) {
   MINIDP_CHECK(p >= 0.0 && p <= 1.0, "Dropout: probability must be in [0, 1], got ", p);
 }
+Tensor Dropout::forward(const Tensor& x) {
+  if (global_rows_ < 0 || !is_training() || p_ == 0.0 || p_ == 1.0 || x.dim() == 0)
+    return dropout(x, p_, is_training(), &gen_);
+  MINIDP_CHECK(shard_offset_ + x.size(0) <= global_rows_, "Dropout: shard rows [", shard_offset_, ", ",
+               shard_offset_ + x.size(0), ") exceed the global batch of ", global_rows_);
+  // The global batch's mask (same counters as on one device), then this shard's rows.
+  Shape global = x.shape();
+  global[0] = global_rows_;
+  Tensor mask = bernoulli(global, 1.0 - p_, x.options(), &gen_).narrow(0, shard_offset_, x.size(0)).contiguous();
+  mask.mul_(1.0 / (1.0 - p_));
+  return mul(x, mask);
+}
+
 std::string Dropout::extra_repr() const {
   std::ostringstream os;
   os << "p=" << p_;

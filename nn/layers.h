@@ -111,17 +111,27 @@ class BatchNorm2d : public BatchNorm {
 
 // Zeroes elements with probability p in training. Its mask comes from its own
 // generator (seeded), so runs repeat exactly.
+//
+// Under data parallelism a replica sees rows [offset, offset + n) of a global
+// batch of `global_rows`; set_shard() makes it draw the mask of the whole
+// global batch and keep its rows, so k replicas drop exactly the elements one
+// device would (the parallel layer sets it before every step).
 class Dropout : public Cloneable<Dropout> {
  public:
   explicit Dropout(double p = 0.5, std::uint64_t seed = 0);
-  Tensor forward(const Tensor& x) override { return dropout(x, p_, is_training(), &gen_); }
+  Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "Dropout"; }
   std::string extra_repr() const override;
   Generator& generator() { return gen_; }
+  void set_shard(std::int64_t row_offset, std::int64_t global_rows) {
+    shard_offset_ = row_offset;
+    global_rows_ = global_rows;
+  }
 
  private:
   double p_;
   Generator gen_;
+  std::int64_t shard_offset_ = 0, global_rows_ = -1;  // -1: the input is the whole batch
 };
 
 // Stateless activations and reshapes.

@@ -11,6 +11,7 @@
 
 #include "core/autograd.h"
 #include "core/ops.h"
+#include "core/stream.h"
 #include "parallel/nccl_communicator.h"
 
 namespace minidp::parallel {
@@ -47,8 +48,18 @@ InProcessCommunicator::InProcessCommunicator(int size) : size_(size), barrier_(s
   MINIDP_CHECK(size >= 1, "InProcessCommunicator: size must be >= 1, got ", size);
 }
 
+namespace {
+// Replicas that share a GPU run on different streams; before another rank's
+// thread reads or writes this rank's tensor, the work queued on this rank's
+// stream must be done. (A host wait: the price of reducing in-process.)
+void drain_stream(const Tensor& t) {
+  if (t.device().is_cuda()) synchronize(current_stream(t.device()));
+}
+}  // namespace
+
 void InProcessCommunicator::publish(int rank, const Tensor& t) {
   MINIDP_CHECK(rank >= 0 && rank < size_, "communicator: rank ", rank, " out of range [0, ", size_, ")");
+  drain_stream(t);
   slots_[rank] = t;
   barrier_.arrive_and_wait();
   const Tensor& first = slots_[0];
@@ -83,6 +94,7 @@ void InProcessCommunicator::allreduce_sum(int rank, Tensor& t) {
       Tensor acc = slots_[0].clone();
       for (int r = 1; r < size_; ++r) acc.add_(slots_[r]);
       for (int r = 0; r < size_; ++r) slots_[r].copy_(acc);
+      drain_stream(acc);  // the sums must land before the other ranks go on
     }
   }
   barrier_.arrive_and_wait();

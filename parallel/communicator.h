@@ -65,7 +65,7 @@ class InProcessCommunicator : public Communicator {
   void allreduce_sum(int rank, Tensor& t) override;
   void broadcast(int rank, Tensor& t, int root) override;
   void allgather(int rank, const Tensor& in, Tensor& out) override;
-  void barrier(int rank) override { barrier_.arrive_and_wait(); }
+  void barrier(int /*rank*/) override { barrier_.arrive_and_wait(); }
   void abort(const std::string& why) override { barrier_.abort(why); }
   void reset() { barrier_.reset(); }
 

@@ -6,6 +6,7 @@
 
 #include "core/autograd.h"
 #include "core/ops.h"
+#include "core/stream.h"
 #include "nn/layers.h"
 #include "parallel/sync_batchnorm.h"
 
@@ -54,10 +55,19 @@ DataParallel::DataParallel(nn::ModulePtr model, std::vector<Replica> replicas, c
   MINIDP_CHECK(!replicas_.empty(), "DataParallel: no replicas");
   MINIDP_CHECK(make_optimizer != nullptr, "DataParallel: no optimizer factory");
   std::vector<Device> devices;
+  own_stream_.assign(replicas_.size(), false);
   for (std::size_t i = 0; i < replicas_.size(); ++i) {
-    replicas_[i].index = static_cast<int>(i);
-    check_device_available(replicas_[i].device);
-    devices.push_back(replicas_[i].device);
+    Replica& r = replicas_[i];
+    r.index = static_cast<int>(i);
+    check_device_available(r.device);
+    devices.push_back(r.device);
+    // Each GPU replica queues its work on a stream of its own, so replicas
+    // that share a GPU overlap instead of serialising.
+    if (r.device.is_cuda() && r.stream.handle == nullptr) {
+      r.stream = create_stream(r.device);
+      own_stream_[i] = true;
+    }
+    r.stream.device = r.device;
   }
   // Replicate once: the model is replica 0; the others are deep copies.
   model->to(replicas_[0].device);
@@ -66,6 +76,10 @@ DataParallel::DataParallel(nn::ModulePtr model, std::vector<Replica> replicas, c
   for (auto& m : modules_) {
     flat_grads_.push_back(flatten_gradients(*m));
     optimizers_.push_back(make_optimizer(m->parameters()));
+    dropouts_.emplace_back();
+    for_each_module(*m, [this](nn::Module& sub) {
+      if (auto* d = dynamic_cast<nn::Dropout*>(&sub)) dropouts_.back().push_back(d);
+    });
   }
   comm_ = make_communicator(devices);
   if (opts_.sync_batchnorm)
@@ -91,7 +105,11 @@ DataParallel::DataParallel(nn::ModulePtr model, std::vector<Replica> replicas, c
   });
 }
 
-DataParallel::~DataParallel() = default;
+DataParallel::~DataParallel() {
+  pool_.reset();  // join the replica threads before their streams go
+  for (std::size_t i = 0; i < replicas_.size(); ++i)
+    if (own_stream_[i]) destroy_stream(replicas_[i].stream);
+}
 
 StepResult DataParallel::train_step(const Tensor& inputs, const Tensor& labels, const LossSumFn& loss_sum) {
   MINIDP_CHECK(inputs.defined() && labels.defined() && inputs.dim() >= 1 && labels.dim() >= 1 &&
@@ -105,6 +123,16 @@ StepResult DataParallel::train_step(const Tensor& inputs, const Tensor& labels, 
   for (std::size_t i = 1; i < sizes.size(); ++i) offsets[i] = offsets[i - 1] + sizes[i - 1];
   MINIDP_CHECK(!opts_.sync_batchnorm || batch >= size(), "DataParallel: synchronized BatchNorm needs a sample on ",
                "every replica, but the batch of ", batch, " is split over ", size(), " replicas");
+
+  // Dropout: every replica draws the global batch's mask from the same
+  // counters (those replica 0's generator is at) and keeps its own rows.
+  for (std::size_t k = 0; k < dropouts_[0].size(); ++k) {
+    const std::uint64_t at = dropouts_[0][k]->generator().offset();
+    for (int i = 0; i < size(); ++i) {
+      dropouts_[i][k]->generator().set_offset(at);
+      dropouts_[i][k]->set_shard(offsets[i], batch);
+    }
+  }
 
   StepResult result;
   result.samples = batch;
@@ -181,11 +209,14 @@ std::vector<std::int64_t> DataParallel::evaluate_batch(const Tensor& inputs, con
     nn::Module& m = *modules_[i];
     sync_buffers(i);  // every replica evaluates with replica 0's running statistics
     if (sizes[i] == 0) return;
-    m.eval();
+    struct EvalMode {  // back to training mode however we leave
+      nn::Module& m;
+      explicit EvalMode(nn::Module& mod) : m(mod) { m.eval(); }
+      ~EvalMode() { m.train(); }
+    } mode(m);
     Tensor x = inputs.slice(offsets[i], offsets[i] + sizes[i]).to(r.device);
     Tensor y = labels.slice(offsets[i], offsets[i] + sizes[i]).to(r.device);
     fn(i, m.forward(x), y);
-    m.train();
   });
   return sizes;
 }
@@ -199,9 +230,9 @@ void DataParallel::sync_buffers(int i) {
   }
 }
 
-std::uint64_t DataParallel::state_hash(int i) const {
+std::uint64_t DataParallel::parameter_hash(int i) const {
   std::uint64_t h = 1469598103934665603ull;  // FNV-1a
-  for (auto& [name, t] : modules_.at(i)->state_dict()) {
+  for (auto& [name, t] : modules_.at(i)->named_parameters()) {
     Tensor c = t.detach().to(Device::cpu()).contiguous();
     const auto* p = static_cast<const unsigned char*>(c.raw_data());
     const std::size_t n = static_cast<std::size_t>(c.numel()) * dtype_size(c.dtype());
@@ -211,9 +242,9 @@ std::uint64_t DataParallel::state_hash(int i) const {
 }
 
 bool DataParallel::replicas_identical() const {
-  const std::uint64_t h0 = state_hash(0);
+  const std::uint64_t h0 = parameter_hash(0);
   for (int i = 1; i < size(); ++i)
-    if (state_hash(i) != h0) return false;
+    if (parameter_hash(i) != h0) return false;
   return true;
 }
 

@@ -28,6 +28,7 @@
 #include <memory>
 #include <vector>
 
+#include "nn/layers.h"
 #include "nn/module.h"
 #include "nn/optim/optimizer.h"
 #include "parallel/communicator.h"
@@ -95,8 +96,9 @@ class DataParallel {
   // The replica's gradients after the last step (summed over replicas, divided by B).
   Tensor flat_grad(int i) const { return flat_grads_.at(i); }
 
-  // FNV-1a hash of a replica's parameters and buffers (bytes on the host).
-  std::uint64_t state_hash(int i) const;
+  // FNV-1a hash of a replica's parameters (bytes on the host). Buffers are
+  // left out: with local BatchNorm they differ until the next broadcast.
+  std::uint64_t parameter_hash(int i) const;
   bool replicas_identical() const;
 
  private:
@@ -106,6 +108,8 @@ class DataParallel {
   std::vector<nn::ModulePtr> modules_;
   std::vector<std::unique_ptr<nn::Optimizer>> optimizers_;
   std::vector<Tensor> flat_grads_;
+  std::vector<std::vector<nn::Dropout*>> dropouts_;  // per replica, in module order
+  std::vector<bool> own_stream_;                     // streams this object created
   std::unique_ptr<Communicator> comm_;
   DataParallelOptions opts_;
   std::unique_ptr<WorkerPool> pool_;

@@ -5,6 +5,8 @@
 #include <cuda_runtime.h>
 #include <nccl.h>
 
+#include <atomic>
+
 #include "core/device.h"
 
 #define MINIDP_NCCL_OK(expr)                                                                             \
@@ -37,7 +39,8 @@ class NcclCommunicator : public Communicator {
     MINIDP_NCCL_OK(ncclCommInitAll(comms_.data(), static_cast<int>(ids.size()), ids.data()));
   }
   ~NcclCommunicator() override {
-    for (auto c : comms_) ncclCommDestroy(c);
+    if (!aborted_)
+      for (auto c : comms_) ncclCommDestroy(c);  // aborted communicators are already gone
   }
   int size() const override { return static_cast<int>(devices_.size()); }
   std::string name() const override { return "NCCL"; }
@@ -61,14 +64,17 @@ class NcclCommunicator : public Communicator {
     MINIDP_NCCL_OK(ncclAllGather(in.raw_data(), out.raw_data(), static_cast<size_t>(in.numel()),
                                  nccl_type(in.dtype()), comms_[rank], stream(rank)));
   }
-  void barrier(int rank) override { barrier_.arrive_and_wait(); }
+  void barrier(int /*rank*/) override { barrier_.arrive_and_wait(); }
   void abort(const std::string& why) override {
     barrier_.abort(why);
+    if (aborted_.exchange(true)) return;
     for (auto c : comms_) ncclCommAbort(c);
   }
 
  private:
   void check(int rank, const Tensor& t) const {
+    MINIDP_CHECK(!aborted_, "NCCL communicator: aborted after an error in an earlier step; NCCL communicators ",
+                 "cannot be reused after ncclCommAbort — create a new DataParallel");
     MINIDP_CHECK(rank >= 0 && rank < size(), "NCCL communicator: rank ", rank, " out of range");
     MINIDP_CHECK(t.device() == devices_[rank] && t.is_contiguous(), "NCCL communicator: rank ", rank,
                  " expects a contiguous tensor on ", devices_[rank].str(), ", got ", t.describe());
@@ -79,6 +85,7 @@ class NcclCommunicator : public Communicator {
   std::vector<Device> devices_;
   std::vector<ncclComm_t> comms_;
   AbortableBarrier barrier_;
+  std::atomic<bool> aborted_{false};
 };
 }  // namespace
 

@@ -4,3 +4,4 @@
 #include "parallel/communicator.h"
 #include "parallel/data_parallel.h"
 #include "parallel/replica.h"
+#include "parallel/sync_batchnorm.h"

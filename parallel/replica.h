@@ -25,8 +25,8 @@ struct Replica {
 
 // "cpu,cpu", "cuda:0,cuda:1", "cuda:0,cuda:0", or "auto" (every visible GPU,
 // else two CPU replicas). Raises minidp::Error for an empty list, an unknown
-// device, or a GPU that does not exist. Streams are assigned later, by
-// DataParallel, once it owns the replicas.
+// device, or a GPU that does not exist. DataParallel gives each GPU replica a
+// stream of its own when it takes the list.
 std::vector<Replica> parse_replicas(const std::string& list);
 
 // Sizes of the k shards of a batch of n samples, as even as possible: the
