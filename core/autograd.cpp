@@ -16,6 +16,24 @@ bool grad_enabled() { return t_grad_enabled; }
 NoGradGuard::NoGradGuard() : prev_(t_grad_enabled) { t_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { t_grad_enabled = prev_; }
 
+Node::~Node() {
+  // The outermost destructor on this thread drains a work list; the nodes it
+  // frees on the way only hand their inputs over to it, so the stack stays
+  // flat however deep the graph is.
+  thread_local std::vector<Tensor>* draining = nullptr;
+  if (draining != nullptr) {
+    for (auto& t : inputs) draining->push_back(std::move(t));
+    return;
+  }
+  std::vector<Tensor> work(std::make_move_iterator(inputs.begin()), std::make_move_iterator(inputs.end()));
+  draining = &work;
+  while (!work.empty()) {
+    Tensor t = std::move(work.back());
+    work.pop_back();
+  }  // `t` dies here; if it held the last reference to a node, that node's inputs join `work`
+  draining = nullptr;
+}
+
 bool needs_grad(const Tensor& t) { return t.defined() && t.requires_grad() && t_grad_enabled; }
 
 Tensor record(const char* name, Tensor out, std::vector<Tensor> inputs, BackwardFn fn) {

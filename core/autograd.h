@@ -35,6 +35,13 @@ struct Node {
   std::vector<Tensor> inputs;  // where gradients flow to
   BackwardFn backward;         // emptied when the graph is released
   bool released = false;
+
+  Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  // Releases the graph behind it iteratively: freeing a long chain of nodes
+  // one destructor inside the other would overflow the stack.
+  ~Node();
 };
 
 // Is gradient recording on for this thread? (off inside NoGradGuard)

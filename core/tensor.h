@@ -112,7 +112,8 @@ class Tensor {
   Tensor slice(std::int64_t start, std::int64_t end) const;  // rows [start, end) of dim 0
   Tensor operator[](std::int64_t i) const;                   // row i, dim 0 removed
   Tensor transpose(std::int64_t d0, std::int64_t d1) const;
-  Tensor t() const { return transpose(0, 1); }
+  // 0-D and 1-D tensors are returned as they are (as PyTorch's t()).
+  Tensor t() const { return dim() < 2 ? *this : transpose(0, 1); }
   Tensor permute(const std::vector<std::int64_t>& dims) const;
   Tensor unsqueeze(std::int64_t dim) const;
   Tensor squeeze(std::int64_t dim) const;

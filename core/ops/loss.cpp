@@ -63,19 +63,25 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
                  logits.describe(), ")");
   }
   Tensor x = logits.detach(), y = target.detach();
-  Tensor per;
+  Tensor per, softplus_neg;
   {
     NoGradGuard ng;
     // (1 - y) x + (1 + (pw - 1) y) (log(1 + e^-|x|) + max(-x, 0)): stable for any x
-    Tensor softplus_neg = add(log(add(exp(neg(abs(x))), 1.0)), relu(neg(x)));
+    softplus_neg = add(log(add(exp(neg(abs(x))), 1.0)), relu(neg(x)));
     Tensor coef = pw.defined() ? add(mul(sub(pw.detach(), 1.0), y), 1.0) : ones_like(y);
     per = add(mul(rsub(y, 1.0), x), mul(coef, softplus_neg));
   }
-  per = record(name, per, {logits, target}, [x, y, pw = pw.defined() ? pw.detach() : Tensor()](const Tensor& g) {
+  // pos_weight is an input of the graph too: a pos_weight that requires grad
+  // (as PyTorch allows) must receive its gradient, not silently none.
+  const bool gpw = needs_grad(pw);
+  per = record(name, per, {logits, target, pw},
+               [x, y, softplus_neg, gpw, pw = pw.defined() ? pw.detach() : Tensor()](const Tensor& g) {
     // d/dx = sigmoid(x) (pw y + 1 - y) - pw y. The target is data: no gradient.
     Tensor pwy = pw.defined() ? mul(pw, y) : y;
     Tensor gx = mul(g, sub(mul(sigmoid(x), add(rsub(y, 1.0), pwy)), pwy));
-    return G{gx, Tensor()};
+    // d/dpw = y softplus(-x), summed over the positions pw was broadcast to
+    Tensor gp = gpw ? sum_to(mul(g, mul(y, softplus_neg)), pw.shape()) : Tensor();
+    return G{gx, Tensor(), gp};
   });
   return reduce_loss(per, reduction);
 }

@@ -8,7 +8,10 @@ using G = std::vector<Tensor>;
 
 namespace {
 std::int64_t out_size(std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t p, std::int64_t d) {
-  return (in + 2 * p - d * (k - 1) - 1) / s + 1;
+  // C++ division truncates toward zero: a window that does not fit (span < 0)
+  // must give 0 outputs, not (span / s) + 1 = 1 whenever |span| < s.
+  const std::int64_t span = in + 2 * p - d * (k - 1) - 1;
+  return span < 0 ? 0 : span / s + 1;
 }
 }  // namespace
 
