@@ -13,22 +13,32 @@ namespace minidp {
 
 namespace {
 std::atomic<std::size_t> g_host_bytes{0};
+std::atomic<std::size_t> g_host_peak{0};
 constexpr std::size_t kAlign = 64;  // one cache line; also what AVX-512 loads like
+
+void count_host(std::size_t nbytes) {
+  const std::size_t now = g_host_bytes += nbytes;
+  std::size_t peak = g_host_peak.load();
+  while (now > peak && !g_host_peak.compare_exchange_weak(peak, now)) {
+  }
+}
 }  // namespace
 
 std::size_t host_bytes_in_use() { return g_host_bytes.load(); }
+std::size_t host_bytes_peak() { return g_host_peak.load(); }
+void reset_host_bytes_peak() { g_host_peak = g_host_bytes.load(); }
 
 Storage::Storage(std::size_t nbytes, Device device, bool pinned)
     : nbytes_(nbytes), device_(device), pinned_(pinned && device.is_cpu()) {
   if (pinned_) {
     data_ = nbytes == 0 ? nullptr : kernels::cuda::host_malloc_pinned(nbytes);
-    g_host_bytes += nbytes;
+    count_host(nbytes);
   } else if (device.is_cpu()) {
     const std::size_t rounded = (nbytes + kAlign - 1) / kAlign * kAlign;
     data_ = rounded == 0 ? nullptr : std::aligned_alloc(kAlign, rounded);
     MINIDP_CHECK(rounded == 0 || data_ != nullptr, "out of host memory: could not allocate ",
                  nbytes, " bytes");
-    g_host_bytes += nbytes;
+    count_host(nbytes);
   } else {
     check_device_available(device);
     // Reused only by later work on this same stream (kernels/cuda/allocator.h).

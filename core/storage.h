@@ -39,5 +39,8 @@ using StoragePtr = std::shared_ptr<Storage>;
 
 // Bytes of host memory currently held by Storage objects (for tests and meters).
 std::size_t host_bytes_in_use();
+// The most host bytes held at once since the start (or the last reset).
+std::size_t host_bytes_peak();
+void reset_host_bytes_peak();
 
 }  // namespace minidp

@@ -235,7 +235,7 @@ inline int run_training(const TrainConfig& config, const std::function<nn::Modul
   if (!c.quiet) std::printf("data: %lld training / %lld test samples, batch %lld, %lld steps per epoch\n",
               static_cast<long long>(train.size()), static_cast<long long>(test.size()),
               static_cast<long long>(c.batch), static_cast<long long>(loader.num_batches()));
-  if (leak_warning) std::printf("WARNING: %s\n", leak_warning->message.c_str());
+  if (leak_warning && !c.quiet) std::printf("WARNING: %s\n", leak_warning->message.c_str());
   if (!c.quiet)
     std::printf("%5s %11s %10s %9s %9s %12s %8s\n", "epoch", "train_loss", "test_loss", "test_acc", "macro_f1",
                 "samples/s", "time_s");
@@ -245,6 +245,8 @@ inline int run_training(const TrainConfig& config, const std::function<nn::Modul
   metrics::ThroughputMeter speed(dp.size(), /*warmup_steps=*/5);
   metrics::StepTimer timer(metrics::StepTimer::default_phases(), 5);
   metrics::LoadBalance balance(dp.size());
+  metrics::MemoryTracker memory;
+  for (auto& r : replicas) metrics::reset_device_peak(r.device.str());
   metrics::LossMeter train_loss;
   std::vector<double> train_curve, test_curve;
   EvalResult last_eval;
@@ -296,6 +298,7 @@ inline int run_training(const TrainConfig& config, const std::function<nn::Modul
       t_data = std::chrono::steady_clock::now();
     }
     const double epoch_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_epoch).count();
+    for (auto& r : replicas) memory.record(r.device.str(), metrics::device_peak_bytes(r.device.str()));
     last_eval = evaluate(dp, test, lo.transform);
     const auto f1 = metrics::f1(last_eval.cm);
     train_curve.push_back(train_loss.mean());
@@ -343,8 +346,8 @@ inline int run_training(const TrainConfig& config, const std::function<nn::Modul
     std::printf("\nTest set (%lld samples):\n%s", static_cast<long long>(last_eval.cm.total()),
                 metrics::classification_report(last_eval.cm, ro).c_str());
   }
-  if (!c.quiet) std::printf("\n%s", metrics::speed_report(&speed, &timer).c_str());
-  if (!warnings.empty()) std::printf("\n%s", metrics::warnings_text(warnings).c_str());
+  if (!c.quiet) std::printf("\n%s", metrics::speed_report(&speed, &timer, &memory, &balance).c_str());
+  if (!c.quiet && !warnings.empty()) std::printf("\n%s", metrics::warnings_text(warnings).c_str());
 
   if (!c.metrics_json.empty()) {
     nlohmann::json j;
@@ -355,7 +358,8 @@ inline int run_training(const TrainConfig& config, const std::function<nn::Modul
                   {"samples_per_s", speed.samples_per_second()},
                   {"step_time", metrics::to_json(timer)},
                   {"throughput", metrics::to_json(speed)},
-                  {"load_balance", metrics::to_json(balance)}};
+                  {"load_balance", metrics::to_json(balance)},
+                  {"peak_memory", metrics::to_json(memory)}};
     nlohmann::json t = metrics::classification_json(last_eval.cm, ro);
     t["loss"] = metrics::json_number(last_eval.loss.mean());
     j["test"] = t;

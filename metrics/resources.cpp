@@ -5,9 +5,27 @@
 #include <cmath>
 #include <limits>
 
+#include "core/device.h"
 #include "core/error.h"
+#include "core/storage.h"
+#include "kernels/cuda/allocator.h"
 
 namespace minidp::metrics {
+
+std::int64_t device_peak_bytes(const std::string& device) {
+  const Device d = Device::parse(device);
+  if (d.is_cpu()) return static_cast<std::int64_t>(host_bytes_peak());
+  return static_cast<std::int64_t>(kernels::cuda::memory_stats(d.index).peak_allocated);
+}
+
+void reset_device_peak(const std::string& device) {
+  const Device d = Device::parse(device);
+  if (d.is_cpu()) {
+    reset_host_bytes_peak();
+  } else {
+    kernels::cuda::reset_peak(d.index);
+  }
+}
 
 void MemoryTracker::record(const std::string& device, std::int64_t bytes) {
   MINIDP_CHECK(bytes >= 0, "MemoryTracker::record: ", device, " reported ", bytes, " bytes; expected >= 0");

@@ -25,6 +25,12 @@
 
 namespace minidp::metrics {
 
+// Peak bytes held on a device since the last reset: for "cuda:N" the caching
+// allocator's peak of allocated blocks; for "cpu" the peak of host memory held
+// by tensors (shared by every CPU replica of the process).
+std::int64_t device_peak_bytes(const std::string& device);
+void reset_device_peak(const std::string& device);
+
 class MemoryTracker {
  public:
   // A reading of `bytes` in use on `device` ("cuda:0"); keeps the maximum.

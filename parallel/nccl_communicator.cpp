@@ -8,6 +8,7 @@
 #include <atomic>
 
 #include "core/device.h"
+#include "kernels/cuda/runtime.h"
 
 #define MINIDP_NCCL_OK(expr)                                                                             \
   do {                                                                                                   \
@@ -79,8 +80,10 @@ class NcclCommunicator : public Communicator {
     MINIDP_CHECK(t.device() == devices_[rank] && t.is_contiguous(), "NCCL communicator: rank ", rank,
                  " expects a contiguous tensor on ", devices_[rank].str(), ", got ", t.describe());
   }
+  // The replica's stream; a null handle means the thread's per-thread default
+  // stream (what minidp's kernels use), not the legacy stream 0.
   cudaStream_t stream(int rank) const {
-    return static_cast<cudaStream_t>(current_stream(devices_[rank]).handle);
+    return static_cast<cudaStream_t>(kernels::cuda::native_stream(current_stream(devices_[rank]).handle));
   }
   std::vector<Device> devices_;
   std::vector<ncclComm_t> comms_;

@@ -481,7 +481,7 @@ TEST_CASE("loader: the Fashion-MNIST transform gives [B,1,28,28] float32 or [B,7
 }
 
 // ---------------------------------------------------------------- splits and leakage
-TEST_CASE("split: disjoint, complete and deterministic; overlap is detected") {
+TEST_CASE("split: disjoint, complete and deterministic, overlap is detected") {
   const SplitIndices s = split_indices(1000, 0.2, 3);
   CHECK(s.val.size() == 200);
   CHECK(s.train.size() == 800);

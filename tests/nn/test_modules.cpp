@@ -96,7 +96,7 @@ TEST_CASE("nn: BatchNorm updates running statistics in training only") {
   CHECK(vals(y)[0] == doctest::Approx((1 - 0.3) / std::sqrt(1.3 + 1e-5)).epsilon(1e-5));
 }
 
-TEST_CASE("nn: train/eval reaches children; Dropout is identity in eval") {
+TEST_CASE("nn: train/eval reaches children, Dropout is identity in eval") {
   nn::Sequential seq({std::make_shared<nn::Dropout>(0.5), std::make_shared<nn::ReLU>()});
   Tensor x = ones({100});
   auto train_out = vals(seq(x));

@@ -65,7 +65,7 @@ TEST_CASE("optim: Adam and AdamW match PyTorch's rule with bias correction") {
   }
 }
 
-TEST_CASE("optim: parameters without a gradient are left alone; state round-trips") {
+TEST_CASE("optim: parameters without a gradient are left alone, state round-trips") {
   Tensor a = from_vector<double>({1.0}, {1}).requires_grad_();
   Tensor b = from_vector<double>({2.0}, {1}).requires_grad_();
   nn::SGD opt({a, b}, {.lr = 0.1, .momentum = 0.9});
