@@ -53,7 +53,9 @@ if [ "$build" != ok ]; then
   status=1
 fi
 
-tests="-"; ctest_line="-"; memcheck="-"; racecheck="-"; hello="-"
+tests="-"; ctest_line="-"; memcheck="-"; racecheck="-"; hello="-"; dp_equiv="-"; scaling="-"
+# Fashion-MNIST travels with the checkout in an ignored folder (see docs/cuda.md).
+DATA=${DATA:-.data/fashion-mnist}
 if [ "$build" = ok ]; then
   TEST="$BUILD/tests/test_gpu"
   # ---------------------------------------------------------------- tests
@@ -74,6 +76,20 @@ if [ "$build" = ok ]; then
   step "examples/cuda_hello"
   if timeout 120 "$BUILD/examples/cuda_hello" > "$LOGS/cuda_hello.log" 2>&1; then hello=ok; else hello=FAILED; status=1; fi
   cat "$LOGS/cuda_hello.log"
+
+  # ---------------------------------------------------------------- data parallelism on the GPU
+  if [ -f "$DATA/train-images-idx3-ubyte.gz" ] && [ "$build_all" = ok ]; then
+    step "parallel: train_mlp with cuda:0 vs cuda:0,cuda:0 (same curves)"
+    timeout 300 python3 tests/parallel/dp_equivalence.py "$BUILD/examples/train_mlp" cuda:0 cuda:0,cuda:0 "$DATA" \
+      > "$LOGS/dp_equivalence.log" 2>&1 && dp_equiv=ok || { dp_equiv=FAILED; status=1; }
+    cat "$LOGS/dp_equivalence.log"
+    step "parallel: scaling table, cuda:0 then cuda:0,cuda:0"
+    timeout 300 "$BUILD/examples/scaling" --data "$DATA" --devices cuda:0,cuda:0 --model mlp --batch 512 \
+      --json "$LOGS/scaling.json" > "$LOGS/scaling.log" 2>&1 && scaling=ok || { scaling=FAILED; status=1; }
+    cat "$LOGS/scaling.log"
+  else
+    dp_equiv="not run (no data in $DATA or build incomplete)"; scaling="$dp_equiv"
+  fi
 
   # ---------------------------------------------------------------- sanitizers
   SAN=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
@@ -110,6 +126,8 @@ printf '%-12s %s\n' "full build" "$build_all"
 printf '%-12s %s\n' "GPU tests" "$tests"
 printf '%-12s %s\n' "ctest -L gpu" "$ctest_line"
 printf '%-12s %s\n' "cuda_hello" "$hello"
+printf '%-12s %s\n' "dp 1 vs 2" "$dp_equiv"
+printf '%-12s %s\n' "scaling" "$scaling"
 printf '%-12s %s\n' "memcheck" "$memcheck"
 printf '%-12s %s\n' "racecheck" "$racecheck"
 printf '%-12s %s s; logs in %s\n' "total" "$total_s" "$LOGS"
