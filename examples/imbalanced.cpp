@@ -162,16 +162,19 @@ int main(int argc, char** argv) {
     print_summary("logistic regression with pos_weight, threshold 0.5", weighted.cm, &weighted.scores);
 
     if (!json_path.empty()) {
+      // The trained model's report at the top level (with its ROC and PR
+      // curves, for tools/plot_metrics.py); the baseline and the pos_weight
+      // model beside it.
       auto summary = [](const metrics::ConfusionMatrix& cm, const metrics::BinaryScores* s) {
         nlohmann::json j = metrics::classification_json(cm);
-        if (s) j["binary"] = metrics::binary_json(*s);
+        if (s) j.update(metrics::binary_json(*s));
         return j;
       };
-      nlohmann::json j = {{"positive_class", positive},
-                          {"baseline", summary(baseline, nullptr)},
-                          {"logistic_regression", summary(plain.cm, &plain.scores)},
-                          {"pos_weight", pw},
-                          {"logistic_regression_pos_weight", summary(weighted.cm, &weighted.scores)}};
+      nlohmann::json j = summary(plain.cm, &plain.scores);
+      j["positive_class"] = positive;
+      j["baseline"] = summary(baseline, nullptr);
+      j["pos_weight"] = pw;
+      j["with_pos_weight"] = summary(weighted.cm, &weighted.scores);
       std::ofstream(json_path) << j.dump(2) << "\n";
     }
   } catch (const Error& e) {
