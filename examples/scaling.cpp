@@ -24,18 +24,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     const auto all = parallel::parse_replicas(c.devices);
-    auto make_model = [&]() -> nn::ModulePtr {
-      if (model == "mlp")
-        return std::make_shared<nn::Sequential>(std::vector<nn::ModulePtr>{
-            std::make_shared<nn::Flatten>(), std::make_shared<nn::Linear>(784, 1024), std::make_shared<nn::ReLU>(),
-            std::make_shared<nn::Linear>(1024, 1024), std::make_shared<nn::ReLU>(),
-            std::make_shared<nn::Linear>(1024, 10)});
-      return std::make_shared<nn::Sequential>(std::vector<nn::ModulePtr>{
-          std::make_shared<nn::Conv2d>(1, 32, 3, 1, 1), std::make_shared<nn::ReLU>(),
-          std::make_shared<nn::MaxPool2d>(2), std::make_shared<nn::Conv2d>(32, 64, 3, 1, 1),
-          std::make_shared<nn::ReLU>(), std::make_shared<nn::MaxPool2d>(2), std::make_shared<nn::Flatten>(),
-          std::make_shared<nn::Linear>(3136, 128), std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(128, 10)});
-    };
+    auto make_model = [&] { return model == "mlp" ? examples::make_mlp() : examples::make_cnn(); };
     std::printf("scaling study: %s, global batch %lld, %lld training samples, replicas from '%s'\n\n", model.c_str(),
                 static_cast<long long>(c.batch), static_cast<long long>(c.limit_train), c.devices.c_str());
     std::printf("%8s %12s %8s %10s %9s %9s %9s %9s %9s %10s %9s\n", "replicas", "samples/s", "speedup", "efficiency",

@@ -25,6 +25,22 @@
 
 namespace minidp::examples {
 
+// The two models of the examples, as in PyTorch's nn.Sequential (parameter
+// names 1.weight, 1.bias, ... for the MLP; 0.weight, 3.weight, ... for the CNN).
+inline nn::ModulePtr make_mlp() {
+  return std::make_shared<nn::Sequential>(std::vector<nn::ModulePtr>{
+      std::make_shared<nn::Flatten>(), std::make_shared<nn::Linear>(784, 1024), std::make_shared<nn::ReLU>(),
+      std::make_shared<nn::Linear>(1024, 1024), std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(1024, 10)});
+}
+
+inline nn::ModulePtr make_cnn() {
+  return std::make_shared<nn::Sequential>(std::vector<nn::ModulePtr>{
+      std::make_shared<nn::Conv2d>(1, 32, 3, 1, 1), std::make_shared<nn::ReLU>(), std::make_shared<nn::MaxPool2d>(2),
+      std::make_shared<nn::Conv2d>(32, 64, 3, 1, 1), std::make_shared<nn::ReLU>(), std::make_shared<nn::MaxPool2d>(2),
+      std::make_shared<nn::Flatten>(), std::make_shared<nn::Linear>(3136, 128), std::make_shared<nn::ReLU>(),
+      std::make_shared<nn::Linear>(128, 10)});
+}
+
 struct TrainConfig {
   std::string data = data::kFashionMnistDir;
   int epochs = 5;

@@ -9,11 +9,5 @@
 using namespace minidp;
 
 int main(int argc, char** argv) {
-  auto make_model = [] {
-    return std::make_shared<nn::Sequential>(std::vector<nn::ModulePtr>{
-        std::make_shared<nn::Flatten>(), std::make_shared<nn::Linear>(784, 1024), std::make_shared<nn::ReLU>(),
-        std::make_shared<nn::Linear>(1024, 1024), std::make_shared<nn::ReLU>(),
-        std::make_shared<nn::Linear>(1024, 10)});
-  };
-  return examples::train_main(argc, argv, "MLP 784-1024-1024-10", make_model, /*flatten_inputs=*/false);
+  return examples::train_main(argc, argv, "MLP 784-1024-1024-10", examples::make_mlp, /*flatten_inputs=*/false);
 }

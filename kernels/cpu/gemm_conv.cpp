@@ -7,6 +7,7 @@
 // the patch gradients back onto the image (overlapping patches sum).
 #include <Eigen/Core>
 
+#include "kernels/cpu/float_dispatch.h"
 #include "kernels/kernels.h"
 
 namespace minidp::kernels::cpu {
@@ -82,12 +83,6 @@ void col2im_add(const T* cols, const ConvGeom& g, const Conv2dOptions& o, T* img
       }
 }
 
-template <typename F>
-void float_only(const Tensor& t, const char* name, F&& f) {
-  if (t.dtype() == kFloat32) f(float{});
-  else if (t.dtype() == kFloat64) f(double{});
-  else MINIDP_FAIL(name, ": expected a float tensor, got ", t.describe());
-}
 }  // namespace
 
 void gemm(bool ta, bool tb, double alpha, const Tensor& a, const Tensor& b, double beta, const Tensor& c) {

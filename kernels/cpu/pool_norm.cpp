@@ -3,18 +3,11 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/cpu/float_dispatch.h"
 #include "kernels/kernels.h"
 
 namespace minidp::kernels::cpu {
 
-namespace {
-template <typename F>
-void float_only(const Tensor& t, const char* name, F&& f) {
-  if (t.dtype() == kFloat32) f(float{});
-  else if (t.dtype() == kFloat64) f(double{});
-  else MINIDP_FAIL(name, ": expected a float tensor, got ", t.describe());
-}
-}  // namespace
 
 void max_pool2d_forward(const Tensor& x, const Tensor& out, const Tensor& indices, const Pool2dOptions& o) {
   const std::int64_t planes = x.size(0) * x.size(1), h = x.size(2), w = x.size(3);
