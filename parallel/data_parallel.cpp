@@ -76,6 +76,8 @@ DataParallel::DataParallel(nn::ModulePtr model, std::vector<Replica> replicas, c
   for (auto& m : modules_) {
     flat_grads_.push_back(flatten_gradients(*m));
     optimizers_.push_back(make_optimizer(m->parameters()));
+    events_.emplace_back();
+    for (int k = 0; k < 6; ++k) events_.back().emplace_back(/*enable_timing=*/true);
     dropouts_.emplace_back();
     for_each_module(*m, [this](nn::Module& sub) {
       if (auto* d = dynamic_cast<nn::Dropout*>(&sub)) dropouts_.back().push_back(d);
@@ -149,40 +151,44 @@ StepResult DataParallel::train_step(const Tensor& inputs, const Tensor& labels, 
     st.samples = sizes[i];
     m.train();
 
-    auto t = Clock::now();
+    // Events at the phase boundaries: on a GPU they time the work on the
+    // replica's stream without making the host wait in between.
+    auto& ev = events_[i];
+    ev[0].record(r.stream);
     Tensor x = inputs.slice(offsets[i], offsets[i] + sizes[i]).to(r.device);  // a view, then one copy
     Tensor y = labels.slice(offsets[i], offsets[i] + sizes[i]).to(r.device);
-    st.time.data = seconds_since(t);
-
     {
       NoGradGuard ng;
       flat_grads_[i].zero_();
       if (opts_.broadcast_buffers) sync_buffers(i);
     }
+    ev[1].record(r.stream);
     Tensor loss;
     if (sizes[i] > 0) {
-      t = Clock::now();
       loss = loss_sum(m.forward(x), y);
       MINIDP_CHECK(loss.numel() == 1, "DataParallel: the loss function must return a scalar (the sum over the ",
                    "shard's samples), got ", loss.describe());
-      st.time.forward = seconds_since(t);
-      t = Clock::now();
-      loss.backward();
-      st.time.backward = seconds_since(t);
     }
+    ev[2].record(r.stream);
+    if (loss.defined()) loss.backward();
+    ev[3].record(r.stream);
     // An empty replica still joins: its zero gradients add nothing.
-    t = Clock::now();
     comm_->allreduce_sum(i, flat_grads_[i]);
-    st.time.sync = seconds_since(t);
-
-    t = Clock::now();
+    ev[4].record(r.stream);
     {
       NoGradGuard ng;
       flat_grads_[i].mul_(1.0 / static_cast<double>(batch));  // sum of per-sample gradients / global count
     }
     optimizers_[i]->step();
-    st.time.optimizer = seconds_since(t);
-    st.loss_sum = loss.defined() ? loss.item() : 0.0;
+    ev[5].record(r.stream);
+    st.loss_sum = loss.defined() ? loss.item() : 0.0;  // the one host sync of the step
+    ev[5].synchronize();
+    auto secs = [&](int a, int b) { return ev[a].elapsed_ms(ev[b]) / 1e3; };
+    st.time.data = secs(0, 1);
+    st.time.forward = secs(1, 2);
+    st.time.backward = secs(2, 3);
+    st.time.sync = secs(3, 4);
+    st.time.optimizer = secs(4, 5);
   });
 
   result.wall_seconds = seconds_since(start);

@@ -28,6 +28,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/stream.h"
 #include "nn/layers.h"
 #include "nn/module.h"
 #include "nn/optim/optimizer.h"
@@ -50,9 +51,11 @@ struct DataParallelOptions {
   bool sync_batchnorm = false;     // BatchNorm statistics over all replicas (parallel/sync_batchnorm.h)
 };
 
-// Wall-clock seconds of each phase of one step on one replica.
+// Seconds of each phase of one step on one replica, measured with events on
+// the replica's stream: GPU time for a GPU replica, host time for a CPU one.
 struct PhaseTimes {
-  double data = 0, forward = 0, backward = 0, sync = 0, optimizer = 0;
+  double data = 0;  // shard copy to the device (and the broadcast of buffers from replica 0)
+  double forward = 0, backward = 0, sync = 0, optimizer = 0;
   double busy() const { return data + forward + backward + optimizer; }  // excludes waiting in the sync
 };
 
@@ -109,6 +112,7 @@ class DataParallel {
   std::vector<std::unique_ptr<nn::Optimizer>> optimizers_;
   std::vector<Tensor> flat_grads_;
   std::vector<std::vector<nn::Dropout*>> dropouts_;  // per replica, in module order
+  std::vector<std::vector<Event>> events_;           // per replica: phase boundaries of a step
   std::vector<bool> own_stream_;                     // streams this object created
   std::unique_ptr<Communicator> comm_;
   DataParallelOptions opts_;
