@@ -243,6 +243,7 @@ inline int run_training(const TrainConfig& config, const std::function<nn::Modul
   lo.shuffle = !c.no_shuffle;
   lo.seed = c.seed;
   lo.transform = data::Transform::fashion_mnist(flatten_inputs);
+  for (auto& r : replicas) lo.pin_memory = lo.pin_memory || r.device.is_cuda();  // async copies to the GPUs
   data::DataLoader loader(train, lo);
 
   if (!c.quiet) std::printf("%s: %lld parameters, %d replica(s) [%s], %s communicator\n", title.c_str(),

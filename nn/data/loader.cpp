@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/stream.h"
 #include "nn/data/sampler.h"
 
 namespace minidp::data {
@@ -103,6 +104,10 @@ Batch DataLoader::build(const std::vector<std::int64_t>& order, std::int64_t i) 
   b.labels = gather_rows(dataset_.labels, b.indices);
   if (!opts_.transform.identity()) b.inputs = opts_.transform.apply(b.inputs);
   if (opts_.map) opts_.map(b);
+  if (opts_.pin_memory || opts_.device.is_cuda()) {  // pin_memory is a no-op without a GPU
+    b.inputs = pin_memory(b.inputs);
+    b.labels = pin_memory(b.labels);
+  }
   return b;
 }
 

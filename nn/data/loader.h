@@ -49,10 +49,14 @@ struct DataLoaderOptions {
   std::function<void(Batch&)> map;  // optional extra step after the transform (runs on the prefetch thread)
   int prefetch = 2;             // batches built ahead by a background thread; 0 = on the caller's thread
   // Where batches are delivered. The copy (Tensor::to) runs on the consuming
-  // thread, so it is queued on that thread's current stream. Pinned host
-  // buffers with asynchronous copies are a later addition: they would let the
-  // prefetch thread start the host-to-device transfer itself.
+  // thread, so it is queued on that thread's current stream.
   Device device = Device::cpu();
+  // Build batches in page-locked host memory (on the prefetch thread), so that
+  // copies to a GPU — by this loader for `device`, or by DataParallel for
+  // each replica's shard — are asynchronous DMA transfers. Always on when
+  // `device` is a GPU; set it when batches stay on the host for DataParallel
+  // GPU replicas. No effect in a build without CUDA.
+  bool pin_memory = false;
 };
 
 class DataLoader {
