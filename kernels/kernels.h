@@ -74,7 +74,9 @@ enum class ReduceOp { Sum, Max, Min };
   /* out[i, :] = x[index[i], :] over x viewed as [rows, cols] */                                \
   void index_select(const Tensor& x, const Tensor& index, const Tensor& out);                    \
   /* gx[index[i], :] += g[i, :], in index order (deterministic) */                              \
-  void index_add(const Tensor& g, const Tensor& index, const Tensor& gx);
+  void index_add(const Tensor& g, const Tensor& index, const Tensor& gx);                        \
+  /* counts[label[i], pred[i]] += 1 (int64 [K, K]); labels equal to `ignore` are skipped */      \
+  void confusion_matrix(const Tensor& pred, const Tensor& labels, std::int64_t ignore, const Tensor& counts);
 
 namespace cpu {
 MINIDP_KERNEL_LIST

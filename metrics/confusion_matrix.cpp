@@ -2,19 +2,18 @@
 #include "metrics/confusion_matrix.h"
 
 #include <algorithm>
+#include <limits>
 #include <string>
 
 #include "core/ops.h"
+#include "kernels/kernels.h"
 
 namespace minidp::metrics {
 
 namespace detail {
 
-// Metric updates run once per evaluation batch on tensors that are small next
-// to the model's activations, so for now a CUDA tensor is copied to the host
-// and counted in a plain loop. CUDA KERNEL GOES HERE: a histogram kernel
-// (atomicAdd into a K*K int64 buffer on the tensor's stream, followed by one
-// K*K copy) would avoid moving N labels across PCIe.
+// Scores and curves need every value on the host; the confusion matrix does
+// not (see ConfusionMatrix::update, which counts on the tensors' device).
 static Tensor to_host(const Tensor& t) {
   MINIDP_CHECK(t.defined(), "metrics: expected a tensor, got an undefined one");
   return t.device().is_cuda() ? t.to(Device::cpu()) : t;
@@ -73,11 +72,26 @@ void ConfusionMatrix::update(const std::vector<std::int64_t>& predicted, const s
   }
 }
 
+// Counted where the tensors are (kernels' confusion_matrix: a loop on the CPU,
+// integer atomics on a GPU) into a fresh K x K buffer; only those K*K counts
+// come to the host, and a bad batch adds nothing.
 void ConfusionMatrix::update(const Tensor& predicted, const Tensor& labels) {
   MINIDP_CHECK(predicted.defined() && labels.defined(), "ConfusionMatrix::update: undefined tensor");
   MINIDP_CHECK(predicted.numel() == labels.numel(), "ConfusionMatrix::update: predictions ", predicted.describe(),
                " and labels ", labels.describe(), " have different numbers of elements");
-  update(detail::host_int64(predicted, "predictions"), detail::host_int64(labels, "labels"));
+  MINIDP_CHECK(predicted.device() == labels.device(), "ConfusionMatrix::update: predictions ", predicted.describe(),
+               " and labels ", labels.describe(), " are on different devices");
+  MINIDP_CHECK(!is_floating(predicted.dtype()) && !is_floating(labels.dtype()),
+               "ConfusionMatrix::update: predictions and labels must be integer tensors of class indices, got ",
+               predicted.describe(), " and ", labels.describe());
+  const Device dev = labels.device();
+  const Tensor p = predicted.to(kInt64).contiguous().reshape({-1});
+  const Tensor l = labels.to(kInt64).contiguous().reshape({-1});
+  Tensor batch_counts = zeros({k_, k_}, TensorOptions(kInt64).with_device(dev));
+  MINIDP_KERNEL(dev, confusion_matrix, p, l, ignore_ ? *ignore_ : std::numeric_limits<std::int64_t>::min(),
+                batch_counts);
+  const std::vector<std::int64_t> c = batch_counts.to_vector<std::int64_t>();  // raises a GPU kernel's error here
+  for (std::size_t i = 0; i < c.size(); ++i) counts_[i] += c[i];
 }
 
 void ConfusionMatrix::update_from_logits(const Tensor& logits, const Tensor& labels) {
@@ -86,6 +100,10 @@ void ConfusionMatrix::update_from_logits(const Tensor& logits, const Tensor& lab
                k_, "], got ", logits.describe());
   MINIDP_CHECK(labels.numel() == logits.size(0), "ConfusionMatrix::update_from_logits: ", logits.size(0),
                " rows of logits but labels ", labels.describe());
+  if (logits.device().is_cuda()) {  // argmax on the GPU too (first maximum, like the loop below)
+    update(argmax(logits, 1), labels);
+    return;
+  }
   const std::vector<double> z = detail::host_double(logits, "logits");
   const std::int64_t n = logits.size(0);
   std::vector<std::int64_t> pred(static_cast<std::size_t>(n));

@@ -197,4 +197,21 @@ void index_add(const Tensor& g, const Tensor& index, const Tensor& gx) {
   });
 }
 
+// Validates every pair first, so a bad batch adds nothing.
+void confusion_matrix(const Tensor& pred, const Tensor& labels, std::int64_t ignore, const Tensor& counts) {
+  const std::int64_t n = labels.numel(), k = counts.size(0);
+  const auto* pp = static_cast<const std::int64_t*>(pred.raw_data());
+  const auto* pl = static_cast<const std::int64_t*>(labels.raw_data());
+  auto* pc = static_cast<std::int64_t*>(counts.raw_data());
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (pl[i] == ignore) continue;
+    MINIDP_CHECK(pl[i] >= 0 && pl[i] < k, "confusion matrix: label ", pl[i], " at position ", i,
+                 " is out of range; expected a class in [0, ", k, ")");
+    MINIDP_CHECK(pp[i] >= 0 && pp[i] < k, "confusion matrix: prediction ", pp[i], " at position ", i,
+                 " is out of range; expected a class in [0, ", k, ")");
+  }
+  for (std::int64_t i = 0; i < n; ++i)
+    if (pl[i] != ignore) ++pc[pl[i] * k + pp[i]];
+}
+
 }  // namespace minidp::kernels::cpu

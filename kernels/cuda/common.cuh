@@ -174,6 +174,8 @@ enum DeviceErrorCode : int {
   kIndexSelectOutOfRange = 1,
   kIndexAddOutOfRange = 2,
   kCrossEntropyTarget = 3,
+  kConfusionLabelOutOfRange = 4,
+  kConfusionPredictionOutOfRange = 5,
 };
 struct DeviceErrorRecord {
   int code;

@@ -83,5 +83,8 @@ void index_select(const Tensor& x, const Tensor& index, const Tensor& out) {
 void index_add(const Tensor& g, const Tensor& index, const Tensor& gx) {
   no_cuda("index_add");
 }
+void confusion_matrix(const Tensor& pred, const Tensor& labels, std::int64_t ignore, const Tensor& counts) {
+  no_cuda("confusion_matrix");
+}
 
 }  // namespace minidp::kernels::cuda

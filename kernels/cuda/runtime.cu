@@ -238,6 +238,12 @@ void raise_device_error_if_any() {
     case kCrossEntropyTarget:
       MINIDP_FAIL("cross_entropy (CUDA): target ", a, " of sample ", b,
                   " is out of range; expected a class in [0, ", c, ") or the ignore_index (that sample's loss is NaN)");
+    case kConfusionLabelOutOfRange:
+      MINIDP_FAIL("confusion matrix (CUDA): label ", a, " at position ", b, " is out of range; expected a class in [0, ",
+                  c, ") (the sample was not counted)");
+    case kConfusionPredictionOutOfRange:
+      MINIDP_FAIL("confusion matrix (CUDA): prediction ", a, " at position ", b,
+                  " is out of range; expected a class in [0, ", c, ") (the sample was not counted)");
     default:
       MINIDP_FAIL("a CUDA kernel reported error code ", code, " (", a, ", ", b, ", ", c, ")");
   }
