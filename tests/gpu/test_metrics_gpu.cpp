@@ -7,11 +7,11 @@ using namespace minidp::gputest;
 GPU_TEST_CASE("metrics: confusion matrix counted on the GPU equals the CPU count, with ignore_index") {
   Tensor pred = random_cpu({5000}, kInt64, 0, 7, 1);
   Tensor labels = random_cpu({5000}, kInt64, 0, 7, 2);
-  metrics::ConfusionMatrix cpu(7, 3), gpu(7, 3);
-  cpu.update(pred, labels);
-  gpu.update(pred.to(gpu()), labels.to(gpu()));
-  CHECK(gpu == cpu);
-  CHECK(gpu.total() < 5000);  // class 3 ignored
+  metrics::ConfusionMatrix on_cpu(7, 3), on_gpu(7, 3);
+  on_cpu.update(pred, labels);
+  on_gpu.update(pred.to(gpu()), labels.to(gpu()));
+  CHECK(on_gpu == on_cpu);
+  CHECK(on_gpu.total() < 5000);  // class 3 ignored
   Tensor logits = random_cpu({300, 7}, kFloat32, -1, 1, 3);
   metrics::ConfusionMatrix from_cpu(7), from_gpu(7);
   from_cpu.update_from_logits(logits, labels.narrow(0, 0, 300));
