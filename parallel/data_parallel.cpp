@@ -2,7 +2,6 @@
 #include "parallel/data_parallel.h"
 
 #include <chrono>
-#include <cstring>
 
 #include "core/autograd.h"
 #include "core/ops.h"
@@ -35,6 +34,7 @@ Tensor flatten_gradients(const nn::Module& m) {
   }
   return flat;
 }
+
 // Calls fn on every module of the tree rooted at m.
 void for_each_module(nn::Module& m, const std::function<void(nn::Module&)>& fn) {
   fn(m);
@@ -83,6 +83,10 @@ DataParallel::DataParallel(nn::ModulePtr model, std::vector<Replica> replicas, c
       if (auto* d = dynamic_cast<nn::Dropout*>(&sub)) dropouts_.back().push_back(d);
     });
   }
+  // The copies above were queued on this thread's stream; the replicas' own
+  // streams must not read the parameters before they have landed.
+  for (const auto& r : replicas_)
+    if (r.device.is_cuda()) synchronize(r.device);
   comm_ = make_communicator(devices);
   if (opts_.sync_batchnorm)
     for (int i = 0; i < size(); ++i)
