@@ -364,7 +364,11 @@ inline int run_training(const TrainConfig& config, const std::function<nn::Modul
                 metrics::classification_report(last_eval.cm, ro).c_str());
   }
   if (!c.quiet) std::printf("\n%s", metrics::speed_report(&speed, &timer, &memory, &balance).c_str());
-  if (!c.quiet && !warnings.empty()) std::printf("\n%s", metrics::warnings_text(warnings).c_str());
+  // The classification report already shows the accuracy-paradox warnings.
+  std::vector<metrics::Warning> others;
+  for (auto& w : warnings)
+    if (w.kind != "accuracy_paradox") others.push_back(w);
+  if (!c.quiet && !others.empty()) std::printf("\n%s", metrics::warnings_text(others).c_str());
 
   if (!c.metrics_json.empty()) {
     nlohmann::json j;
