@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   double val_fraction = 0.1;
   bool flatten = false;
   app.add_option("--data", dir, "directory holding the four Fashion-MNIST .gz files");
-  app.add_option("--batch", batch, "batch size")->check(CLI::PositiveNumber);
+  app.add_option("--batch", batch, "batch size")->check(CLI::Range(1, 1 << 24));
   app.add_option("--seed", seed, "seed of the split and of the shuffle");
   app.add_option("--val", val_fraction, "fraction of the training set held out for validation")
       ->check(CLI::Range(0.0, 1.0));

@@ -17,8 +17,8 @@ int main(int argc, char** argv) {
   int steps = 300;
   double lr = 0.2;
   std::string device = "cpu";
-  app.add_option("--steps", steps, "gradient steps")->check(CLI::PositiveNumber);
-  app.add_option("--lr", lr, "learning rate")->check(CLI::PositiveNumber);
+  app.add_option("--steps", steps, "gradient steps")->check(CLI::Range(1, 1000000));
+  app.add_option("--lr", lr, "learning rate")->check(CLI::Range(1e-9, 100.0));
   app.add_option("--device", device, "cpu or cuda:N");
   CLI11_PARSE(app, argc, argv);
 

@@ -61,10 +61,11 @@ struct TrainConfig {
 
 inline void add_flags(CLI::App& app, TrainConfig& c) {
   app.add_option("--data", c.data, "folder with the four Fashion-MNIST .gz files")->capture_default_str();
-  app.add_option("--epochs", c.epochs, "passes over the training set")->capture_default_str()->check(CLI::NonNegativeNumber);
-  app.add_option("--batch", c.batch, "global batch size (split across replicas)")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--lr", c.lr, "learning rate")->capture_default_str()->check(CLI::NonNegativeNumber);
-  app.add_option("--momentum", c.momentum, "SGD momentum")->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--epochs", c.epochs, "passes over the training set")->capture_default_str()->check(CLI::Range(0, 100000));
+  app.add_option("--batch", c.batch, "global batch size (split across replicas)")->capture_default_str()
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 24));
+  app.add_option("--lr", c.lr, "learning rate")->capture_default_str()->check(CLI::Range(0.0, 100.0));
+  app.add_option("--momentum", c.momentum, "SGD momentum")->capture_default_str()->check(CLI::Range(0.0, 1.0));
   app.add_option("--weight-decay", c.weight_decay, "L2 penalty (decoupled for adamw)")->capture_default_str();
   app.add_option("--optimizer", c.optimizer, "sgd | adam | adamw")->capture_default_str()
       ->check(CLI::IsMember({"sgd", "adam", "adamw"}));
