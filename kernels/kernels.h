@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "core/ops.h"
 #include "core/tensor.h"
@@ -24,6 +25,22 @@ enum class UnaryOp {
 };
 enum class BinaryOp { Add, Sub, Mul, Div, Pow, Max, Min, Eq };
 enum class ReduceOp { Sum, Max, Min };
+
+// One optimizer step over many tensors at once (nn/optim). The formulas, and
+// the order of their float operations, are those of torch.optim:
+//   SGD:  g = grad + wd p;  buf = first ? g : momentum buf + (1 - dampening) g;
+//         g = nesterov ? g + momentum buf : buf;  p = p - lr g
+//   Adam: (AdamW: p = p (1 - lr wd); Adam: g = grad + wd p)
+//         m = m + (1 - b1)(g - m);  v = b2 v + (1 - b2) g g;
+//         p = p - step_size m / (sqrt(v) / bc2_sqrt + eps)
+struct SgdStep {
+  double lr, momentum, dampening, weight_decay;
+  bool nesterov, first;  // first: the momentum buffers take the gradient as is
+};
+struct AdamStep {
+  double lr, beta1, beta2, eps, weight_decay, step_size, bc2_sqrt;
+  bool decoupled;  // AdamW
+};
 
 // What one backend provides. Declared twice below (cpu and cuda) from one list.
 #define MINIDP_KERNEL_LIST                                                                      \
@@ -76,7 +93,12 @@ enum class ReduceOp { Sum, Max, Min };
   /* gx[index[i], :] += g[i, :], in index order (deterministic) */                              \
   void index_add(const Tensor& g, const Tensor& index, const Tensor& gx);                        \
   /* counts[label[i], pred[i]] += 1 (int64 [K, K]); labels equal to `ignore` are skipped */      \
-  void confusion_matrix(const Tensor& pred, const Tensor& labels, std::int64_t ignore, const Tensor& counts);
+  void confusion_matrix(const Tensor& pred, const Tensor& labels, std::int64_t ignore, const Tensor& counts); \
+  /* fused optimizer steps over lists of same-dtype contiguous tensors (bufs unused without momentum) */ \
+  void sgd_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,              \
+                const std::vector<Tensor>& bufs, const SgdStep& s);                                \
+  void adam_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,             \
+                 const std::vector<Tensor>& m, const std::vector<Tensor>& v, const AdamStep& s);
 
 namespace cpu {
 MINIDP_KERNEL_LIST

@@ -86,5 +86,13 @@ void index_add(const Tensor& g, const Tensor& index, const Tensor& gx) {
 void confusion_matrix(const Tensor& pred, const Tensor& labels, std::int64_t ignore, const Tensor& counts) {
   no_cuda("confusion_matrix");
 }
+void sgd_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& bufs,
+              const SgdStep& s) {
+  no_cuda("sgd_step");
+}
+void adam_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& m,
+               const std::vector<Tensor>& v, const AdamStep& s) {
+  no_cuda("adam_step");
+}
 
 }  // namespace minidp::kernels::cuda

@@ -1,10 +1,13 @@
-// minidp/nn/optim/adam.cpp — Adam/AdamW, line by line as torch.optim.Adam (single-tensor path).
+// minidp/nn/optim/adam.cpp — Adam/AdamW as torch.optim.Adam; the update itself is one
+// fused kernel over all parameters (kernels' adam_step).
 #include "nn/optim/adam.h"
 
 #include <cmath>
 
 #include "core/autograd.h"
 #include "core/ops.h"
+#include "kernels/kernels.h"
+#include "nn/optim/step_groups.h"
 
 namespace minidp::nn {
 
@@ -23,24 +26,21 @@ void Adam::step() {
   const double t = static_cast<double>(step_count_);
   const double bc1 = 1.0 - std::pow(opts_.beta1, t);
   const double bc2_sqrt = std::sqrt(1.0 - std::pow(opts_.beta2, t));
+  StepGroups groups;
   for (std::size_t i = 0; i < params_.size(); ++i) {
-    Tensor& p = params_[i];
-    Tensor g = p.grad();
+    const Tensor& p = params_[i];
+    const Tensor g = p.grad();
     if (!g.defined()) continue;
-    if (decoupled_) {
-      p.mul_(1.0 - lr_ * opts_.weight_decay);
-    } else if (opts_.weight_decay != 0.0) {
-      g = add(g, mul(p, opts_.weight_decay));
-    }
     if (!m_[i].defined()) {
       m_[i] = zeros_like(p);
       v_[i] = zeros_like(p);
     }
-    m_[i].add_(sub(g, m_[i]), 1.0 - opts_.beta1);             // lerp towards g
-    v_[i].mul_(opts_.beta2).add_(mul(g, g), 1.0 - opts_.beta2);
-    Tensor denom = add(div(sqrt(v_[i]), bc2_sqrt), opts_.eps);
-    p.add_(div(m_[i], denom), -lr_ / bc1);
+    groups.add(p, g, false, {m_[i], v_[i]});
   }
+  const kernels::AdamStep st{lr_, opts_.beta1, opts_.beta2, opts_.eps, opts_.weight_decay, lr_ / bc1, bc2_sqrt,
+                             decoupled_};
+  for (auto& grp : groups.list())
+    MINIDP_KERNEL(grp.device, adam_step, grp.params, grp.grads, grp.state[0], grp.state[1], st);
 }
 
 std::vector<std::pair<std::string, Tensor>> Adam::state_tensors() const {

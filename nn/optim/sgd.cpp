@@ -1,8 +1,11 @@
-// minidp/nn/optim/sgd.cpp — SGD, line by line as torch.optim.SGD (single-tensor path).
+// minidp/nn/optim/sgd.cpp — SGD as torch.optim.SGD; the update itself is one fused
+// kernel over all parameters (kernels' sgd_step).
 #include "nn/optim/sgd.h"
 
 #include "core/autograd.h"
 #include "core/ops.h"
+#include "kernels/kernels.h"
+#include "nn/optim/step_groups.h"
 
 namespace minidp::nn {
 
@@ -16,22 +19,23 @@ SGD::SGD(std::vector<Tensor> params, SGDOptions o) : Optimizer(std::move(params)
 
 void SGD::step() {
   NoGradGuard ng;
+  // One fused kernel call per group of tensors that share device, dtype and
+  // "first step" (whose momentum buffers take the gradient as is).
+  StepGroups groups;
   for (std::size_t i = 0; i < params_.size(); ++i) {
-    Tensor& p = params_[i];
-    Tensor g = p.grad();
+    const Tensor& p = params_[i];
+    const Tensor g = p.grad();
     if (!g.defined()) continue;
-    if (opts_.weight_decay != 0.0) g = add(g, mul(p, opts_.weight_decay));
-    if (opts_.momentum != 0.0) {
-      Tensor& buf = momentum_[i];
-      if (!buf.defined()) {
-        buf = g.clone();  // PyTorch: the first step takes the gradient as is
-      } else {
-        buf.mul_(opts_.momentum).add_(g, 1.0 - opts_.dampening);
-      }
-      g = opts_.nesterov ? add(g, mul(buf, opts_.momentum)) : buf;
+    bool first = false;
+    if (opts_.momentum != 0.0 && !momentum_[i].defined()) {
+      momentum_[i] = Tensor::empty(p.shape(), p.options());
+      first = true;
     }
-    p.add_(g, -lr_);
+    groups.add(p, g, first, {momentum_[i]});
   }
+  for (auto& grp : groups.list())
+    MINIDP_KERNEL(grp.device, sgd_step, grp.params, grp.grads, grp.state[0],
+                  kernels::SgdStep{lr_, opts_.momentum, opts_.dampening, opts_.weight_decay, opts_.nesterov, grp.first});
   ++step_count_;
 }
 

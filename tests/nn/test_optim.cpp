@@ -125,3 +125,39 @@ TEST_CASE("optim: invalid settings are refused") {
   CHECK_THROWS_WITH_AS(nn::Adam({p}, {.beta1 = 1.0}), doctest::Contains("betas"), Error);
   CHECK_THROWS_WITH_AS(nn::SGD({zeros({1})}, {.lr = 0.1}), doctest::Contains("requires grad"), Error);
 }
+
+TEST_CASE("optim: the fused step equals the op-by-op update in float32, bit for bit") {
+  // The same SGD and Adam updates written with tensor ops, in torch.optim's order.
+  Generator gen(5);
+  Tensor p0 = randn({1000}, {}, &gen), g = randn({1000}, {}, &gen);
+  {
+    Tensor p = p0.clone().requires_grad_();
+    nn::SGD opt({p}, {.lr = 0.1, .momentum = 0.9, .dampening = 0.1, .weight_decay = 0.01});
+    p.set_grad(g);
+    opt.step();
+    opt.step();
+    NoGradGuard ng;
+    Tensor ref = p0.clone(), buf;
+    for (int s = 0; s < 2; ++s) {
+      Tensor d = add(g, mul(ref, 0.01));
+      buf = s == 0 ? d.clone() : add(mul(buf, 0.9), mul(d, 0.9));
+      ref = add(ref, mul(buf, -0.1));
+    }
+    CHECK(p.detach().to_vector<float>() == ref.to_vector<float>());
+  }
+  {
+    Tensor p = p0.clone().requires_grad_();
+    nn::AdamOptions o;
+    o.lr = 0.01;
+    nn::Adam opt({p}, o);
+    p.set_grad(g);
+    opt.step();
+    NoGradGuard ng;
+    Tensor m = mul(sub(g, zeros_like(g)), 0.1);
+    Tensor v = mul(mul(g, g), 1.0 - 0.999);
+    Tensor denom = add(div(sqrt(v), std::sqrt(1.0 - 0.999)), 1e-8);
+    Tensor ref = add(p0, mul(div(m, denom), -0.01 / (1.0 - 0.9)));
+    const auto got = p.detach().to_vector<float>(), want = ref.to_vector<float>();
+    for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == doctest::Approx(want[i]).epsilon(1e-6));
+  }
+}

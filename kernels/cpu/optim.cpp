@@ -1,0 +1,68 @@
+// minidp/kernels/cpu/optim.cpp — fused optimizer steps: one pass over each
+// tensor instead of a chain of elementwise ops (each a full pass and a
+// temporary). Each line is one float operation of torch.optim's update, in
+// its order, so the result is what the op-by-op version computes.
+#include <cmath>
+
+#include "kernels/cpu/float_dispatch.h"
+#include "kernels/kernels.h"
+
+namespace minidp::kernels::cpu {
+
+void sgd_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& bufs,
+              const SgdStep& s) {
+  for (std::size_t t = 0; t < params.size(); ++t) {
+    float_only(params[t], "sgd_step", [&](auto tag) {
+      using T = decltype(tag);
+      T* p = static_cast<T*>(params[t].raw_data());
+      const T* g = static_cast<const T*>(grads[t].raw_data());
+      T* b = s.momentum != 0.0 ? static_cast<T*>(bufs[t].raw_data()) : nullptr;
+      const T lr = static_cast<T>(-s.lr), wd = static_cast<T>(s.weight_decay), m = static_cast<T>(s.momentum);
+      const T keep = static_cast<T>(1.0 - s.dampening);
+      for (std::int64_t i = 0, n = params[t].numel(); i < n; ++i) {
+        T d = g[i];
+        if (s.weight_decay != 0.0) d = d + p[i] * wd;
+        if (b) {
+          if (s.first) {
+            b[i] = d;
+          } else {
+            const T scaled = s.dampening != 0.0 ? d * keep : d;
+            b[i] = b[i] * m + scaled;
+          }
+          d = s.nesterov ? d + b[i] * m : b[i];
+        }
+        p[i] = p[i] + d * lr;
+      }
+    });
+  }
+}
+
+void adam_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& ms,
+               const std::vector<Tensor>& vs, const AdamStep& s) {
+  for (std::size_t t = 0; t < params.size(); ++t) {
+    float_only(params[t], "adam_step", [&](auto tag) {
+      using T = decltype(tag);
+      T* p = static_cast<T*>(params[t].raw_data());
+      const T* g = static_cast<const T*>(grads[t].raw_data());
+      T* m = static_cast<T*>(ms[t].raw_data());
+      T* v = static_cast<T*>(vs[t].raw_data());
+      const T decay = static_cast<T>(1.0 - s.lr * s.weight_decay), wd = static_cast<T>(s.weight_decay);
+      const T one_b1 = static_cast<T>(1.0 - s.beta1), b2 = static_cast<T>(s.beta2), one_b2 = static_cast<T>(1.0 - s.beta2);
+      const T bc2 = static_cast<T>(s.bc2_sqrt), eps = static_cast<T>(s.eps), step = static_cast<T>(-s.step_size);
+      for (std::int64_t i = 0, n = params[t].numel(); i < n; ++i) {
+        T d = g[i];
+        if (s.decoupled) {
+          p[i] = p[i] * decay;
+        } else if (s.weight_decay != 0.0) {
+          d = d + p[i] * wd;
+        }
+        m[i] = m[i] + (d - m[i]) * one_b1;
+        v[i] = v[i] * b2 + (d * d) * one_b2;
+        const T denom = std::sqrt(v[i]) / bc2 + eps;
+        p[i] = p[i] + (m[i] / denom) * step;
+      }
+    });
+  }
+}
+
+}  // namespace minidp::kernels::cpu
