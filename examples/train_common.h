@@ -384,6 +384,18 @@ inline int run_training(const TrainConfig& config, const std::function<nn::Modul
                   {"peak_memory", metrics::to_json(memory)}};
     nlohmann::json t = metrics::classification_json(last_eval.cm, ro);
     t["loss"] = metrics::json_number(last_eval.loss.mean());
+    // Flat keys for quick reading, beside the full nested report.
+    const auto pr = metrics::precision(last_eval.cm), rc = metrics::recall(last_eval.cm), f = metrics::f1(last_eval.cm);
+    t["precision_macro"] = metrics::json_number(pr.macro);
+    t["recall_macro"] = metrics::json_number(rc.macro);
+    t["f1_macro"] = metrics::json_number(f.macro);
+    t["per_class"] = nlohmann::json::array();
+    for (std::int64_t k = 0; k < last_eval.cm.num_classes(); ++k)
+      t["per_class"].push_back({{"class", ro.class_names.at(k)},
+                                {"precision", metrics::json_number(pr.per_class[k])},
+                                {"recall", metrics::json_number(rc.per_class[k])},
+                                {"f1", metrics::json_number(f.per_class[k])},
+                                {"support", last_eval.cm.true_count(k)}});
     j["test"] = t;
     j["warnings"] = metrics::to_json(warnings);
     std::ofstream(c.metrics_json) << j.dump(2) << "\n";

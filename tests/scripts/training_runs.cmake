@@ -12,3 +12,9 @@ if(MINIDP_BUILD_EXAMPLES)
       LABELS parallel TIMEOUT 600 SKIP_RETURN_CODE 77)
   endif()
 endif()
+if(MINIDP_BUILD_EXAMPLES AND MINIDP_PYTHON3)
+  add_test(NAME "nn: train_mlp --metrics-json holds the report and the speed metrics"
+           COMMAND ${MINIDP_PYTHON3} ${PROJECT_SOURCE_DIR}/tests/nn/metrics_json_check.py $<TARGET_FILE:train_mlp>)
+  set_tests_properties("nn: train_mlp --metrics-json holds the report and the speed metrics" PROPERTIES
+    LABELS nn TIMEOUT 300 SKIP_RETURN_CODE 77 PASS_REGULAR_EXPRESSION "keys ok")
+endif()
