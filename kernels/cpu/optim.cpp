@@ -3,36 +3,72 @@
 // temporary). Each line is one float operation of torch.optim's update, in
 // its order, so the result is what the op-by-op version computes.
 #include <cmath>
+#include <type_traits>
 
 #include "kernels/cpu/float_dispatch.h"
 #include "kernels/kernels.h"
 
 namespace minidp::kernels::cpu {
 
+namespace {
+// The SGD element loop with its options as template arguments, so that each
+// variant is a branch-free loop the compiler vectorises.
+template <typename T, bool kDecay, bool kMomentum, bool kFirst, bool kDamp, bool kNesterov>
+void sgd_loop(T* p, const T* g, T* b, std::int64_t n, T lr, T wd, T m, T keep) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    T d = g[i];
+    if constexpr (kDecay) d = d + p[i] * wd;
+    if constexpr (kMomentum) {
+      if constexpr (kFirst) {
+        b[i] = d;
+      } else if constexpr (kDamp) {
+        b[i] = b[i] * m + d * keep;
+      } else {
+        b[i] = b[i] * m + d;
+      }
+      if constexpr (kNesterov) {
+        d = d + b[i] * m;
+      } else {
+        d = b[i];
+      }
+    }
+    p[i] = p[i] + d * lr;
+  }
+}
+
+// Calls f(std::true_type{}) or f(std::false_type{}): a runtime flag made a compile-time one.
+template <typename F>
+void as_constant(bool flag, F&& f) {
+  if (flag) f(std::true_type{});
+  else f(std::false_type{});
+}
+}  // namespace
+
 void sgd_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& bufs,
               const SgdStep& s) {
+  const bool decay = s.weight_decay != 0.0, momentum = s.momentum != 0.0, damp = s.dampening != 0.0;
   for (std::size_t t = 0; t < params.size(); ++t) {
     float_only(params[t], "sgd_step", [&](auto tag) {
       using T = decltype(tag);
       T* p = static_cast<T*>(params[t].raw_data());
       const T* g = static_cast<const T*>(grads[t].raw_data());
-      T* b = s.momentum != 0.0 ? static_cast<T*>(bufs[t].raw_data()) : nullptr;
+      T* b = momentum ? static_cast<T*>(bufs[t].raw_data()) : nullptr;
       const T lr = static_cast<T>(-s.lr), wd = static_cast<T>(s.weight_decay), m = static_cast<T>(s.momentum);
       const T keep = static_cast<T>(1.0 - s.dampening);
-      for (std::int64_t i = 0, n = params[t].numel(); i < n; ++i) {
-        T d = g[i];
-        if (s.weight_decay != 0.0) d = d + p[i] * wd;
-        if (b) {
-          if (s.first) {
-            b[i] = d;
-          } else {
-            const T scaled = s.dampening != 0.0 ? d * keep : d;
-            b[i] = b[i] * m + scaled;
-          }
-          d = s.nesterov ? d + b[i] * m : b[i];
-        }
-        p[i] = p[i] + d * lr;
-      }
+      const std::int64_t n = params[t].numel();
+      // 2^5 variants, chosen once per tensor.
+      as_constant(decay, [&](auto d) {
+        as_constant(momentum, [&](auto mo) {
+          as_constant(s.first, [&](auto fi) {
+            as_constant(damp, [&](auto da) {
+              as_constant(s.nesterov, [&](auto ne) {
+                sgd_loop<T, decltype(d)::value, decltype(mo)::value, decltype(fi)::value, decltype(da)::value,
+                         decltype(ne)::value>(p, g, b, n, lr, wd, m, keep);
+              });
+            });
+          });
+        });
+      });
     });
   }
 }
