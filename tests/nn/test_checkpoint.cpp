@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "minidp.h"
+#include "temp_dir.h"
 #include "nn/checkpoint.h"
 
 using namespace minidp;
@@ -22,22 +23,7 @@ namespace {
 
 using Bytes = std::vector<std::uint8_t>;
 
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("minidp_test_" + tag + "_" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-  std::vector<std::string> files() const {
-    std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(path)) out.push_back(e.path().filename().string());
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-};
+using minidp::testing::TempDir;
 
 Bytes read_all(const std::string& path) {
   std::ifstream f(path, std::ios::binary);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "minidp.h"
+#include "temp_dir.h"
 #include "nn/data/data.h"
 
 using namespace minidp;
@@ -25,17 +26,7 @@ namespace {
 
 using Bytes = std::vector<std::uint8_t>;
 
-// A fresh directory per test case, removed afterwards.
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("minidp_test_" + tag + "_" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
+using minidp::testing::TempDir;
 
 void write_raw(const std::string& path, const Bytes& b) {
   std::ofstream f(path, std::ios::binary);
