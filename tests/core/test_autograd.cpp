@@ -5,24 +5,12 @@
 
 #include "gradcheck.h"
 #include "minidp.h"
+#include "test_util.h"
 
 using namespace minidp;
 using namespace minidp::test;
-
-namespace {
-bool contains(const std::string& s, const std::string& sub) { return s.find(sub) != std::string::npos; }
-
-// The message of the minidp::Error `f` raises ("" if none).
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-}  // namespace
+using minidp::testing::error_of;
+using minidp::testing::contains;
 
 TEST_CASE("autograd: leaves, non-leaves, requires_grad propagation") {
   Tensor x = from_vector<double>({1, 2, 3}, {3}).requires_grad_();

@@ -6,13 +6,11 @@
 
 #include "gradcheck.h"
 #include "minidp.h"
+#include "test_util.h"
 
 using namespace minidp;
 using namespace minidp::test;
-
-namespace {
-bool contains(const std::string& s, const std::string& sub) { return s.find(sub) != std::string::npos; }
-}  // namespace
+using minidp::testing::contains;
 
 // ---------------------------------------------------------------- factories
 TEST_CASE("tensor: zeros, ones, full, zeros_like, ones_like, scalar_tensor") {

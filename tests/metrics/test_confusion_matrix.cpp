@@ -6,20 +6,11 @@
 
 #include "core/ops.h"
 #include "metrics/metrics.h"
+#include "test_util.h"
 
 using namespace minidp;
 using namespace minidp::metrics;
-
-namespace {
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-}  // namespace
+using minidp::testing::error_of;
 
 TEST_CASE("confusion matrix: rows are true classes, columns predictions") {
   ConfusionMatrix cm(3);

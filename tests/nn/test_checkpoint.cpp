@@ -12,11 +12,14 @@
 #include <vector>
 
 #include "minidp.h"
+#include "test_util.h"
 #include "temp_dir.h"
 #include "nn/checkpoint.h"
 
 using namespace minidp;
 using namespace minidp::nn;
+using minidp::testing::error_of;
+using minidp::testing::contains;
 namespace fs = std::filesystem;
 
 namespace {
@@ -43,19 +46,6 @@ Bytes file_of(const std::string& header, const Bytes& data) {
   b.insert(b.end(), data.begin(), data.end());
   return b;
 }
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  FAIL("expected a minidp::Error");
-  return "";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 Bytes bytes_of(const Tensor& t) {
   Tensor c = t.contiguous();

@@ -15,11 +15,14 @@
 #include <vector>
 
 #include "minidp.h"
+#include "test_util.h"
 #include "temp_dir.h"
 #include "nn/data/data.h"
 
 using namespace minidp;
 using namespace minidp::data;
+using minidp::testing::error_of;
+using minidp::testing::contains;
 namespace fs = std::filesystem;
 
 namespace {
@@ -69,20 +72,6 @@ Bytes idx_labels(const Bytes& labels) {
   b.insert(b.end(), labels.begin(), labels.end());
   return b;
 }
-
-// The message of the minidp::Error `f` raises (fails the test if none).
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  FAIL("expected a minidp::Error");
-  return "";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 // A small data set whose sample i is the float vector {i, i, i} with label i % 3.
 Dataset counting_dataset(std::int64_t n) {
