@@ -35,6 +35,24 @@ Tensor flatten_gradients(const nn::Module& m) {
   return flat;
 }
 
+// How a global batch is cut: shard i is rows [offset[i], offset[i] + size[i]).
+struct Shards {
+  std::vector<std::int64_t> size, offset;
+  Tensor rows(const Tensor& t, int i) const { return t.slice(offset[i], offset[i] + size[i]); }  // a view
+};
+
+Shards plan_shards(const char* op, const Tensor& inputs, const Tensor& labels, int replicas) {
+  MINIDP_CHECK(inputs.defined() && labels.defined() && inputs.dim() >= 1 && labels.dim() >= 1 &&
+                   inputs.size(0) == labels.size(0),
+               op, ": inputs ", inputs.describe(), " and labels ", labels.describe(),
+               " must be defined and have the same number of samples (dim 0)");
+  Shards s;
+  s.size = shard_sizes(inputs.size(0), replicas);
+  s.offset.assign(s.size.size(), 0);
+  for (std::size_t i = 1; i < s.size.size(); ++i) s.offset[i] = s.offset[i - 1] + s.size[i - 1];
+  return s;
+}
+
 // Calls fn on every module of the tree rooted at m.
 void for_each_module(nn::Module& m, const std::function<void(nn::Module&)>& fn) {
   fn(m);
@@ -118,15 +136,9 @@ DataParallel::~DataParallel() {
 }
 
 StepResult DataParallel::train_step(const Tensor& inputs, const Tensor& labels, const LossSumFn& loss_sum) {
-  MINIDP_CHECK(inputs.defined() && labels.defined() && inputs.dim() >= 1 && labels.dim() >= 1 &&
-                   inputs.size(0) == labels.size(0),
-               "DataParallel::train_step: inputs ", inputs.describe(), " and labels ", labels.describe(),
-               " must be defined and have the same number of samples (dim 0)");
+  const Shards shards = plan_shards("DataParallel::train_step", inputs, labels, size());
   const std::int64_t batch = inputs.size(0);
   MINIDP_CHECK(batch >= 1, "DataParallel::train_step: empty batch");
-  const auto sizes = shard_sizes(batch, size());
-  std::vector<std::int64_t> offsets(sizes.size(), 0);
-  for (std::size_t i = 1; i < sizes.size(); ++i) offsets[i] = offsets[i - 1] + sizes[i - 1];
   MINIDP_CHECK(!opts_.sync_batchnorm || batch >= size(), "DataParallel: synchronized BatchNorm needs a sample on ",
                "every replica, but the batch of ", batch, " is split over ", size(), " replicas");
 
@@ -136,7 +148,7 @@ StepResult DataParallel::train_step(const Tensor& inputs, const Tensor& labels, 
     const std::uint64_t at = dropouts_[0][k]->generator().offset();
     for (int i = 0; i < size(); ++i) {
       dropouts_[i][k]->generator().set_offset(at);
-      dropouts_[i][k]->set_shard(offsets[i], batch);
+      dropouts_[i][k]->set_shard(shards.offset[i], batch);
     }
   }
 
@@ -152,15 +164,15 @@ StepResult DataParallel::train_step(const Tensor& inputs, const Tensor& labels, 
     StreamGuard sg(r.stream);
     nn::Module& m = *modules_[i];
     ReplicaStepStats& st = result.replicas[i];
-    st.samples = sizes[i];
+    st.samples = shards.size[i];
     m.train();
 
     // Events at the phase boundaries: on a GPU they time the work on the
     // replica's stream without making the host wait in between.
     auto& ev = events_[i];
     ev[0].record(r.stream);
-    Tensor x = inputs.slice(offsets[i], offsets[i] + sizes[i]).to(r.device);  // a view, then one copy
-    Tensor y = labels.slice(offsets[i], offsets[i] + sizes[i]).to(r.device);
+    Tensor x = shards.rows(inputs, i).to(r.device);  // a view, then one copy
+    Tensor y = shards.rows(labels, i).to(r.device);
     {
       NoGradGuard ng;
       flat_grads_[i].zero_();
@@ -168,7 +180,7 @@ StepResult DataParallel::train_step(const Tensor& inputs, const Tensor& labels, 
     }
     ev[1].record(r.stream);
     Tensor loss;
-    if (sizes[i] > 0) {
+    if (shards.size[i] > 0) {
       loss = loss_sum(m.forward(x), y);
       MINIDP_CHECK(loss.numel() == 1, "DataParallel: the loss function must return a scalar (the sum over the ",
                    "shard's samples), got ", loss.describe());
@@ -204,12 +216,7 @@ StepResult DataParallel::train_step(const Tensor& inputs, const Tensor& labels, 
 
 std::vector<std::int64_t> DataParallel::evaluate_batch(const Tensor& inputs, const Tensor& labels,
                                                        const std::function<void(int, const Tensor&, const Tensor&)>& fn) {
-  MINIDP_CHECK(inputs.defined() && labels.defined() && inputs.dim() >= 1 && inputs.size(0) == labels.size(0),
-               "DataParallel::evaluate_batch: inputs ", inputs.describe(), " and labels ", labels.describe(),
-               " must have the same number of samples");
-  const auto sizes = shard_sizes(inputs.size(0), size());
-  std::vector<std::int64_t> offsets(sizes.size(), 0);
-  for (std::size_t i = 1; i < sizes.size(); ++i) offsets[i] = offsets[i - 1] + sizes[i - 1];
+  const Shards shards = plan_shards("DataParallel::evaluate_batch", inputs, labels, size());
   if (auto* inproc = dynamic_cast<InProcessCommunicator*>(comm_.get())) inproc->reset();
   pool_->run([&](int i) {
     const Replica& r = replicas_[i];
@@ -218,17 +225,15 @@ std::vector<std::int64_t> DataParallel::evaluate_batch(const Tensor& inputs, con
     NoGradGuard ng;
     nn::Module& m = *modules_[i];
     sync_buffers(i);  // every replica evaluates with replica 0's running statistics
-    if (sizes[i] == 0) return;
+    if (shards.size[i] == 0) return;
     struct EvalMode {  // back to training mode however we leave
       nn::Module& m;
       explicit EvalMode(nn::Module& mod) : m(mod) { m.eval(); }
       ~EvalMode() { m.train(); }
     } mode(m);
-    Tensor x = inputs.slice(offsets[i], offsets[i] + sizes[i]).to(r.device);
-    Tensor y = labels.slice(offsets[i], offsets[i] + sizes[i]).to(r.device);
-    fn(i, m.forward(x), y);
+    fn(i, m.forward(shards.rows(inputs, i).to(r.device)), shards.rows(labels, i).to(r.device));
   });
-  return sizes;
+  return shards.size;
 }
 
 void DataParallel::sync_buffers(int i) {
