@@ -2,6 +2,9 @@
 // runtime layer (kernels/cuda/runtime.h), with CPU fall-backs.
 #include "core/stream.h"
 
+#include <atomic>
+#include <cstdio>
+#include <exception>
 #include <utility>
 
 #include "core/autograd.h"
@@ -11,6 +14,13 @@
 namespace minidp {
 
 namespace cu = kernels::cuda;
+
+namespace {
+std::atomic<std::uint64_t> g_host_syncs{0};
+}  // namespace
+
+std::uint64_t host_sync_count() { return g_host_syncs.load(std::memory_order_relaxed); }
+void count_host_sync() { g_host_syncs.fetch_add(1, std::memory_order_relaxed); }
 
 Stream create_stream(const Device& d) {
   if (d.is_cpu()) return Stream{d, nullptr};
@@ -23,12 +33,24 @@ void destroy_stream(const Stream& s) {
   cu::stream_destroy(s.handle, s.device.index);
 }
 
+void destroy_stream_noexcept(const Stream& s) noexcept {
+  try {
+    destroy_stream(s);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "minidp: while destroying a stream on %s: %s\n", s.device.str().c_str(), e.what());
+  } catch (...) {
+    std::fprintf(stderr, "minidp: unknown error while destroying a stream on %s\n", s.device.str().c_str());
+  }
+}
+
 void synchronize(const Stream& s) {
+  count_host_sync();
   if (s.device.is_cpu()) return;
   cu::stream_synchronize(s.handle, s.device.index);
 }
 
 void synchronize(const Device& d) {
+  count_host_sync();
   if (d.is_cpu()) return;
   check_device_available(d);
   cu::device_synchronize(d.index);
@@ -39,7 +61,7 @@ Event::~Event() {
 }
 
 Event::Event(Event&& o) noexcept
-    : device_(o.device_), handle_(std::exchange(o.handle_, nullptr)), timing_(o.timing_),
+    : device_(o.device_), handle_(std::exchange(o.handle_, nullptr)), stream_(o.stream_), timing_(o.timing_),
       recorded_(std::exchange(o.recorded_, false)), host_time_(o.host_time_) {}
 
 Event& Event::operator=(Event&& o) noexcept {
@@ -47,6 +69,7 @@ Event& Event::operator=(Event&& o) noexcept {
     if (handle_ != nullptr) cu::event_destroy(handle_, device_.index);
     device_ = o.device_;
     handle_ = std::exchange(o.handle_, nullptr);
+    stream_ = o.stream_;
     timing_ = o.timing_;
     recorded_ = std::exchange(o.recorded_, false);
     host_time_ = o.host_time_;
@@ -72,6 +95,7 @@ void Event::record(const Stream& s) {
   MINIDP_CHECK(device_ == s.device, "Event::record: event belongs to ", device_.str(), ", stream is on ",
                s.device.str());
   cu::event_record(handle_, s.handle, s.device.index);
+  stream_ = s.handle;
   recorded_ = true;
 }
 
@@ -81,7 +105,8 @@ void Event::wait(const Stream& s) const {
 }
 
 void Event::synchronize() const {
-  if (handle_ != nullptr && recorded_) cu::event_synchronize(handle_);
+  count_host_sync();
+  if (handle_ != nullptr && recorded_) cu::event_synchronize(handle_, device_.index, stream_);
 }
 
 bool Event::query() const { return handle_ == nullptr || !recorded_ || cu::event_query(handle_); }

@@ -31,16 +31,34 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 
 #include "core/device.h"
 #include "core/tensor.h"
 
 namespace minidp {
 
+// ---- host synchronisations
+// Every time the host waits for a device, minidp counts it: item(), the
+// synchronize() calls below, Event::synchronize() and copies from a device to
+// the host. A training step must make none — that is what lets replicas on
+// one GPU overlap and a whole step be captured in a CUDA graph — so the
+// training metrics report host_syncs_per_step, and a test asserts that the
+// data-parallel step code makes none. The count is the same for every device
+// type (item() and synchronize() count on the CPU too, where they cost
+// nothing), so the CPU test catches a stray sync in the generic step code.
+std::uint64_t host_sync_count();
+// Called by the places listed above (and by code that waits in another way).
+void count_host_sync();
+
 // A new stream on `d` (CUDA: a non-blocking cudaStream_t; CPU: the default label).
 Stream create_stream(const Device& d);
-// Waits for the stream's work, then destroys it. Destroying a default stream does nothing.
+// Waits for the stream's work, then destroys it. Destroying a default stream
+// does nothing. Raises an error one of its kernels reported (an index out of range).
 void destroy_stream(const Stream& s);
+// The same for destructors: an error is printed to stderr, never thrown (a
+// destructor that throws ends the program).
+void destroy_stream_noexcept(const Stream& s) noexcept;
 // Block the host until the stream's work is done / the device's work is done.
 // Errors found by kernels (an index out of range) are raised here.
 void synchronize(const Stream& s);
@@ -75,6 +93,7 @@ class Event {
  private:
   Device device_;
   void* handle_ = nullptr;  // cudaEvent_t
+  void* stream_ = nullptr;  // the stream of the last record (whose kernel errors a synchronize raises)
   bool timing_ = false;
   bool recorded_ = false;
   std::chrono::steady_clock::time_point host_time_;  // CPU events

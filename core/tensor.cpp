@@ -9,6 +9,7 @@
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/ops/op_utils.h"
+#include "core/stream.h"
 #include "kernels/cuda/runtime.h"
 #include "kernels/kernels.h"
 
@@ -100,6 +101,7 @@ void* Tensor::raw_data() const {
 
 double Tensor::item() const {
   MINIDP_CHECK(numel() == 1, "item: expected a tensor with one element, got ", describe());
+  if (device().is_cpu()) count_host_sync();  // a device tensor counts in its copy to the host below
   Tensor c = to(Device::cpu()).to(kFloat64).contiguous();
   return *c.data<double>();
 }
@@ -217,10 +219,14 @@ Tensor& Tensor::copy_(const Tensor& src) {
     kernels::cuda::memcpy_peer_async(d.raw_data(), device().index, current_stream(device()).handle, s.raw_data(),
                                      s.device().index, current_stream(s.device()).handle, nbytes);
   } else if (device().is_cuda()) {
-    kernels::cuda::memcpy_async(d.raw_data(), s.raw_data(), nbytes, CopyKind::HostToDevice,
-                                current_stream(device()).handle, device().index);
+    void* stream = current_stream(device()).handle;
+    kernels::cuda::memcpy_async(d.raw_data(), s.raw_data(), nbytes, CopyKind::HostToDevice, stream, device().index);
+    // From pinned memory the copy is asynchronous: the pinned block must not
+    // be reused (by the loader's next batch) before the copy has read it.
+    if (s.storage()->pinned()) kernels::cuda::host_pinned_record_use(s.storage()->data(), stream, device().index);
   } else {
     void* stream = current_stream(s.device()).handle;
+    count_host_sync();
     kernels::cuda::memcpy_async(d.raw_data(), s.raw_data(), nbytes, CopyKind::DeviceToHost, stream,
                                 s.device().index);
     kernels::cuda::stream_synchronize(stream, s.device().index);  // host memory must be ready when we return
@@ -251,6 +257,16 @@ Tensor& Tensor::mul_(double value) {
   check_inplace(*this, "mul_");
   MINIDP_CHECK(is_contiguous(), "mul_: expected a contiguous tensor, got ", describe());
   MINIDP_KERNEL(device(), unary, kernels::UnaryOp::Affine, *this, *this, value, 0.0);
+  return *this;
+}
+
+Tensor& Tensor::mul_(const Tensor& other) {
+  check_inplace(*this, "mul_");
+  MINIDP_CHECK(other.device() == device() && other.dtype() == dtype(), "mul_: ", other.describe(),
+               " must match the destination's dtype and device: ", describe());
+  const Shape joint = detail::broadcast_shapes("mul_", shape(), other.shape());
+  MINIDP_CHECK(joint == shape(), "mul_: ", other.describe(), " does not broadcast to the destination ", describe());
+  MINIDP_KERNEL(device(), binary, kernels::BinaryOp::Mul, *this, detail::expand_to(other, shape()), *this);
   return *this;
 }
 

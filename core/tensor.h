@@ -128,6 +128,7 @@ class Tensor {
   Tensor& copy_(const Tensor& src);                  // same shape, any device pair
   Tensor& add_(const Tensor& other, double alpha = 1.0);
   Tensor& mul_(double value);
+  Tensor& mul_(const Tensor& other);  // other broadcasts over this (a one-element scale on the device, say)
 
   // ---- autograd
   bool requires_grad() const { return checked()->requires_grad; }

@@ -46,25 +46,24 @@ void AbortableBarrier::reset() {
 
 InProcessCommunicator::InProcessCommunicator(int size) : size_(size), barrier_(size), slots_(size) {
   MINIDP_CHECK(size >= 1, "InProcessCommunicator: size must be >= 1, got ", size);
+  ready_.resize(size);
+  done_.resize(size);
 }
 
+// The calling rank's stream: where its tensor was produced and where its share
+// of the collective is queued (the replica's stream in DataParallel).
 namespace {
-// Replicas that share a GPU run on different streams; before another rank's
-// thread reads or writes this rank's tensor, the work queued on this rank's
-// stream must be done. (A host wait: the price of reducing in-process.)
-void drain_stream(const Tensor& t) {
-  if (t.device().is_cuda()) synchronize(current_stream(t.device()));
-}
+Stream stream_of(const Tensor& t) { return current_stream(t.device()); }
 }  // namespace
 
 void InProcessCommunicator::publish(int rank, const Tensor& t) {
   MINIDP_CHECK(rank >= 0 && rank < size_, "communicator: rank ", rank, " out of range [0, ", size_, ")");
-  drain_stream(t);
+  ready_[rank].record(stream_of(t));  // other ranks' streams wait on this before they touch t
   slots_[rank] = t;
   barrier_.arrive_and_wait();
   const Tensor& first = slots_[0];
-  MINIDP_CHECK(t.shape() == first.shape() && t.dtype() == first.dtype(), "communicator: rank ", rank, " passed ",
-               t.describe(), " but rank 0 passed ", first.describe());
+  MINIDP_CHECK(t.shape() == first.shape() && t.dtype() == first.dtype() && t.device() == first.device(),
+               "communicator: rank ", rank, " passed ", t.describe(), " but rank 0 passed ", first.describe());
 }
 
 namespace {
@@ -85,19 +84,24 @@ void InProcessCommunicator::allreduce_sum(int rank, Tensor& t) {
   publish(rank, t);
   if (size_ > 1) {
     if (t.device().is_cpu()) {
+      // Every rank sums one chunk of all tensors, in rank order.
       const std::int64_t n = t.numel(), per = (n + size_ - 1) / size_;
       const std::int64_t lo = std::min(n, rank * per), hi = std::min(n, lo + per);
       visit_dtype(t.dtype(), [&](auto tag) { sum_chunk<decltype(tag)>(slots_, lo, hi); });
     } else if (rank == 0) {
-      // Replicas sharing one GPU: rank 0 sums with device kernels, in rank order.
+      // Replicas sharing one GPU: rank 0's stream waits for every rank's
+      // input, adds them into its own tensor in rank order, copies the sum
+      // back into every rank's tensor, and marks done_[0] for the others.
       NoGradGuard ng;
-      Tensor acc = slots_[0].clone();
-      for (int r = 1; r < size_; ++r) acc.add_(slots_[r]);
-      for (int r = 0; r < size_; ++r) slots_[r].copy_(acc);
-      drain_stream(acc);  // the sums must land before the other ranks go on
+      const Stream mine = stream_of(t);
+      for (int r = 1; r < size_; ++r) ready_[r].wait(mine);
+      for (int r = 1; r < size_; ++r) slots_[0].add_(slots_[r]);
+      for (int r = 1; r < size_; ++r) slots_[r].copy_(slots_[0]);
+      done_[0].record(mine);
     }
   }
   barrier_.arrive_and_wait();
+  if (size_ > 1 && rank != 0 && t.device().is_cuda()) done_[0].wait(stream_of(t));  // the sum has landed
 }
 
 void InProcessCommunicator::broadcast(int rank, Tensor& t, int root) {
@@ -105,20 +109,33 @@ void InProcessCommunicator::broadcast(int rank, Tensor& t, int root) {
   publish(rank, t);
   if (rank != root) {
     NoGradGuard ng;
+    ready_[root].wait(stream_of(t));  // the root's value is there ...
     t.copy_(slots_[root]);
+    done_[rank].record(stream_of(t));  // ... and the root must not overwrite it before this copy ran
   }
   barrier_.arrive_and_wait();
+  if (rank == root)
+    for (int r = 0; r < size_; ++r)
+      if (r != root) done_[r].wait(stream_of(t));
 }
 
 void InProcessCommunicator::allgather(int rank, const Tensor& in, Tensor& out) {
   publish(rank, in);
-  MINIDP_CHECK(out.dim() >= 1 && out.size(0) == in.size(0) * size_, "allgather: output ", out.describe(),
-               " must hold ", size_, " x ", in.describe());
+  MINIDP_CHECK(out.dim() >= 1 && out.size(0) == in.size(0) * size_ && out.device() == in.device(),
+               "allgather: output ", out.describe(), " must hold ", size_, " x ", in.describe());
   {
     NoGradGuard ng;
-    for (int r = 0; r < size_; ++r) out.narrow(0, r * in.size(0), in.size(0)).copy_(slots_[r]);
+    const Stream mine = stream_of(out);
+    for (int r = 0; r < size_; ++r) {
+      ready_[r].wait(mine);
+      out.narrow(0, r * in.size(0), in.size(0)).copy_(slots_[r]);
+    }
+    done_[rank].record(mine);
   }
   barrier_.arrive_and_wait();
+  // No rank may overwrite its input before every other rank has copied it.
+  for (int r = 0; r < size_; ++r)
+    if (r != rank) done_[r].wait(stream_of(in));
 }
 
 std::unique_ptr<Communicator> make_communicator(const std::vector<Device>& devices) {

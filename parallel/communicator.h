@@ -8,6 +8,9 @@
 //   InProcessCommunicator  replicas in one process that share a device (the
 //                          CPU, or one GPU: NCCL refuses two ranks on one GPU).
 //                          Deterministic: every element is summed in rank order.
+//                          On a GPU the ranks' streams are ordered with events:
+//                          the host threads meet at a barrier to swap pointers,
+//                          but no host thread waits for the GPU.
 //   NcclCommunicator       one replica per GPU, NCCL (parallel/nccl_communicator.h).
 //
 //   comm->allreduce_sum(rank, grads);   // grads now hold the sum over replicas
@@ -19,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "core/stream.h"
 #include "core/tensor.h"
 
 namespace minidp::parallel {
@@ -74,6 +78,10 @@ class InProcessCommunicator : public Communicator {
   int size_;
   AbortableBarrier barrier_;
   std::vector<Tensor> slots_;  // each rank's tensor for the collective in flight
+  // Per rank, recorded on its stream: ready_[r] when r's tensor holds its
+  // input (before publishing), done_[r] when r's part of the collective has
+  // been queued. Another rank's stream waits on them; the host never does.
+  std::vector<Event> ready_, done_;
 };
 
 // The communicator that fits a replica list: NCCL when every replica has a GPU

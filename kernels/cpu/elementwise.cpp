@@ -9,6 +9,7 @@
 #include "core/rng.h"
 #include "kernels/cpu/strided.h"
 #include "kernels/kernels.h"
+#include "kernels/scalar_math.h"
 
 namespace minidp::kernels::cpu {
 
@@ -51,7 +52,9 @@ inline T apply_binary(T a, T b) {
     case BinaryOp::Sub: return a - b;
     case BinaryOp::Mul: return a * b;
     case BinaryOp::Div: return a / b;
-    case BinaryOp::Pow: return static_cast<T>(std::pow(a, b));
+    case BinaryOp::Pow:
+      if constexpr (std::is_floating_point_v<T>) return std::pow(a, b);
+      else return ipow(a, b);  // exact integer power (kernels/scalar_math.h)
     case BinaryOp::Max: return a > b ? a : b;
     case BinaryOp::Min: return a < b ? a : b;
     case BinaryOp::Eq: return a == b ? T(1) : T(0);

@@ -14,6 +14,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -66,6 +68,8 @@ struct Segment {
   bool small;
   StreamKey stream;
   std::vector<Block*> blocks;
+  bool uncached = false;   // no-cache mode: freed (cudaFree) as soon as its block is
+  bool orphaned = false;   // its stream's thread has ended: freed once no block is live
 };
 
 struct FreeOrder {
@@ -154,6 +158,10 @@ void empty_cache_locked(DeviceState& st, int device) {
   st.segments.swap(keep);
 }
 
+void forget_segment(DeviceState& st, Segment* seg) {
+  st.segments.erase(std::remove(st.segments.begin(), st.segments.end(), seg), st.segments.end());
+}
+
 Segment* new_segment(DeviceState& st, std::size_t size, bool small, StreamKey stream, int device,
                      std::size_t requested) {
   char* p = try_cuda_malloc(size, device);
@@ -173,7 +181,7 @@ Segment* new_segment(DeviceState& st, std::size_t size, bool small, StreamKey st
                 " free; minidp's allocator on cuda:", device, ": ", format_memory_stats(st.stats),
                 ". Free tensors you no longer need or use a smaller batch.");
   }
-  auto* seg = new Segment{p, size, 0, 0, small, stream, {}};
+  auto* seg = new Segment{p, size, 0, 0, small, stream, {}, false, false};
   st.segments.push_back(seg);
   st.stats.reserved += size;
   st.stats.peak_reserved = std::max(st.stats.peak_reserved, st.stats.reserved);
@@ -194,17 +202,87 @@ Block* find_cached(DeviceState& st, StreamKey stream, std::size_t rounded) {
   return b;
 }
 
+std::atomic<int> g_caching{-1};  // -1: not read from the environment yet
+
+// Lives in every thread that allocated on its default stream; its destructor
+// (at thread exit) gives back what that stream cached.
+struct ThreadExit {
+  ~ThreadExit();
+};
+thread_local ThreadExit t_thread_exit;
+void touch_thread_exit() {
+  static thread_local bool touched = false;
+  if (!touched) {
+    touched = true;
+    (void)&t_thread_exit;  // odr-use: constructs it in this thread, so its destructor runs
+  }
+}
+
+}  // namespace
+
+bool caching_enabled() {
+  int v = g_caching.load();
+  if (v < 0) {
+    const char* e = std::getenv("MINIDP_CUDA_NO_CACHE");
+    const bool off = e != nullptr && *e != '\0' && std::string(e) != "0";
+    v = off ? 0 : 1;
+    g_caching = v;
+  }
+  return v == 1;
+}
+
+void set_caching_enabled(bool on) { g_caching = on ? 1 : 0; }
+
+namespace {
+// Called at the end of every thread that allocated on its default stream.
+void release_thread(std::uint64_t thread) noexcept {
+  try {
+    static const int n = device_count();
+    const StreamKey key{0, thread};
+    for (int d = 0; d < n; ++d) {
+      DeviceState& st = state(d);
+      std::lock_guard<std::mutex> lock(st.mu);
+      st.carving.erase(key);
+      std::vector<Segment*> mine;
+      for (Segment* seg : st.segments)
+        if (seg->stream == key) mine.push_back(seg);
+      for (Segment* seg : mine) {
+        if (seg->live == 0) {
+          forget_segment(st, seg);
+          release_segment(st, seg, d);
+        } else {
+          // Tensors of this segment are still alive (returned to another
+          // thread): its free blocks leave the cache, and the segment is
+          // released when the last one is freed.
+          for (Block* b : seg->blocks) st.free_blocks.erase(b);
+          seg->orphaned = true;
+        }
+      }
+    }
+  } catch (...) {
+    // at thread exit there is no one to report to; the memory stays reserved
+  }
+}
+ThreadExit::~ThreadExit() { release_thread(this_thread_key()); }
 }  // namespace
 
 void* allocate(std::size_t nbytes, int device, void* stream) {
   if (nbytes == 0) return nullptr;
   DeviceState& st = state(device);
   const StreamKey key = key_of(stream);
-  const std::size_t rounded = round_size(nbytes);
+  if (stream == nullptr) touch_thread_exit();
+  const bool cache = caching_enabled();
+  const std::size_t rounded = cache ? round_size(nbytes) : nbytes;
   MINIDP_CHECK(rounded >= nbytes, "CUDA allocator: request of ", nbytes, " bytes is too large");
   std::lock_guard<std::mutex> lock(st.mu);
-  Block* b = find_cached(st, key, rounded);
-  if (b != nullptr) {
+  Block* b = cache ? find_cached(st, key, rounded) : nullptr;
+  if (!cache) {
+    Segment* seg = new_segment(st, rounded, false, key, device, nbytes);
+    seg->uncached = true;
+    b = new Block{seg->ptr, rounded, 0, key, seg};
+    seg->carved = rounded;
+    seg->blocks.push_back(b);
+  } else if (b != nullptr) {
     st.stats.cache_hits++;
   } else if (rounded <= kSmallLimit) {
     auto it = st.carving.find(key);
@@ -250,7 +328,13 @@ void deallocate(void* ptr, int device) noexcept {
     st.stats.requested -= b->requested;
     st.stats.num_frees++;
     b->requested = 0;
-    st.free_blocks.insert(b);  // back to the pool of the stream it was allocated on
+    Segment* seg = b->segment;
+    if (seg->uncached || (seg->orphaned && seg->live == 0)) {
+      forget_segment(st, seg);
+      release_segment(st, seg, device);  // cudaFree waits for the device: no kernel still uses it
+    } else if (!seg->orphaned) {
+      st.free_blocks.insert(b);  // back to the pool of the stream it was allocated on
+    }
   } catch (...) {
     // never throw from a free (called from destructors)
   }

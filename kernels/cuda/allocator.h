@@ -16,6 +16,14 @@
 //  * out of memory: the cache is released (cudaFree) and the request retried
 //    once; if it still fails, minidp::Error names the requested size and the
 //    device's statistics.
+//  * a host thread that ends gives back what it cached for its per-thread
+//    default stream (no other thread can ever reuse those blocks).
+//  * no-cache mode (MINIDP_CUDA_NO_CACHE=1 in the environment, or
+//    set_caching_enabled(false)): every block is an exact-size cudaMalloc,
+//    freed by cudaFree at once. Slow, but it is what compute-sanitizer needs:
+//    inside a cached 2 MiB segment, a read past the end of a tensor or of a
+//    freed tensor lands in memory that is still allocated, and memcheck
+//    cannot see it.
 //
 // Plain C++ (no CUDA headers): core/ and metrics/ include it freely. In a
 // build without CUDA the statistics are all zero and allocate() raises.
@@ -48,6 +56,11 @@ void reset_peak(int device);
 void empty_cache(int device);
 // "allocated 1.5 MiB (peak 3.0 MiB), reserved 4.0 MiB, 12 cudaMalloc, 240 cache hits"
 std::string format_memory_stats(const MemoryStats& s);
+
+// Caching on (the default) or off (no-cache mode, above). Blocks keep the mode
+// they were allocated in, so switching at any time is safe.
+bool caching_enabled();
+void set_caching_enabled(bool on);
 
 // `stream`: a cudaStream_t, nullptr = the calling thread's default stream.
 // Zero bytes give nullptr.

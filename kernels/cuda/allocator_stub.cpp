@@ -15,5 +15,7 @@ void* allocate(std::size_t nbytes, int device, void*) {
               ": minidp was built without CUDA (reconfigure with -DMINIDP_CUDA=ON on a machine with the CUDA toolkit)");
 }
 void deallocate(void*, int) noexcept {}
+bool caching_enabled() { return true; }
+void set_caching_enabled(bool) {}
 
 }  // namespace minidp::kernels::cuda

@@ -11,12 +11,19 @@
 
 #include "core/error.h"
 
+// A failed call also sets CUDA's per-thread "last error". Unless it is cleared
+// here, the next MINIDP_CUDA_CHECK_LAUNCH (which reads that last error) would
+// blame an unrelated kernel for a failure that was already reported and
+// perhaps caught. Sticky errors (a kernel fault) cannot be cleared: every
+// later call reports them, as it should.
 #define MINIDP_CUDA_CHECK(expr)                                                              \
   do {                                                                                       \
     cudaError_t err_ = (expr);                                                               \
-    if (err_ != cudaSuccess)                                                                 \
+    if (err_ != cudaSuccess) {                                                               \
+      cudaGetLastError();                                                                    \
       MINIDP_FAIL("CUDA error at ", __FILE__, ":", __LINE__, ": ", #expr, " failed: ",       \
                   cudaGetErrorName(err_), " (", cudaGetErrorString(err_), ")");              \
+    }                                                                                        \
   } while (0)
 
 // After a kernel launch: catches bad launch configurations without synchronising.

@@ -167,8 +167,11 @@ inline void check_cuda(const char* op, const Tensor& t) {
 // ---- errors found by kernels. A kernel cannot throw, and copying a flag back
 // after every kernel would stall the pipeline; so a kernel that meets a bad
 // input (an index out of range) writes what it found into a record in mapped
-// pinned host memory, and the next host synchronisation (item(), a copy to the
-// host, synchronize()) raises it as a minidp::Error.
+// pinned host memory, and the next host synchronisation of that stream
+// (item(), a copy to the host, synchronize(), an event of that stream) raises
+// it as a minidp::Error. Each stream has a record of its own, so the error is
+// raised for the stream — the replica — whose kernel found it, not for
+// whichever thread happens to synchronise first.
 enum DeviceErrorCode : int {
   kNoDeviceError = 0,
   kIndexSelectOutOfRange = 1,
@@ -182,8 +185,14 @@ struct DeviceErrorRecord {
   int pad;
   long long a, b, c;
 };
-DeviceErrorRecord* device_error_record();  // device-visible pointer; lives forever
-void raise_device_error_if_any();             // after a synchronisation
+// The device-visible record of the launch's stream (created on first use;
+// lives as long as the process, reused by a later stream with the same handle).
+DeviceErrorRecord* device_error_record(const Launch& l);
+// Raise the error a kernel on (device, stream) reported, if any (after a
+// synchronisation of that stream). The record is cleared: reported once.
+void raise_device_error_if_any(int device, void* stream);
+// Same for every stream of `device` (after cudaDeviceSynchronize).
+void raise_device_errors_of(int device);
 
 __device__ inline void report_device_error(DeviceErrorRecord* rec, int code, long long a, long long b,
                                            long long c) {

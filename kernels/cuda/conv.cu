@@ -192,8 +192,8 @@ ConvPlan& plan_for(cudnnHandle_t h, int device, ConvPass pass, const Tensor& x, 
 }
 
 // Runs `call(plan, workspace)`. Should cuDNN refuse the chosen algorithm at run
-// time (CUDNN_STATUS_NOT_SUPPORTED, which its workspace query did not
-// predict), the shape switches for good to the always-available algorithm.
+// time (a CUDNN_STATUS_NOT_SUPPORTED_* status, which its workspace query did
+// not predict), the shape switches for good to the always-available algorithm.
 template <typename Call>
 void run_conv(cudnnHandle_t h, const Launch& l, ConvPass pass, const Tensor& x, const Tensor& w, const Tensor& y,
               const Conv2dOptions& o, const char* what, Call&& call) {
@@ -203,7 +203,7 @@ void run_conv(cudnnHandle_t h, const Launch& l, ConvPass pass, const Tensor& x, 
     Workspace ws(p->workspace, l);
     st = call(*p, ws.get());
   }
-  if (st == CUDNN_STATUS_NOT_SUPPORTED && p->algo != fallback_algo(pass)) {
+  if (cudnn_not_supported(st) && p->algo != fallback_algo(pass)) {
     p = &plan_for(h, l.device, pass, x, w, y, o, /*fallback_only=*/true);
     Workspace ws(p->workspace, l);
     st = call(*p, ws.get());

@@ -9,6 +9,7 @@
 
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/runtime.h"
+#include "kernels/scalar_math.h"
 
 namespace minidp::kernels::cuda {
 
@@ -65,7 +66,7 @@ __device__ inline T apply_binary(BinaryOp op, T a, T b) {
     case BinaryOp::Div: return a / b;
     case BinaryOp::Pow:
       if constexpr (std::is_floating_point_v<T>) return m_pow(a, b);
-      else return static_cast<T>(::pow(static_cast<double>(a), static_cast<double>(b)));  // as std::pow(int, int)
+      else return ipow(a, b);  // exact integer power, the CPU's formula (kernels/scalar_math.h)
     case BinaryOp::Max: return a > b ? a : b;
     case BinaryOp::Min: return a < b ? a : b;
     case BinaryOp::Eq: return a == b ? T(1) : T(0);

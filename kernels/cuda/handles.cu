@@ -40,11 +40,16 @@ bool take_from(HandlePool<H>& pool, int device, H& h) {
   return true;
 }
 
-// The calling thread's handles; returned to the pools when the thread ends.
+void release_thread_workspaces(std::uint64_t thread) noexcept;
+
+// The calling thread's handles; returned to the pools when the thread ends,
+// together with the cuBLAS workspace of the thread's default stream (no
+// other thread can use that stream, so nobody else could ever reuse it).
 struct ThreadHandles {
   std::map<int, cublasHandle_t> blas;
   std::map<int, cudnnHandle_t> dnn;
   ~ThreadHandles() {
+    release_thread_workspaces(this_thread_key());
     {
       auto& p = blas_pool();
       std::lock_guard<std::mutex> lock(p.mu);
@@ -87,6 +92,19 @@ std::pair<void*, std::size_t> blas_workspace(int device, void* stream) {
   void* p = allocate(size, device, stream);
   m.emplace(key, std::make_pair(p, size));
   return {p, size};
+}
+
+void release_thread_workspaces(std::uint64_t thread) noexcept {
+  std::lock_guard<std::mutex> lock(g_ws_mu);
+  auto& m = workspaces();
+  for (auto it = m.begin(); it != m.end();) {
+    if (it->first.stream == 0 && it->first.thread == thread) {
+      deallocate(it->second.first, it->first.device);
+      it = m.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 }  // namespace

@@ -24,6 +24,18 @@ cublasHandle_t cublas_handle(int device, void* stream);
 // The calling thread's cuDNN handle for `device`, bound to `stream`.
 cudnnHandle_t cudnn_handle(int device, void* stream);
 
+// True for every "not supported" status. cuDNN 9 reports why an algorithm
+// cannot run with sub-codes (3001 NOT_SUPPORTED_GRAPH_PATTERN ... 3014
+// NOT_SUPPORTED_INVALID_DYNAMIC_SHAPE); comparing with the plain
+// CUDNN_STATUS_NOT_SUPPORTED (3000) would miss them all, and the fallback
+// algorithm would never be tried.
+#ifndef CUDNN_STATUS_CATEGORY  // before cuDNN 9 there were no sub-codes
+#define CUDNN_STATUS_CATEGORY(code) (code)
+#endif
+inline bool cudnn_not_supported(cudnnStatus_t st) {
+  return CUDNN_STATUS_CATEGORY(static_cast<int>(st)) == static_cast<int>(CUDNN_STATUS_NOT_SUPPORTED);
+}
+
 // Gives back the cuBLAS workspace of a stream that is being destroyed (after
 // it was drained). Handles bound to it are re-bound before their next use.
 void release_stream_workspace(int device, void* stream) noexcept;

@@ -67,7 +67,7 @@ void launch_select(const Tensor& x, const Tensor& index, const Tensor& out, std:
                    std::int64_t units, const Launch& l) {
   index_select_kernel<U><<<grid_for(len * units), kThreads, 0, l.stream>>>(
       static_cast<const U*>(x.raw_data()), static_cast<const std::int64_t*>(index.raw_data()),
-      static_cast<U*>(out.raw_data()), len, rows, units, device_error_record());
+      static_cast<U*>(out.raw_data()), len, rows, units, device_error_record(l));
   MINIDP_CUDA_CHECK_LAUNCH();
 }
 
@@ -129,7 +129,7 @@ void index_add(const Tensor& g, const Tensor& index, const Tensor& gx) {
   int* vals_in = ws.as<int>(2 * arr);
   int* vals = ws.as<int>(3 * arr);
   index_add_prepare_kernel<<<grid_for(len), kThreads, 0, l.stream>>>(
-      static_cast<const std::int64_t*>(index.raw_data()), keys_in, vals_in, len, rows, device_error_record());
+      static_cast<const std::int64_t*>(index.raw_data()), keys_in, vals_in, len, rows, device_error_record(l));
   MINIDP_CUDA_CHECK_LAUNCH();
   MINIDP_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(ws.as<void>(4 * arr), temp_bytes, keys_in, keys, vals_in, vals,
                                                     static_cast<int>(len), 0, end_bit, l.stream));

@@ -111,7 +111,7 @@ void cross_entropy_forward(const Tensor& logits, const Tensor& target, std::int6
     using T = decltype(tag);
     ce_forward_kernel<T><<<grid_for(n * 32), kThreads, 0, l.stream>>>(
         static_cast<const T*>(logits.raw_data()), static_cast<const std::int64_t*>(target.raw_data()),
-        static_cast<T*>(loss.raw_data()), n, c, ignore, smoothing, device_error_record());
+        static_cast<T*>(loss.raw_data()), n, c, ignore, smoothing, device_error_record(l));
     MINIDP_CUDA_CHECK_LAUNCH();
   });
 }
@@ -128,7 +128,7 @@ void cross_entropy_backward(const Tensor& logits, const Tensor& target, std::int
     ce_backward_kernel<T><<<grid_for(n * 32), kThreads, 0, l.stream>>>(
         static_cast<const T*>(logits.raw_data()), static_cast<const std::int64_t*>(target.raw_data()),
         static_cast<const T*>(gloss.raw_data()), static_cast<T*>(glogits.raw_data()), n, c, ignore, smoothing,
-        device_error_record());
+        device_error_record(l));
     MINIDP_CUDA_CHECK_LAUNCH();
   });
 }

@@ -35,7 +35,7 @@ void confusion_matrix(const Tensor& pred, const Tensor& labels, std::int64_t ign
   Launch l(labels);
   confusion_kernel<<<grid_for(n), kThreads, 0, l.stream>>>(
       static_cast<const std::int64_t*>(pred.raw_data()), static_cast<const std::int64_t*>(labels.raw_data()), n,
-      counts.size(0), ignore, static_cast<unsigned long long*>(counts.raw_data()), device_error_record());
+      counts.size(0), ignore, static_cast<unsigned long long*>(counts.raw_data()), device_error_record(l));
   MINIDP_CUDA_CHECK_LAUNCH();
 }
 

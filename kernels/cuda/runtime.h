@@ -33,9 +33,19 @@ void* device_malloc(std::size_t nbytes, int device);
 void device_free(void* ptr, int device) noexcept;
 
 // Page-locked ("pinned") host memory: the DMA engines can read it directly,
-// so host->device copies from it are truly asynchronous.
+// so host->device copies from it are truly asynchronous. Cached like device
+// memory: a freed block is handed out again (same rounded size) once every
+// copy recorded with host_pinned_record_use has completed — checked with
+// cudaEventQuery, so neither the free nor the reuse makes the host wait.
+// MINIDP_CUDA_NO_CACHE=1 turns the cache off (see allocator.h).
 void* host_malloc_pinned(std::size_t nbytes);
 void host_free_pinned(void* ptr) noexcept;
+// A copy queued on `stream` of `device` reads the pinned block starting at
+// `base` (a pointer host_malloc_pinned returned): the block is not reused
+// before that copy is done.
+void host_pinned_record_use(void* base, void* stream, int device);
+// Bytes of pinned blocks cached for reuse (for tests).
+std::size_t host_pinned_cached_bytes();
 
 enum class CopyKind { HostToDevice, DeviceToHost, DeviceToDevice };
 // Asynchronous on `stream` of `device` (the GPU side of the copy).
@@ -56,12 +66,14 @@ void device_synchronize(int device);
 
 // ---- streams and events (core/stream.h is the user-facing side)
 void* stream_create(int device);  // a non-blocking stream
-void stream_destroy(void* stream, int device);  // drains it first
+void stream_destroy(void* stream, int device);  // drains it first; raises an error its kernels reported
 void* event_create(int device, bool enable_timing);
 void event_destroy(void* event, int device) noexcept;
 void event_record(void* event, void* stream, int device);
 void stream_wait_event(void* stream, void* event, int device);
-void event_synchronize(void* event);
+// Waits for the event, then raises an error that a kernel of `stream` (the
+// stream the event was recorded on) reported.
+void event_synchronize(void* event, int device, void* stream);
 bool event_query(void* event);  // true when the captured work is done
 float event_elapsed_ms(void* start, void* end);
 

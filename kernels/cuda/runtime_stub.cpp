@@ -24,6 +24,8 @@ void* device_malloc(std::size_t, int) { no_cuda("device_malloc"); }
 void device_free(void*, int) noexcept {}
 void* host_malloc_pinned(std::size_t) { no_cuda("pin_memory"); }
 void host_free_pinned(void*) noexcept {}
+void host_pinned_record_use(void*, void*, int) { no_cuda("pin_memory"); }
+std::size_t host_pinned_cached_bytes() { return 0; }
 void memcpy_async(void*, const void*, std::size_t, CopyKind, void*, int) { no_cuda("memcpy"); }
 void memcpy_peer_async(void*, int, void*, const void*, int, void*, std::size_t) { no_cuda("memcpy_peer"); }
 void memset_async(void*, int, std::size_t, void*, int) { no_cuda("memset"); }
@@ -35,7 +37,7 @@ void* event_create(int, bool) { no_cuda("Event"); }
 void event_destroy(void*, int) noexcept {}
 void event_record(void*, void*, int) { no_cuda("Event::record"); }
 void stream_wait_event(void*, void*, int) { no_cuda("stream_wait_event"); }
-void event_synchronize(void*) { no_cuda("Event::synchronize"); }
+void event_synchronize(void*, int, void*) { no_cuda("Event::synchronize"); }
 bool event_query(void*) { no_cuda("Event::query"); }
 float event_elapsed_ms(void*, void*) { no_cuda("Event::elapsed_ms"); }
 void set_allow_tf32(bool allow) { g_allow_tf32 = allow; }

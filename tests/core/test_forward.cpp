@@ -301,6 +301,34 @@ TEST_CASE("forward: max/min/argmax values, gradient to the first extreme over a 
   CHECK(xm.grad().to_vector<double>() == std::vector<double>{1, 2, 0, 4, 0, 0, 3, 0});
 }
 
+TEST_CASE("forward: max and min of infinities are infinities, in float32 and float64") {
+  const double inf = std::numeric_limits<double>::infinity();
+  for (DType t : {kFloat32, kFloat64}) {
+    const Tensor neg_inf = full({2, 3}, -inf, TensorOptions(t));
+    const Tensor pos_inf = full({2, 3}, inf, TensorOptions(t));
+    CHECK(max(neg_inf).item() == -inf);  // an identity of -DBL_MAX would give -1.8e308 in float64
+    CHECK(min(pos_inf).item() == inf);
+    CHECK(max(neg_inf, 1).to_vector<double>() == std::vector<double>{-inf, -inf});
+    CHECK(min(pos_inf, 0).to_vector<double>() == std::vector<double>{inf, inf, inf});
+  }
+}
+
+TEST_CASE("forward: integer pow is exact, wraps like PyTorch's, and follows its negative-exponent rule") {
+  // 3^39 = 4052555153018976267 needs 62 bits; a trip through double pow rounds it.
+  const Tensor a = from_vector<std::int64_t>({3, 2, 10, -3, 7, 0}, {6});
+  const Tensor b = from_vector<std::int64_t>({39, 62, 18, 3, 0, 0}, {6});
+  CHECK(pow(a, b).to_vector<std::int64_t>() ==
+        std::vector<std::int64_t>{4052555153018976267LL, 4611686018427387904LL, 1000000000000000000LL, -27, 1, 1});
+  // Negative exponents: the integer quotient 1 / a^|b| (torch.pow on int64 tensors).
+  const Tensor c = from_vector<std::int64_t>({1, -1, -1, 2, -5}, {5});
+  const Tensor e = from_vector<std::int64_t>({-3, -3, -2, -1, -2}, {5});
+  CHECK(pow(c, e).to_vector<std::int64_t>() == std::vector<std::int64_t>{1, -1, 1, 0, 0});
+  // int32 overflow wraps: 2^31 -> INT32_MIN, as torch.pow(torch.tensor([2], dtype=torch.int32), 31).
+  const Tensor two = from_vector<std::int64_t>({2, 3}, {2}).to(kInt32);
+  const Tensor exps = from_vector<std::int64_t>({31, 20}, {2}).to(kInt32);
+  CHECK(pow(two, exps).to_vector<std::int64_t>() == std::vector<std::int64_t>{-2147483648LL, 3486784401LL - 4294967296LL});
+}
+
 TEST_CASE("forward: softmax and log_softmax values, normalisation and stability") {
   const Tensor x = from_vector<double>({1, 2, 3}, {3});
   CHECK(allclose(softmax(x, 0), {0.09003057317038046, 0.24472847105479767, 0.6652409557748219}, 1e-14, 0));
