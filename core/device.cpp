@@ -33,6 +33,8 @@ std::string Device::str() const {
 }
 
 bool cuda_compiled() { return kernels::cuda::compiled(); }
+void set_allow_tf32(bool allow) { kernels::cuda::set_allow_tf32(allow); }
+bool allow_tf32() { return kernels::cuda::allow_tf32(); }
 int cuda_device_count() { return kernels::cuda::device_count(); }
 
 void check_device_available(const Device& d) {

@@ -40,6 +40,13 @@ bool cuda_compiled();
 int cuda_device_count();
 // Raise a clear minidp::Error unless `d` can be used in this process.
 void check_device_available(const Device& d);
+// TF32 tensor cores for float32 GEMMs and convolutions on the GPU. Off by
+// default: float32 results then match the CPU reference to ~1e-6. On, large
+// GEMMs run several times faster (Ampere and later) with ~1e-3 relative
+// accuracy — torch.backends.cuda.matmul.allow_tf32 and cudnn.allow_tf32 in one.
+// No effect on the CPU.
+void set_allow_tf32(bool allow);
+bool allow_tf32();
 
 // A queue of work on one device. On the CPU it is a label only (CPU work runs
 // on the calling thread); on CUDA `handle` is a cudaStream_t (nullptr = the

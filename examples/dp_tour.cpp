@@ -81,11 +81,12 @@ int main() {
     }
 
     std::printf("\n== 2. one step with lr 0: the gradients\n");
-    const auto r1 = dp1.train_step(x, y);
-    const auto r3 = dp3.train_step(x, y);
+    auto r1 = dp1.train_step(x, y);  // returns before the devices are done: nothing here waits ...
+    auto r3 = dp3.train_step(x, y);
+    r3.wait();                       // ... until we ask: now the host waits, and the values are readable
     for (int i = 0; i < dp3.size(); ++i)
       std::printf("  3 replicas: replica %d had %lld samples, loss sum %.6f\n", i,
-                  static_cast<long long>(r3.replicas[i].samples), r3.replicas[i].loss_sum);
+                  static_cast<long long>(r3.replicas[i].samples), r3.replicas[i].loss_sum.item());
     std::printf("  mean loss: 1 replica %.7f, 3 replicas %.7f (sum of the loss sums / 7)\n", r1.loss(), r3.loss());
 
     // The reference: one plain model, the mean cross-entropy over all 7 samples.

@@ -54,13 +54,11 @@ BinaryRun train_and_score(const data::Dataset& train, const data::Dataset& test,
   lo.seed = seed;
   lo.transform = data::Transform::fashion_mnist(false);
   data::DataLoader loader(train, lo);
+  metrics::TrainingRecorder rec(dp);
   for (int e = 0; e < epochs; ++e) {
-    metrics::LossMeter loss;
-    for (auto& b : loader) {
-      auto r = dp.train_step(b.inputs, b.labels, loss_sum);
-      loss.add_sum(r.loss_sum, r.samples);
-    }
-    std::printf("    epoch %d  train BCE %.4f\n", e + 1, loss.mean());
+    rec.start_epoch();
+    for (auto& b : loader) rec.record(dp.train_step(b.inputs, b.labels, loss_sum));
+    std::printf("    epoch %d  train BCE %.4f\n", e + 1, rec.mean_loss());  // the one read of the loss
   }
   // Sharded evaluation: per-replica score lists and confusion matrices, merged.
   data::DataLoaderOptions eo;

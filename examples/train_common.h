@@ -22,24 +22,9 @@
 #include <mutex>
 
 #include "minidp.h"
+#include "models.h"
 
 namespace minidp::examples {
-
-// The two models of the examples, as in PyTorch's nn.Sequential (parameter
-// names 1.weight, 1.bias, ... for the MLP; 0.weight, 3.weight, ... for the CNN).
-inline nn::ModulePtr make_mlp() {
-  return std::make_shared<nn::Sequential>(std::vector<nn::ModulePtr>{
-      std::make_shared<nn::Flatten>(), std::make_shared<nn::Linear>(784, 1024), std::make_shared<nn::ReLU>(),
-      std::make_shared<nn::Linear>(1024, 1024), std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(1024, 10)});
-}
-
-inline nn::ModulePtr make_cnn() {
-  return std::make_shared<nn::Sequential>(std::vector<nn::ModulePtr>{
-      std::make_shared<nn::Conv2d>(1, 32, 3, 1, 1), std::make_shared<nn::ReLU>(), std::make_shared<nn::MaxPool2d>(2),
-      std::make_shared<nn::Conv2d>(32, 64, 3, 1, 1), std::make_shared<nn::ReLU>(), std::make_shared<nn::MaxPool2d>(2),
-      std::make_shared<nn::Flatten>(), std::make_shared<nn::Linear>(3136, 128), std::make_shared<nn::ReLU>(),
-      std::make_shared<nn::Linear>(128, 10)});
-}
 
 struct TrainConfig {
   std::string data = data::kFashionMnistDir;
@@ -199,7 +184,7 @@ inline std::string fmt(const char* f, double v) {
 struct TrainSummary {
   double train_loss = 0, test_loss = 0, test_accuracy = 0, macro_f1 = 0, samples_per_s = 0;
   std::map<std::string, double> phase_ms;  // mean per step
-  double step_ms = 0, imbalance = 1;
+  double step_ms = 0, imbalance = 1, host_syncs_per_step = 0;
   int replicas = 1;
   std::vector<double> train_curve, test_curve;
 };
@@ -260,19 +245,16 @@ inline int run_training(const TrainConfig& config, const std::function<nn::Modul
 
   std::unique_ptr<metrics::JsonlWriter> jsonl;
   if (!c.log_jsonl.empty()) jsonl = std::make_unique<metrics::JsonlWriter>(c.log_jsonl);
-  metrics::ThroughputMeter speed(dp.size(), /*warmup_steps=*/5);
-  metrics::StepTimer timer(metrics::StepTimer::default_phases(), 5);
-  metrics::LoadBalance balance(dp.size());
-  metrics::MemoryTracker memory;
-  for (auto& r : replicas) metrics::reset_device_peak(r.device.str());
-  metrics::LossMeter train_loss;
+  // The recorder folds each step's times into the meters once the step is
+  // done, and keeps the loss on the device: the loop never waits for a GPU.
+  metrics::TrainingRecorder rec(dp, /*warmup_steps=*/5);
   std::vector<double> train_curve, test_curve;
   EvalResult last_eval;
   std::int64_t global_step = start.global_step;
   bool stop = false;
 
   for (std::int64_t epoch = start.epoch; epoch < c.epochs && !stop; ++epoch) {
-    train_loss.reset();
+    rec.start_epoch();
     const auto t_epoch = std::chrono::steady_clock::now();
     std::int64_t epoch_samples = 0;
     Progress bar(loader.num_batches(), !c.quiet);
@@ -285,26 +267,8 @@ inline int run_training(const TrainConfig& config, const std::function<nn::Modul
       const double data_wait = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_data).count();
       const auto r = dp.train_step(b.inputs, b.labels);
       ++global_step;
-      train_loss.add_sum(r.loss_sum, r.samples);
+      rec.record(r, data_wait);
       epoch_samples += r.samples;
-      std::vector<std::int64_t> per(dp.size());
-      double fwd = 0, bwd = 0, sync = 0, opt = 0, data_copy = 0;
-      for (int k = 0; k < dp.size(); ++k) {
-        per[k] = r.replicas[k].samples;
-        balance.record(k, r.replicas[k].samples, r.replicas[k].time.busy());
-        fwd = std::max(fwd, r.replicas[k].time.forward);
-        bwd = std::max(bwd, r.replicas[k].time.backward);
-        sync = std::max(sync, r.replicas[k].time.sync);
-        opt = std::max(opt, r.replicas[k].time.optimizer);
-        data_copy = std::max(data_copy, r.replicas[k].time.data);
-      }
-      speed.step(r.wall_seconds + data_wait, per);
-      timer.add("data", data_wait + data_copy);
-      timer.add("forward", fwd);
-      timer.add("backward", bwd);
-      timer.add("sync", sync);
-      timer.add("optimizer", opt);
-      timer.end_step();
       const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_epoch).count();
       const double sps = epoch_samples / std::max(elapsed, 1e-9);
       bar.update(i, sps, (train.size() - static_cast<double>(i) * c.batch) / std::max(sps, 1e-9));
@@ -315,22 +279,23 @@ inline int run_training(const TrainConfig& config, const std::function<nn::Modul
       }
       t_data = std::chrono::steady_clock::now();
     }
+    const double train_loss = rec.mean_loss();  // waits for the epoch's last steps: once per epoch
     const double epoch_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_epoch).count();
-    for (auto& r : replicas) memory.record(r.device.str(), metrics::device_peak_bytes(r.device.str()));
+    rec.record_memory();
     last_eval = evaluate(dp, test, lo.transform);
     const auto f1 = metrics::f1(last_eval.cm);
-    train_curve.push_back(train_loss.mean());
+    train_curve.push_back(train_loss);
     test_curve.push_back(last_eval.loss.mean());
     const double eps = epoch_samples / std::max(epoch_s, 1e-9);
     if (!c.quiet)
       std::printf("%5lld %11.4f %10.4f %8.2f%% %9.4f %12.0f %8.1f\n", static_cast<long long>(epoch + 1),
-                  train_loss.mean(), last_eval.loss.mean(), 100.0 * metrics::accuracy(last_eval.cm), f1.macro, eps,
+                  train_loss, last_eval.loss.mean(), 100.0 * metrics::accuracy(last_eval.cm), f1.macro, eps,
                   epoch_s);
     std::fflush(stdout);
     if (jsonl) {
       nlohmann::json j;
       j["epoch"] = epoch + 1;
-      j["train"] = {{"loss", metrics::json_number(train_loss.mean())}, {"samples_per_s", eps}, {"seconds", epoch_s}};
+      j["train"] = {{"loss", metrics::json_number(train_loss)}, {"samples_per_s", eps}, {"seconds", epoch_s}};
       j["test"] = {{"loss", metrics::json_number(last_eval.loss.mean())},
                    {"accuracy", metrics::accuracy(last_eval.cm)},
                    {"f1_macro", metrics::json_number(f1.macro)}};
@@ -346,16 +311,17 @@ inline int run_training(const TrainConfig& config, const std::function<nn::Modul
   std::vector<metrics::Warning> warnings = metrics::check_accuracy_paradox(last_eval.cm);
   if (leak_warning) warnings.push_back(*leak_warning);
   if (auto w = metrics::check_overfitting(train_curve, test_curve)) warnings.push_back(*w);
-  if (auto w = metrics::check_load_imbalance(balance)) warnings.push_back(*w);
+  if (auto w = metrics::check_load_imbalance(rec.balance())) warnings.push_back(*w);
   if (summary) {
-    summary->train_loss = train_loss.mean();
+    summary->train_loss = train_curve.empty() ? std::nan("") : train_curve.back();
     summary->test_loss = last_eval.loss.mean();
     summary->test_accuracy = metrics::accuracy(last_eval.cm);
     summary->macro_f1 = metrics::f1(last_eval.cm).macro;
-    summary->samples_per_s = speed.samples_per_second();
-    for (auto& ph : timer.phases()) summary->phase_ms[ph] = 1e3 * timer.mean(ph);
-    summary->step_ms = 1e3 * timer.step_mean();
-    summary->imbalance = balance.imbalance_ratio();
+    summary->samples_per_s = rec.throughput().samples_per_second();
+    for (auto& ph : rec.timer().phases()) summary->phase_ms[ph] = 1e3 * rec.timer().mean(ph);
+    summary->step_ms = 1e3 * rec.timer().step_mean();
+    summary->imbalance = rec.balance().imbalance_ratio();
+    summary->host_syncs_per_step = rec.host_syncs_per_step();
     summary->replicas = dp.size();
     summary->train_curve = train_curve;
     summary->test_curve = test_curve;
@@ -364,7 +330,7 @@ inline int run_training(const TrainConfig& config, const std::function<nn::Modul
     std::printf("\nTest set (%lld samples):\n%s", static_cast<long long>(last_eval.cm.total()),
                 metrics::classification_report(last_eval.cm, ro).c_str());
   }
-  if (!c.quiet) std::printf("\n%s", metrics::speed_report(&speed, &timer, &memory, &balance).c_str());
+  if (!c.quiet) std::printf("\n%s", metrics::speed_report(rec).c_str());
   // The classification report already shows the accuracy-paradox warnings.
   std::vector<metrics::Warning> others;
   for (auto& w : warnings)
@@ -376,12 +342,8 @@ inline int run_training(const TrainConfig& config, const std::function<nn::Modul
     j["model"] = title;
     j["devices"] = c.devices;
     j["replicas"] = dp.size();
-    j["train"] = {{"loss", metrics::json_number(train_loss.mean())},
-                  {"samples_per_s", speed.samples_per_second()},
-                  {"step_time", metrics::to_json(timer)},
-                  {"throughput", metrics::to_json(speed)},
-                  {"load_balance", metrics::to_json(balance)},
-                  {"peak_memory", metrics::to_json(memory)}};
+    j["train"] = metrics::speed_json(rec);
+    j["train"]["loss"] = metrics::json_number(train_curve.empty() ? std::nan("") : train_curve.back());
     nlohmann::json t = metrics::classification_json(last_eval.cm, ro);
     t["loss"] = metrics::json_number(last_eval.loss.mean());
     // Flat keys for quick reading, beside the full nested report.

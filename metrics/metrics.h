@@ -10,6 +10,8 @@
 //   ThroughputMeter, scaling_efficiency()              metrics/throughput.h
 //   StepTimer (data/forward/backward/sync/optimizer)   metrics/step_timer.h
 //   MemoryTracker, LoadBalance                         metrics/resources.h
+//   TrainingRecorder (DataParallel's step results into
+//   the meters above and the epoch loss, no host waits) metrics/training_recorder.h
 // Pitfall warnings and reports:
 //   check_accuracy_paradox(), find_overlap(), check_overfitting(),
 //   check_load_imbalance()                             metrics/pitfalls.h
@@ -20,7 +22,8 @@
 //   cm.update_from_logits(model(x), y);
 //   std::cout << classification_report(cm);
 //
-// The layer depends on core/ only. See docs/metrics.md for what each number
+// The layer depends on core/ only, but for TrainingRecorder, which reads
+// parallel/'s StepResult. See docs/metrics.md for what each number
 // means and the JSON schema.
 #pragma once
 
@@ -34,3 +37,4 @@
 #include "metrics/resources.h"
 #include "metrics/step_timer.h"
 #include "metrics/throughput.h"
+#include "metrics/training_recorder.h"

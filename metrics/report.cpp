@@ -265,6 +265,23 @@ std::string speed_report(const ThroughputMeter* tm, const StepTimer* timer, cons
   return os.str();
 }
 
+std::string speed_report(const TrainingRecorder& rec) {
+  std::ostringstream os;
+  os << speed_report(&rec.throughput(), &rec.timer(), &rec.memory(), &rec.balance());
+  os << "host synchronisations: " << fixed(rec.host_syncs_per_step(), 2) << " per step (the host waited for a "
+     << "device this often inside the training loop)\n";
+  return os.str();
+}
+
+json speed_json(const TrainingRecorder& rec) {
+  return {{"samples_per_s", json_number(rec.throughput().samples_per_second())},
+          {"step_time", to_json(rec.timer())},
+          {"throughput", to_json(rec.throughput())},
+          {"load_balance", to_json(rec.balance())},
+          {"peak_memory", to_json(rec.memory())},
+          {"host_syncs_per_step", json_number(rec.host_syncs_per_step())}};
+}
+
 json epoch_json(std::int64_t epoch, const LossMeter& train, const LossMeter& val, const ConfusionMatrix* cm,
                 const ThroughputMeter* tm) {
   json j = {{"epoch", epoch}, {"train_loss", json_number(train.mean())}, {"val_loss", json_number(val.mean())}};

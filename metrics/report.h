@@ -32,6 +32,7 @@
 #include "metrics/resources.h"
 #include "metrics/step_timer.h"
 #include "metrics/throughput.h"
+#include "metrics/training_recorder.h"
 
 namespace minidp::metrics {
 
@@ -49,6 +50,8 @@ std::string confusion_matrix_table(const ConfusionMatrix& cm, const std::vector<
 std::string binary_report(const BinaryScores& scores, double threshold = 0.5);
 std::string speed_report(const ThroughputMeter* throughput, const StepTimer* timer = nullptr,
                          const MemoryTracker* memory = nullptr, const LoadBalance* balance = nullptr);
+// All of a training run's speed metrics, and the host synchronisations per step.
+std::string speed_report(const TrainingRecorder& rec);
 std::string warnings_text(const std::vector<Warning>& warnings);
 
 // ---- JSON
@@ -58,6 +61,8 @@ nlohmann::json to_json(const std::vector<Warning>& warnings);
 // precision/recall/f1/specificity {macro, micro, weighted, per_class},
 // per_class_support, confusion_matrix, zero_division, ignore_index, warnings.
 nlohmann::json classification_json(const ConfusionMatrix& cm, const ReportOptions& opts = {});
+// samples_per_s, step_time, throughput, load_balance, peak_memory, host_syncs_per_step.
+nlohmann::json speed_json(const TrainingRecorder& rec);
 // threshold, roc_auc, average_precision, roc_curve {fpr, tpr, thresholds}, pr_curve {precision, recall, thresholds}.
 nlohmann::json binary_json(const BinaryScores& scores, double threshold = 0.5);
 nlohmann::json binary_json(const BinnedBinaryScores& scores);

@@ -2,6 +2,7 @@
 #include "parallel/data_parallel.h"
 
 #include <chrono>
+#include <mutex>
 
 #include "core/autograd.h"
 #include "core/ops.h"
@@ -16,8 +17,9 @@ using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 // Give every parameter's .grad a view into one flat buffer, so a single
-// collective moves all gradients of a replica.
-Tensor flatten_gradients(const nn::Module& m) {
+// collective moves all gradients of a replica. One more element at the end
+// carries the replica's loss sum through the same collective.
+Tensor flatten_gradients(const nn::Module& m, std::int64_t* num_grads) {
   const auto params = m.parameters();
   MINIDP_CHECK(!params.empty(), "DataParallel: the model has no parameters");
   std::int64_t total = 0;
@@ -26,7 +28,8 @@ Tensor flatten_gradients(const nn::Module& m) {
                  p.describe(), " differs from ", params[0].describe());
     total += p.numel();
   }
-  Tensor flat = zeros({total}, params[0].options());
+  Tensor flat = zeros({total + 1}, params[0].options());
+  *num_grads = total;
   std::int64_t off = 0;
   for (auto p : params) {
     p.set_grad(flat.narrow(0, off, p.numel()).view(p.shape()));
@@ -60,6 +63,84 @@ void for_each_module(nn::Module& m, const std::function<void(nn::Module&)>& fn) 
 }
 }  // namespace
 
+double& PhaseTimes::operator[](Phase p) {
+  switch (p) {
+    case Phase::Data: return data;
+    case Phase::Forward: return forward;
+    case Phase::Backward: return backward;
+    case Phase::Sync: return sync;
+    case Phase::Optimizer: return optimizer;
+  }
+  MINIDP_FAIL("PhaseTimes: unknown phase ", static_cast<int>(p));
+}
+
+// ---------------------------------------------------------------- step results
+namespace detail {
+// at[i][k]: boundary k of the step on replica i — before phase k, and
+// at[i][kNumPhases] after the last one. Timing events, recorded on the replica's stream.
+struct StepEvents {
+  std::vector<std::vector<Event>> at;
+  explicit StepEvents(int replicas) : at(replicas) {
+    for (auto& v : at)
+      for (int k = 0; k <= kNumPhases; ++k) v.emplace_back(/*enable_timing=*/true);
+  }
+  Event& begin(int i, Phase p) { return at[i][static_cast<int>(p)]; }
+  Event& end(int i) { return at[i][kNumPhases]; }
+};
+}  // namespace detail
+
+struct DataParallel::EventPool {
+  std::mutex mu;
+  std::vector<std::unique_ptr<detail::StepEvents>> free;
+};
+
+// Events of a finished StepResult are reused by a later step, so the step
+// itself creates none once the pool has warmed up.
+std::shared_ptr<detail::StepEvents> DataParallel::take_events() {
+  std::unique_ptr<detail::StepEvents> e;
+  {
+    std::lock_guard<std::mutex> lock(event_pool_->mu);
+    if (!event_pool_->free.empty()) {
+      e = std::move(event_pool_->free.back());
+      event_pool_->free.pop_back();
+    }
+  }
+  if (!e) e = std::make_unique<detail::StepEvents>(size());
+  return std::shared_ptr<detail::StepEvents>(e.release(), [pool = event_pool_](detail::StepEvents* p) {
+    std::lock_guard<std::mutex> lock(pool->mu);
+    pool->free.emplace_back(p);
+  });
+}
+
+bool StepResult::done() const {
+  if (!events) return true;
+  for (std::size_t i = 0; i < events->at.size(); ++i)
+    if (!events->end(static_cast<int>(i)).query()) return false;
+  return true;
+}
+
+void StepResult::stream_wait(const Stream& s) const {
+  if (!events) return;
+  for (std::size_t i = 0; i < events->at.size(); ++i) events->end(static_cast<int>(i)).wait(s);
+}
+
+void StepResult::wait() {
+  if (resolved || !events) return;
+  for (std::size_t i = 0; i < replicas.size(); ++i) {
+    const int r = static_cast<int>(i);
+    // The one place the host waits for a step — and only if it is not done yet.
+    if (!events->end(r).query()) events->end(r).synchronize();
+    for (int k = 0; k < kNumPhases; ++k)
+      replicas[i].time[static_cast<Phase>(k)] = events->at[i][k].elapsed_ms(events->at[i][k + 1]) / 1e3;
+  }
+  resolved = true;
+}
+
+double StepResult::loss() {
+  wait();
+  return loss_mean.defined() ? loss_mean.item() : 0.0;
+}
+
 Tensor cross_entropy_sum(const Tensor& logits, const Tensor& labels) {
   CrossEntropyOptions o;
   o.reduction = Reduction::Sum;
@@ -68,7 +149,7 @@ Tensor cross_entropy_sum(const Tensor& logits, const Tensor& labels) {
 
 DataParallel::DataParallel(nn::ModulePtr model, std::vector<Replica> replicas, const OptimizerFactory& make_optimizer,
                            DataParallelOptions opts)
-    : replicas_(std::move(replicas)), opts_(opts) {
+    : replicas_(std::move(replicas)), event_pool_(std::make_shared<EventPool>()), opts_(opts) {
   MINIDP_CHECK(model != nullptr, "DataParallel: model is null");
   MINIDP_CHECK(!replicas_.empty(), "DataParallel: no replicas");
   MINIDP_CHECK(make_optimizer != nullptr, "DataParallel: no optimizer factory");
@@ -92,10 +173,8 @@ DataParallel::DataParallel(nn::ModulePtr model, std::vector<Replica> replicas, c
   modules_.push_back(model);
   for (std::size_t i = 1; i < replicas_.size(); ++i) modules_.push_back(model->deep_copy(replicas_[i].device));
   for (auto& m : modules_) {
-    flat_grads_.push_back(flatten_gradients(*m));
+    flat_grads_.push_back(flatten_gradients(*m, &num_grads_));
     optimizers_.push_back(make_optimizer(m->parameters()));
-    events_.emplace_back();
-    for (int k = 0; k < 6; ++k) events_.back().emplace_back(/*enable_timing=*/true);
     dropouts_.emplace_back();
     for_each_module(*m, [this](nn::Module& sub) {
       if (auto* d = dynamic_cast<nn::Dropout*>(&sub)) dropouts_.back().push_back(d);
@@ -110,9 +189,9 @@ DataParallel::DataParallel(nn::ModulePtr model, std::vector<Replica> replicas, c
     for (int i = 0; i < size(); ++i)
       for_each_module(*modules_[i], [this, i](nn::Module& m) {
         if (auto* bn = dynamic_cast<nn::BatchNorm*>(&m))
-          bn->set_training_fn([comm = comm_.get(), i](const Tensor& x, const Tensor& w, const Tensor& b, Tensor rm,
-                                                     Tensor rv, double momentum, double eps) {
-            return sync_batch_norm(x, w, b, rm, rv, momentum, eps, *comm, i);
+          bn->set_training_fn([this, i](const Tensor& x, const Tensor& w, const Tensor& b, Tensor rm, Tensor rv,
+                                        double momentum, double eps) {
+            return sync_batch_norm(x, w, b, rm, rv, momentum, eps, *comm_, i, current_batch_);
           });
       });
   pool_ = std::make_unique<WorkerPool>(size(), [this](const std::string& why) { comm_->abort(why); });
@@ -132,7 +211,7 @@ DataParallel::DataParallel(nn::ModulePtr model, std::vector<Replica> replicas, c
 DataParallel::~DataParallel() {
   pool_.reset();  // join the replica threads before their streams go
   for (std::size_t i = 0; i < replicas_.size(); ++i)
-    if (own_stream_[i]) destroy_stream(replicas_[i].stream);
+    if (own_stream_[i]) destroy_stream_noexcept(replicas_[i].stream);  // a destructor must not throw
 }
 
 StepResult DataParallel::train_step(const Tensor& inputs, const Tensor& labels, const LossSumFn& loss_sum) {
@@ -155,6 +234,8 @@ StepResult DataParallel::train_step(const Tensor& inputs, const Tensor& labels, 
   StepResult result;
   result.samples = batch;
   result.replicas.resize(size());
+  result.events = take_events();
+  current_batch_ = batch;
   const auto start = Clock::now();
   if (auto* inproc = dynamic_cast<InProcessCommunicator*>(comm_.get())) inproc->reset();
 
@@ -166,49 +247,47 @@ StepResult DataParallel::train_step(const Tensor& inputs, const Tensor& labels, 
     ReplicaStepStats& st = result.replicas[i];
     st.samples = shards.size[i];
     m.train();
+    detail::StepEvents& ev = *result.events;
+    Tensor& flat = flat_grads_[i];
 
-    // Events at the phase boundaries: on a GPU they time the work on the
-    // replica's stream without making the host wait in between.
-    auto& ev = events_[i];
-    ev[0].record(r.stream);
-    Tensor x = shards.rows(inputs, i).to(r.device);  // a view, then one copy
+    ev.begin(i, Phase::Data).record(r.stream);
+    Tensor x = shards.rows(inputs, i).to(r.device);  // a view, then one (asynchronous) copy
     Tensor y = shards.rows(labels, i).to(r.device);
     {
       NoGradGuard ng;
-      flat_grads_[i].zero_();
+      flat.zero_();  // an empty replica joins the sum with zero gradients and a zero loss
       if (opts_.broadcast_buffers) sync_buffers(i);
     }
-    ev[1].record(r.stream);
+    ev.begin(i, Phase::Forward).record(r.stream);
     Tensor loss;
     if (shards.size[i] > 0) {
       loss = loss_sum(m.forward(x), y);
       MINIDP_CHECK(loss.numel() == 1, "DataParallel: the loss function must return a scalar (the sum over the ",
                    "shard's samples), got ", loss.describe());
     }
-    ev[2].record(r.stream);
-    if (loss.defined()) loss.backward();
-    ev[3].record(r.stream);
-    // An empty replica still joins: its zero gradients add nothing.
-    comm_->allreduce_sum(i, flat_grads_[i]);
-    ev[4].record(r.stream);
+    ev.begin(i, Phase::Backward).record(r.stream);
+    if (loss.defined()) {
+      loss.backward();
+      NoGradGuard ng;
+      flat.narrow(0, num_grads_, 1).copy_(loss.detach().reshape({1}));  // the loss rides with the gradients
+    }
+    ev.begin(i, Phase::Sync).record(r.stream);
+    comm_->allreduce_sum(i, flat);
+    ev.begin(i, Phase::Optimizer).record(r.stream);
     {
       NoGradGuard ng;
-      flat_grads_[i].mul_(1.0 / static_cast<double>(batch));  // sum of per-sample gradients / global count
+      flat.mul_(1.0 / static_cast<double>(batch));  // sum of per-sample gradients / global count
     }
     optimizers_[i]->step();
-    ev[5].record(r.stream);
-    st.loss_sum = loss.defined() ? loss.item() : 0.0;  // the one host sync of the step
-    ev[5].synchronize();
-    auto secs = [&](int a, int b) { return ev[a].elapsed_ms(ev[b]) / 1e3; };
-    st.time.data = secs(0, 1);
-    st.time.forward = secs(1, 2);
-    st.time.backward = secs(2, 3);
-    st.time.sync = secs(3, 4);
-    st.time.optimizer = secs(4, 5);
+    if (i == 0) {
+      NoGradGuard ng;
+      result.loss_mean = flat.narrow(0, num_grads_, 1).clone();  // the global mean loss, kept on the device
+    }
+    ev.end(i).record(r.stream);
+    st.loss_sum = loss.defined() ? loss.detach() : Tensor();
   });
 
   result.wall_seconds = seconds_since(start);
-  for (auto& r : result.replicas) result.loss_sum += r.loss_sum;
   if (opts_.check_identical)
     MINIDP_CHECK(replicas_identical(), "DataParallel: replicas diverged after a step (parameter hashes differ)");
   return result;

@@ -5,9 +5,13 @@
 //      (views: no copy), and each replica copies its shard to its device;
 //   2. every replica — on its own host thread and stream — runs forward and
 //      backward on its shard with a loss that is the SUM over its samples;
-//   3. the replicas' gradients, each in one flat buffer, are summed by the
-//      communicator and divided by B, the GLOBAL sample count;
+//   3. the replicas' gradients, each in one flat buffer (with the loss sum as
+//      its last element), are summed by the communicator and divided by B,
+//      the GLOBAL sample count;
 //   4. every replica runs the same optimizer step on the same gradients.
+// The host queues all of it and returns: it never waits for a device inside
+// a step (no item(), no synchronize), so replicas sharing a GPU overlap and
+// the next step is queued while this one runs. The result says when it is done.
 // So k replicas compute the gradient one device computes on the whole batch,
 // for any B (also B not divisible by k, or B < k: an empty replica joins the
 // sum with zeros), and the replicas stay bitwise identical step after step.
@@ -21,7 +25,7 @@
 //   auto dp = parallel::DataParallel(model, parallel::parse_replicas("cpu,cpu"),
 //       [](std::vector<Tensor> ps) { return std::make_unique<nn::SGD>(ps, nn::SGDOptions{.lr = 0.05}); });
 //   auto r = dp.train_step(images, labels, parallel::cross_entropy_sum);
-//   std::printf("loss %.4f on %lld samples\n", r.loss(), (long long)r.samples);
+//   std::printf("loss %.4f on %lld samples\n", r.loss(), (long long)r.samples);  // waits for the step
 #pragma once
 
 #include <functional>
@@ -51,26 +55,52 @@ struct DataParallelOptions {
   bool sync_batchnorm = false;     // BatchNorm statistics over all replicas (parallel/sync_batchnorm.h)
 };
 
-// Seconds of each phase of one step on one replica, measured with events on
-// the replica's stream: GPU time for a GPU replica, host time for a CPU one.
+// The phases of a training step, in order. Events recorded on each
+// replica's stream at the boundaries time them: GPU time for a GPU replica,
+// host time for a CPU one.
+enum class Phase : int { Data, Forward, Backward, Sync, Optimizer };
+constexpr int kNumPhases = 5;
+
+// Seconds of each phase of one step on one replica.
 struct PhaseTimes {
   double data = 0;  // shard copy to the device (and the broadcast of buffers from replica 0)
   double forward = 0, backward = 0, sync = 0, optimizer = 0;
   double busy() const { return data + forward + backward + optimizer; }  // excludes waiting in the sync
+  double& operator[](Phase p);
 };
 
 struct ReplicaStepStats {
   std::int64_t samples = 0;
-  double loss_sum = 0;
-  PhaseTimes time;
+  Tensor loss_sum;   // this replica's summed loss, on its device (undefined for an empty shard)
+  PhaseTimes time;   // valid after StepResult::wait()
 };
 
+namespace detail {
+struct StepEvents;  // the phase-boundary events of one step on every replica (pooled)
+}
+
+// What train_step returns — at once, before the devices have done the work.
+// Nothing in it makes the host wait until you ask for a value: the loss stays
+// on the device and the phase times stay in events, so the host can queue the
+// next step while the GPUs run this one. wait(), loss() and loss_sum() are
+// host synchronisations: call them at a log interval, not every step.
 struct StepResult {
-  double loss_sum = 0;           // sum over all samples of the batch
   std::int64_t samples = 0;      // global batch size
-  double wall_seconds = 0;
+  double wall_seconds = 0;       // host time inside train_step (on a GPU: queueing the work)
   std::vector<ReplicaStepStats> replicas;
-  double loss() const { return samples > 0 ? loss_sum / static_cast<double>(samples) : 0.0; }
+  // The global mean loss, on replica 0's device. It is summed with the
+  // gradients in the same collective (one extra element of the flat buffer),
+  // so it costs no communication of its own.
+  Tensor loss_mean;
+
+  bool done() const;                     // every replica has finished the step (never waits)
+  void wait();                           // the host waits for the step; fills replicas[k].time
+  void stream_wait(const Stream& s) const;  // `s` waits for the step; the host does not
+  double loss();                         // wait(), then the mean loss
+  double loss_sum() { return loss() * static_cast<double>(samples); }
+
+  std::shared_ptr<detail::StepEvents> events;  // set by train_step
+  bool resolved = false;
 };
 
 class DataParallel {
@@ -97,7 +127,7 @@ class DataParallel {
   nn::Optimizer& optimizer(int i = 0) { return *optimizers_.at(i); }
   const Communicator& communicator() const { return *comm_; }
   // The replica's gradients after the last step (summed over replicas, divided by B).
-  Tensor flat_grad(int i) const { return flat_grads_.at(i); }
+  Tensor flat_grad(int i) const { return flat_grads_.at(i).narrow(0, 0, num_grads_); }
 
   // FNV-1a hash of a replica's parameters (bytes on the host). Buffers are
   // left out: with local BatchNorm they differ until the next broadcast.
@@ -110,9 +140,13 @@ class DataParallel {
   std::vector<Replica> replicas_;
   std::vector<nn::ModulePtr> modules_;
   std::vector<std::unique_ptr<nn::Optimizer>> optimizers_;
-  std::vector<Tensor> flat_grads_;
+  std::shared_ptr<detail::StepEvents> take_events();
+  std::vector<Tensor> flat_grads_;                   // per replica: every gradient, then the loss (one collective)
+  std::int64_t num_grads_ = 0;                       // gradient elements in a flat buffer
+  std::int64_t current_batch_ = 0;                   // global batch of the step in flight (synchronized BatchNorm)
   std::vector<std::vector<nn::Dropout*>> dropouts_;  // per replica, in module order
-  std::vector<std::vector<Event>> events_;           // per replica: phase boundaries of a step
+  struct EventPool;
+  std::shared_ptr<EventPool> event_pool_;            // reused StepEvents (results may outlive a step)
   std::vector<bool> own_stream_;                     // streams this object created
   std::unique_ptr<Communicator> comm_;
   DataParallelOptions opts_;

@@ -1,7 +1,8 @@
 // minidp/parallel/sync_batchnorm.cpp — statistics and gradients summed across replicas.
 //
-// Forward, per channel c over the global batch of N_c values:
-//   mean = (sum over replicas of sum x) / N         (collective 1: [count, sum])
+// Forward, per channel c over the global batch of N values (N = global batch
+// x spatial size, known on the host: no collective, no read-back):
+//   mean = (sum over replicas of sum x) / N         (collective 1: the sums)
 //   var  = (sum over replicas of sum (x - mean)^2) / N   (collective 2; two passes, no cancellation)
 //   y = (x - mean) / sqrt(var + eps) * w + b
 // Backward, with xhat = (x - mean) invstd and global sums (collective 3):
@@ -29,24 +30,25 @@ Shape channel_shape(const Tensor& x) {
 }  // namespace
 
 Tensor sync_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor running_mean,
-                       Tensor running_var, double momentum, double eps, Communicator& comm, int rank) {
+                       Tensor running_var, double momentum, double eps, Communicator& comm, int rank,
+                       std::int64_t global_batch) {
   MINIDP_CHECK(x.defined() && (x.dim() == 2 || x.dim() == 4), "sync_batch_norm: expected input [N, C] or [N, C, H, W], got ",
                x.describe());
   MINIDP_CHECK(x.size(0) > 0, "sync_batch_norm: replica ", rank, " has no samples; synchronized BatchNorm needs at ",
                "least one sample on every replica (use a global batch >= the number of replicas)");
   const std::int64_t c = x.size(1);
   const Shape cs = channel_shape(x);
-  const double local_count = static_cast<double>(x.numel() / c);
+  MINIDP_CHECK(global_batch >= x.size(0), "sync_batch_norm: global batch ", global_batch,
+               " is smaller than replica ", rank, "'s ", x.size(0), " samples");
+  const double count = static_cast<double>(global_batch) * static_cast<double>(x.numel() / (x.size(0) * c));
   Tensor xd = x.detach();
   Tensor mean, invstd;
-  double count = 0;
   {
     NoGradGuard ng;
-    // collective 1: count and per-channel sums
-    Tensor s1 = cat({full({1}, local_count, x.options()), channel_sum(xd)}, 0);
+    // collective 1: per-channel sums
+    Tensor s1 = channel_sum(xd).contiguous();
     comm.allreduce_sum(rank, s1);
-    count = s1.narrow(0, 0, 1).item();
-    mean = div(s1.narrow(0, 1, c), count);
+    mean = div(s1, count);
     // collective 2: squared deviations from the global mean
     Tensor dev = sub(xd, mean.reshape(cs));
     Tensor s2 = channel_sum(mul(dev, dev)).contiguous();

@@ -38,21 +38,27 @@ void Optimizer::load_state_scalars(const std::map<std::string, std::string>& s) 
   step_count_ = std::stoll(step->second);
 }
 
-double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
+Tensor clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
+  MINIDP_CHECK(max_norm >= 0.0 && std::isfinite(max_norm), "clip_grad_norm: max_norm must be finite and >= 0, got ",
+               max_norm);
   NoGradGuard ng;
-  double total_sq = 0.0;
-  for (const auto& p : params) {
-    Tensor g = p.grad();
-    if (g.defined()) total_sq += sum(mul(g, g)).item();
+  std::vector<Tensor> grads;
+  for (const auto& p : params)
+    if (p.grad().defined()) grads.push_back(p.grad());
+  if (grads.empty()) return zeros({}, params.empty() ? TensorOptions() : params[0].options().with_requires_grad(false));
+  for (const auto& g : grads)
+    MINIDP_CHECK(g.device() == grads[0].device() && g.dtype() == grads[0].dtype(), "clip_grad_norm: gradients ",
+                 g.describe(), " and ", grads[0].describe(), " must share one device and dtype");
+  // sum over tensors of sum(g * g): one pass over each gradient, sums on the device
+  Tensor total_sq;
+  for (const auto& g : grads) {
+    Tensor s = sum(mul(g, g));
+    total_sq = total_sq.defined() ? add(total_sq, s) : s;
   }
-  const double total = std::sqrt(total_sq);
-  const double coef = max_norm / (total + 1e-6);
-  if (coef < 1.0)
-    for (const auto& p : params) {
-      Tensor g = p.grad();
-      if (g.defined()) g.mul_(coef);
-    }
-  return total;
+  Tensor norm = sqrt(total_sq);
+  Tensor coef = clamp(div(full({}, max_norm, norm.options()), add(norm, 1e-6)), std::nullopt, 1.0);
+  for (auto& g : grads) g.mul_(coef);  // times exactly 1.0 when under the limit: unchanged
+  return norm;
 }
 
 }  // namespace minidp::nn

@@ -46,7 +46,11 @@ class Optimizer {
 };
 
 // Scale all gradients so that their global L2 norm is at most max_norm (as
-// torch.nn.utils.clip_grad_norm_); returns the norm before clipping.
-double clip_grad_norm(const std::vector<Tensor>& params, double max_norm);
+// torch.nn.utils.clip_grad_norm_). Everything stays on the gradients' device:
+// the norm, the clipping factor min(1, max_norm / (norm + 1e-6)) and the
+// scaling, so clipping inside a training step never makes the host wait.
+// Returns the norm before clipping as a one-element tensor on that device
+// (reading it with item() is a host synchronisation).
+Tensor clip_grad_norm(const std::vector<Tensor>& params, double max_norm);
 
 }  // namespace minidp::nn

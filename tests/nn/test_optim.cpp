@@ -88,11 +88,17 @@ TEST_CASE("optim: clip_grad_norm scales to max_norm and returns the old norm") {
   Tensor b = zeros({1}, kFloat64).requires_grad_();
   a.set_grad(from_vector<double>({3.0, 0.0}, {2}));
   b.set_grad(from_vector<double>({4.0}, {1}));
-  CHECK(nn::clip_grad_norm({a, b}, 1.0) == doctest::Approx(5.0));
+  const std::uint64_t syncs = host_sync_count();
+  const Tensor norm = nn::clip_grad_norm({a, b}, 1.0);
+  CHECK(host_sync_count() == syncs);  // computed and applied without reading anything back
+  CHECK(norm.numel() == 1);
+  CHECK(norm.item() == doctest::Approx(5.0));
   CHECK(a.grad().to_vector<double>()[0] == doctest::Approx(0.6).epsilon(1e-6));
   CHECK(b.grad().item() == doctest::Approx(0.8).epsilon(1e-6));
-  CHECK(nn::clip_grad_norm({a, b}, 10.0) == doctest::Approx(1.0).epsilon(1e-6));  // no change when under
-  CHECK(b.grad().item() == doctest::Approx(0.8).epsilon(1e-6));
+  const double under = nn::clip_grad_norm({a, b}, 10.0).item();
+  CHECK(under == doctest::Approx(1.0).epsilon(1e-6));
+  CHECK(b.grad().item() == 4.0 * (1.0 / (5.0 + 1e-6)));  // no change when under: scaled by exactly 1
+  CHECK_THROWS_AS(nn::clip_grad_norm({a, b}, -1.0), Error);
 }
 
 TEST_CASE("optim: learning-rate schedules") {

@@ -239,3 +239,49 @@ TEST_CASE("parallel: parameter hashes ignore BatchNorm buffers, which differ unt
   CHECK(dp.replicas_identical());
   CHECK(dp.parameter_hash(0) == dp.parameter_hash(2));
 }
+
+TEST_CASE("parallel: the training step never makes the host wait (1 and 3 replicas, plain and synchronized BatchNorm)") {
+  Generator g(21);
+  Tensor x = randn({10, 20}, {}, &g);
+  Tensor y = randint(0, 5, {10}, kInt64, &g);
+  for (int k : {1, 3})
+    for (bool sync_bn : {false, true}) {
+      CAPTURE(k);
+      CAPTURE(sync_bn);
+      DataParallel dp(make_mlp(8, /*batchnorm=*/true), cpus(k), sgd(0.05, 0.9), {.sync_batchnorm = sync_bn});
+      metrics::TrainingRecorder rec(dp, /*warmup_steps=*/0);
+      rec.start_epoch();
+      const std::uint64_t before = host_sync_count();
+      for (int step = 0; step < 4; ++step) rec.record(dp.train_step(x, y));
+      CHECK(host_sync_count() == before);  // no item(), no synchronize, no event wait, no copy to the host
+      CHECK(rec.host_syncs_per_step() == 0.0);
+      // Asking for a value is a synchronisation, and is counted (the counter can see one).
+      auto r = dp.train_step(x, y);
+      CHECK(r.done());  // CPU work is complete when train_step returns
+      const double loss = r.loss();
+      CHECK(host_sync_count() > before);
+      CHECK(std::isfinite(loss));
+      CHECK(std::isfinite(rec.mean_loss()));
+    }
+}
+
+TEST_CASE("parallel: a step result gives the global mean loss, the replicas' loss sums and their phase times") {
+  Generator g(22);
+  Tensor x = randn({7, 20}, {}, &g);
+  Tensor y = randint(0, 5, {7}, kInt64, &g);
+  auto ref = make_mlp(6);
+  const double ref_loss = cross_entropy(ref->forward(x), y).item();
+  DataParallel dp(make_mlp(6), cpus(3), sgd(0.0));
+  auto r = dp.train_step(x, y);
+  r.wait();
+  double sum = 0;
+  for (auto& rs : r.replicas) {
+    sum += rs.loss_sum.item();  // each replica's own SUM over its shard (3, 2 and 2 samples)
+    CHECK(rs.time.forward >= 0.0);
+    CHECK(rs.time.busy() > 0.0);
+  }
+  CHECK(sum / 7.0 == doctest::Approx(ref_loss).epsilon(1e-6));
+  CHECK(r.loss() == doctest::Approx(ref_loss).epsilon(1e-6));  // summed with the gradients, divided by 7
+  CHECK(r.loss_sum() == doctest::Approx(7.0 * ref_loss).epsilon(1e-6));
+  CHECK(dp.flat_grad(0).numel() == dp.module(0)->num_parameters());  // the loss slot is not a gradient
+}

@@ -1,0 +1,79 @@
+// minidp/metrics/training_recorder.h — turns DataParallel's step results into
+// the speed meters and the training loss, without making the host wait.
+//
+// DataParallel::train_step returns before the devices have done the step (see
+// parallel/data_parallel.h). The recorder keeps the results in flight in a
+// queue and folds each one into the meters once its events say it is done —
+// checked with a query, never a wait — so a training loop that records every
+// step still has no host synchronisation per step. The loss is added up on
+// replica 0's device, and read once, when mean_loss() is asked for (once per
+// epoch in the examples).
+//
+//   metrics::TrainingRecorder rec(dp);
+//   for (int epoch = 0; epoch < E; ++epoch) {
+//     rec.start_epoch();
+//     for (auto& b : loader) rec.record(dp.train_step(b.inputs, b.labels), data_wait_seconds);
+//     rec.flush();                                     // waits for the last steps (one sync)
+//     std::printf("loss %.4f\n", rec.mean_loss());     // reads the device (one sync)
+//   }
+//   speed_report(&rec.throughput(), &rec.timer(), &rec.memory(), &rec.balance());
+//   rec.host_syncs_per_step();                         // 0 for the data-parallel step itself
+#pragma once
+
+#include <cstdint>
+#include <deque>
+
+#include "metrics/resources.h"
+#include "metrics/step_timer.h"
+#include "metrics/throughput.h"
+#include "parallel/data_parallel.h"
+
+namespace minidp::metrics {
+
+class TrainingRecorder {
+ public:
+  // `warmup_steps` first steps are seen but not counted by the speed meters.
+  explicit TrainingRecorder(const parallel::DataParallel& dp, std::int64_t warmup_steps = 5);
+
+  // Zeroes the epoch's loss and restarts the count of host synchronisations
+  // (those made between epochs — evaluation, logging — are not the step's).
+  void start_epoch();
+  // One step: its result, and the host time spent waiting for the batch.
+  void record(const parallel::StepResult& r, double data_wait_seconds = 0.0);
+  // Waits for the steps still in flight and folds them in (a host sync).
+  void flush();
+  // Mean training loss over the samples recorded since start_epoch() (reads the device).
+  double mean_loss();
+  // Peak memory of every replica's device so far (the caching allocator's
+  // peak on a GPU, tensor memory on the host for the CPU).
+  void record_memory();
+
+  std::int64_t steps() const { return steps_; }
+  // Host synchronisations per recorded step, counted from start_epoch() to
+  // each record(): the loader, the step and the recorder itself.
+  double host_syncs_per_step() const;
+  const ThroughputMeter& throughput() const { return speed_; }
+  const StepTimer& timer() const { return timer_; }
+  const LoadBalance& balance() const { return balance_; }
+  const MemoryTracker& memory() const { return memory_; }
+
+ private:
+  void fold(parallel::StepResult& r, double data_wait);  // a finished step into the meters
+
+  const parallel::DataParallel& dp_;
+  ThroughputMeter speed_;
+  StepTimer timer_;
+  LoadBalance balance_;
+  MemoryTracker memory_;
+  struct Pending {
+    parallel::StepResult result;
+    double data_wait;
+  };
+  std::deque<Pending> pending_;
+  Tensor loss_sum_;  // sum of mean loss x samples since start_epoch(), on replica 0's device
+  std::int64_t loss_samples_ = 0;
+  std::int64_t steps_ = 0;
+  std::uint64_t syncs_ = 0, sync_mark_ = 0;
+};
+
+}  // namespace minidp::metrics
