@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""bench_step on the CPU, a few steps of each model: it must report a speed,
+a finite loss and no host synchronisation inside the timed steps. Then
+bench/compare.py on hand-made rows must print the ratios they imply."""
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+
+bench, bench_dir = sys.argv[1], sys.argv[2]
+with tempfile.TemporaryDirectory() as tmp:
+    out = os.path.join(tmp, "rows.jsonl")
+    for model, batch in (("mlp", 32), ("cnn", 8), ("wide", 4)):
+        subprocess.run([bench, "--model", model, "--batch", str(batch), "--devices", "cpu,cpu", "--warmup", "1",
+                        "--steps", "2", "--runs", "3", "--jsonl", out], check=True)
+    rows = [json.loads(l) for l in open(out)]
+    assert [r["model"] for r in rows] == ["mlp", "cnn", "wide"], rows
+    for r in rows:
+        assert r["framework"] == "minidp" and r["replicas"] == 2 and r["device_kind"] == "cpu", r
+        assert r["samples_per_s"] > 0 and len(r["runs_ms"]) == 3, r
+        assert sorted(r["runs_ms"])[1] == r["ms_per_step"], r  # the median run
+        assert abs(r["samples_per_s"] - r["batch"] / (r["ms_per_step"] / 1e3)) < 1e-6 * r["samples_per_s"], r
+        assert math.isfinite(r["loss"]) and r["loss"] > 0, r
+        assert r["host_syncs_per_step"] == 0, r  # the step queues work and returns
+        assert r["peak_memory_mib"] > 0, r
+    # 784*1024 + 1024*1024 + 1024*10 multiply-adds, x 6 flops per sample
+    mlp = rows[0]
+    assert abs(mlp["tflops"] - 6 * (784 * 1024 + 1024 * 1024 + 10240) * mlp["samples_per_s"] / 1e12) < 1e-12
+
+    # compare.py: minidp 2000 samples/s against PyTorch eager 1000 and graph 4000 -> 2.00x and 0.50x
+    fake = os.path.join(tmp, "fake.jsonl")
+    with open(fake, "w") as f:
+        base = {"model": "mlp", "batch": 512, "tf32": False, "device_kind": "cuda", "peak_memory_mib": 90.0}
+        f.write(json.dumps({**base, "framework": "minidp", "devices": "cuda:0", "samples_per_s": 2000.0,
+                            "ms_per_step": 256.0}) + "\n")
+        f.write(json.dumps({**base, "framework": "pytorch", "mode": "eager", "samples_per_s": 1000.0,
+                            "peak_memory_mib": 96.0}) + "\n")
+        f.write(json.dumps({**base, "framework": "pytorch", "mode": "graph", "samples_per_s": 4000.0}) + "\n")
+        f.write(json.dumps({**base, "framework": "minidp", "devices": "cuda:0", "tf32": True, "samples_per_s": 5.0,
+                            "ms_per_step": 1.0}) + "\n")
+    table = subprocess.run([sys.executable, os.path.join(bench_dir, "compare.py"), fake], check=True,
+                           capture_output=True, text=True).stdout
+    print(table)
+    lines = table.strip().splitlines()
+    assert len(lines) == 3, lines
+    assert "2.00x" in lines[1] and "0.50x" in lines[1] and "90/96" in lines[1], lines[1]
+    assert lines[2].split()[-3:-1] == ["-", "-"], lines[2]  # TF32 row: no PyTorch partner
+print("bench ok")
