@@ -42,6 +42,7 @@ struct TrainConfig {
   std::int64_t max_steps = 0;
   std::string init, save, resume, metrics_json, log_jsonl;
   bool quiet = false;
+  bool tf32 = false;
 };
 
 inline void add_flags(CLI::App& app, TrainConfig& c) {
@@ -67,6 +68,7 @@ inline void add_flags(CLI::App& app, TrainConfig& c) {
   app.add_option("--metrics-json", c.metrics_json, "write the final metrics as JSON");
   app.add_option("--log-jsonl", c.log_jsonl, "append one JSON object per epoch");
   app.add_flag("--quiet", c.quiet, "no per-epoch table");
+  app.add_flag("--tf32", c.tf32, "TF32 tensor cores for float32 GEMMs and convolutions on GPUs (off: results match the CPU)");
 }
 
 inline std::unique_ptr<nn::Optimizer> make_optimizer(const TrainConfig& c, std::vector<Tensor> params) {
@@ -209,6 +211,7 @@ inline int run_training(const TrainConfig& config, const std::function<nn::Modul
   const auto leak_warning = metrics::check_data_leakage(leak);
 
   // ---- model and replicas
+  set_allow_tf32(c.tf32);
   manual_seed(c.seed);
   nn::ModulePtr model = make_model();
   if (!c.init.empty()) load_model_weights(c.init, *model);

@@ -150,7 +150,8 @@ fake() {
     build) printf '# ninja log v5\n0\t61000\t0\tCMakeFiles/minidp.dir/kernels/cuda/conv.cu.o\t0\n0\t45000\t0\tCMakeFiles/minidp.dir/kernels/cuda/reduce.cu.o\t0\n' > "$NINJA_LOG" ;;
     tests) echo "[doctest] test cases: 34 | 34 passed | 0 failed | 0 skipped" ;;
     memcheck) echo "[doctest] test cases: 34 | 16 passed | 0 failed | 18 skipped"; echo "========= ERROR SUMMARY: 0 errors" ;;
-    dp) echo "train loss relative difference 1.2e-08 (epoch 1); test accuracy difference 0.00 points" ;;
+    dp) echo "epoch 1: train loss relative difference 1.20e-08, test accuracy difference 0.00 points -> same"
+        echo "epoch 2: train loss relative difference 3.10e-08, test accuracy difference 0.00 points -> same" ;;
     racecheck) echo "[doctest] test cases: 34 | 3 passed | 0 failed | 31 skipped"; echo "========= RACECHECK SUMMARY: 0 hazards displayed (0 errors, 0 warnings)" ;;
     bench-minidp)
       echo "{\"framework\": \"minidp\", \"mode\": \"eager\", \"model\": \"$2\", \"batch\": $3, \"devices\": \"$4\", \"device_kind\": \"cuda\", \"tf32\": $5, \"samples_per_s\": 1000000.0, \"ms_per_step\": 0.5, \"peak_memory_mib\": 80.0}" >> "$OUT/bench.jsonl" ;;
@@ -303,7 +304,7 @@ if [ $built_all = 1 ]; then
     run_step "dp 1 vs 2" 30 150 dp_equivalence.log -- "${cmd[@]}"
     rc=$?
     case $rc in
-      0) set_row "dp 1 vs 2" "same curves: $(grep -m1 -E 'relative difference' "$LOGS/dp_equivalence.log")";;
+      0) set_row "dp 1 vs 2" "same curves: $(grep -E 'relative difference' "$LOGS/dp_equivalence.log" | sed 's/ -> same//' | paste -sd';')";;
       2) ;;
       3) fail_row "dp 1 vs 2" "$TIMED_OUT";;
       *) fail_row "dp 1 vs 2" "DIFFERENT or failed (rc $rc): $(tail -2 "$LOGS/dp_equivalence.log" | tr '\n' ' ')";;

@@ -163,6 +163,17 @@ void host_pinned_record_use(void* base, void* stream, int device) {
   std::lock_guard<std::mutex> lock(pool.mu);
   auto it = pool.live.find(base);
   if (it == pool.live.end()) return;  // not a block of this pool (pinned by someone else)
+  // Forget the uses that are over, so a buffer copied every step keeps a short list.
+  auto& uses = it->second.uses;
+  for (auto u = uses.begin(); u != uses.end();) {
+    if (cudaEventQuery(u->first) == cudaSuccess) {
+      pool.spare_events.push_back(*u);
+      u = uses.erase(u);
+    } else {
+      cudaGetLastError();  // cudaErrorNotReady: still in flight
+      ++u;
+    }
+  }
   cudaEvent_t e = nullptr;
   for (auto s = pool.spare_events.begin(); s != pool.spare_events.end(); ++s)
     if (s->second == device) {
