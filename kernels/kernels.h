@@ -13,18 +13,11 @@
 
 #include "core/ops.h"
 #include "core/tensor.h"
+#include "kernels/pointwise.h"
 
 namespace minidp::kernels {
 
-enum class UnaryOp {
-  Neg, Exp, Log, Sqrt, Abs, Relu, LeakyRelu /* slope a */, Sigmoid, Tanh, Gelu,
-  Affine /* a*x + b */, Pow /* x^a */, Clamp /* to [a, b] */,
-  // derivatives with respect to x, used by backward passes
-  ReluGrad /* x>0 */, LeakyReluGrad /* x>0 ? 1 : a */, AbsGrad /* sign(x) */, GeluGrad,
-  ClampGrad /* a<=x<=b */, GtScalar /* x>a */, PowGrad /* a*x^(a-1) */
-};
-enum class BinaryOp { Add, Sub, Mul, Div, Pow, Max, Min, Eq };
-enum class ReduceOp { Sum, Max, Min };
+// UnaryOp, BinaryOp, ReduceOp and their scalar formulas: kernels/pointwise.h.
 
 // One optimizer step over many tensors at once (nn/optim). The formulas, and
 // the order of their float operations, are those of torch.optim:

@@ -1,7 +1,8 @@
 // minidp/kernels/cpu/elementwise.cpp — pointwise kernels, copies, fills and Philox random numbers.
 //
 // The reference every CUDA kernel is compared with: plain loops, math in the
-// element type, one element at a time.
+// element type, one element at a time. The formulas themselves are in
+// kernels/pointwise.h, shared with the CUDA kernels.
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -9,58 +10,10 @@
 #include "core/rng.h"
 #include "kernels/cpu/strided.h"
 #include "kernels/kernels.h"
-#include "kernels/scalar_math.h"
 
 namespace minidp::kernels::cpu {
 
 namespace {
-
-template <UnaryOp op, typename T>
-inline T apply_unary(T x, T a, T b) {
-  constexpr T kInvSqrt2 = T(0.70710678118654752440);
-  constexpr T kInvSqrt2Pi = T(0.39894228040143267794);
-  switch (op) {  // resolved at compile time: `op` is a template argument
-    case UnaryOp::Neg: return -x;
-    case UnaryOp::Exp: return std::exp(x);
-    case UnaryOp::Log: return std::log(x);
-    case UnaryOp::Sqrt: return std::sqrt(x);
-    case UnaryOp::Abs: return std::abs(x);
-    case UnaryOp::Relu: return x > T(0) ? x : T(0);
-    case UnaryOp::LeakyRelu: return x > T(0) ? x : a * x;
-    case UnaryOp::Sigmoid: return x >= T(0) ? T(1) / (T(1) + std::exp(-x)) : std::exp(x) / (T(1) + std::exp(x));
-    case UnaryOp::Tanh: return std::tanh(x);
-    case UnaryOp::Gelu: return T(0.5) * x * (T(1) + std::erf(x * kInvSqrt2));
-    case UnaryOp::Affine: return a * x + b;
-    case UnaryOp::Pow: return std::pow(x, a);
-    case UnaryOp::Clamp: return x < a ? a : (x > b ? b : x);
-    case UnaryOp::ReluGrad: return x > T(0) ? T(1) : T(0);
-    case UnaryOp::LeakyReluGrad: return x > T(0) ? T(1) : a;
-    case UnaryOp::AbsGrad: return x > T(0) ? T(1) : (x < T(0) ? T(-1) : T(0));
-    case UnaryOp::GeluGrad:
-      return T(0.5) * (T(1) + std::erf(x * kInvSqrt2)) + x * kInvSqrt2Pi * std::exp(T(-0.5) * x * x);
-    case UnaryOp::ClampGrad: return (x >= a && x <= b) ? T(1) : T(0);
-    case UnaryOp::GtScalar: return x > a ? T(1) : T(0);
-    case UnaryOp::PowGrad: return a * std::pow(x, a - T(1));
-  }
-  return x;
-}
-
-template <BinaryOp op, typename T>
-inline T apply_binary(T a, T b) {
-  switch (op) {
-    case BinaryOp::Add: return a + b;
-    case BinaryOp::Sub: return a - b;
-    case BinaryOp::Mul: return a * b;
-    case BinaryOp::Div: return a / b;
-    case BinaryOp::Pow:
-      if constexpr (std::is_floating_point_v<T>) return std::pow(a, b);
-      else return ipow(a, b);  // exact integer power (kernels/scalar_math.h)
-    case BinaryOp::Max: return a > b ? a : b;
-    case BinaryOp::Min: return a < b ? a : b;
-    case BinaryOp::Eq: return a == b ? T(1) : T(0);
-  }
-  return a;
-}
 
 // Call f(std::integral_constant<Op, op>{}) with the runtime `op` turned into a
 // template argument, so each element loop is specialised (and vectorised) for one op.
@@ -94,7 +47,7 @@ void unary(UnaryOp op, const Tensor& x, const Tensor& out, double a, double b) {
       const std::int64_t n = x.numel();
       const T ta = static_cast<T>(a), tb = static_cast<T>(b);
       with_unary_op(op, [&](auto op_c) {
-        for (std::int64_t i = 0; i < n; ++i) po[i] = apply_unary<decltype(op_c)::value>(px[i], ta, tb);
+        for (std::int64_t i = 0; i < n; ++i) po[i] = unary_op<decltype(op_c)::value>(px[i], ta, tb);
       });
     } else {
       MINIDP_FAIL("unary kernel: expected a float tensor, got ", x.describe());
@@ -138,13 +91,13 @@ void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
                         const T* rb = pb + off[1];
                         T* ro = po + off[2];
                         if (st[0] == 1 && st[1] == 1 && st[2] == 1) {  // the common, vectorisable case
-                          for (std::int64_t i = 0; i < n; ++i) ro[i] = apply_binary<kOp>(ra[i], rb[i]);
+                          for (std::int64_t i = 0; i < n; ++i) ro[i] = binary_op<kOp>(ra[i], rb[i]);
                         } else if (st[0] == 1 && st[1] == 0 && st[2] == 1) {  // a row and a broadcast scalar
                           const T bv = rb[0];
-                          for (std::int64_t i = 0; i < n; ++i) ro[i] = apply_binary<kOp>(ra[i], bv);
+                          for (std::int64_t i = 0; i < n; ++i) ro[i] = binary_op<kOp>(ra[i], bv);
                         } else {
                           for (std::int64_t i = 0; i < n; ++i)
-                            ro[i * st[2]] = apply_binary<kOp>(ra[i * st[0]], rb[i * st[1]]);
+                            ro[i * st[2]] = binary_op<kOp>(ra[i * st[0]], rb[i * st[1]]);
                         }
                       });
     });

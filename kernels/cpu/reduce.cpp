@@ -8,7 +8,6 @@
 
 #include "kernels/cpu/strided.h"
 #include "kernels/kernels.h"
-#include "kernels/scalar_math.h"
 
 namespace minidp::kernels::cpu {
 
@@ -21,7 +20,7 @@ void reduce(ReduceOp op, const Tensor& x, const Tensor& out) {
   visit_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     using Acc = std::conditional_t<std::is_floating_point_v<T>, double, std::int64_t>;
-    const Acc init = reduce_identity<Acc>(op);  // kernels/scalar_math.h: +-inf for floats
+    const Acc init = reduce_identity<Acc>(op);  // kernels/pointwise.h: +-inf for floats
     std::vector<Acc> acc(static_cast<std::size_t>(n_out), init);
     const T* px = static_cast<const T*>(x.raw_data());
     for_each_row<2>(x.shape(), {&x.strides(), &ostrides}, {0, 0},

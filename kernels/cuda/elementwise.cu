@@ -1,90 +1,31 @@
 // minidp/kernels/cuda/elementwise.cu — pointwise kernels, copies and fills.
 //
-// One thread per element (grid-stride), math in the element type exactly as
-// kernels/cpu/elementwise.cpp writes it. Contiguous tensors whose addresses
-// allow it are read and written 16 bytes at a time (float4 / double2), which
-// lets each warp move whole 512-byte lines; everything else goes through the
-// strided path, which turns a linear index into each operand's offset.
+// One thread per element (grid-stride), math in the element type: the
+// formulas of kernels/pointwise.h, the very ones kernels/cpu/elementwise.cpp
+// uses. Contiguous tensors whose addresses allow it are read and written 16
+// bytes at a time (float4 / double2), which lets each warp move whole 512-byte
+// lines; everything else goes through the strided path, which turns a linear
+// index into each operand's offset.
 #include <type_traits>
 
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/runtime.h"
-#include "kernels/scalar_math.h"
 
 namespace minidp::kernels::cuda {
 
 namespace {
 
-// ---------------------------------------------------------------- math
-template <typename T>
-__device__ inline T m_sqrt(T x) { if constexpr (std::is_same_v<T, float>) return sqrtf(x); else return ::sqrt(x); }
-template <typename T>
-__device__ inline T m_abs(T x) { if constexpr (std::is_same_v<T, float>) return fabsf(x); else return ::fabs(x); }
-template <typename T>
-__device__ inline T m_tanh(T x) { if constexpr (std::is_same_v<T, float>) return tanhf(x); else return ::tanh(x); }
-template <typename T>
-__device__ inline T m_erf(T x) { if constexpr (std::is_same_v<T, float>) return erff(x); else return ::erf(x); }
-template <typename T>
-__device__ inline T m_pow(T x, T y) { if constexpr (std::is_same_v<T, float>) return powf(x, y); else return ::pow(x, y); }
-
-template <typename T>
-__device__ inline T apply_unary(UnaryOp op, T x, T a, T b) {
-  constexpr T kInvSqrt2 = T(0.70710678118654752440);
-  constexpr T kInvSqrt2Pi = T(0.39894228040143267794);
-  switch (op) {
-    case UnaryOp::Neg: return -x;
-    case UnaryOp::Exp: return dexp(x);
-    case UnaryOp::Log: return dlog(x);
-    case UnaryOp::Sqrt: return m_sqrt(x);
-    case UnaryOp::Abs: return m_abs(x);
-    case UnaryOp::Relu: return x > T(0) ? x : T(0);
-    case UnaryOp::LeakyRelu: return x > T(0) ? x : a * x;
-    case UnaryOp::Sigmoid: return x >= T(0) ? T(1) / (T(1) + dexp(-x)) : dexp(x) / (T(1) + dexp(x));
-    case UnaryOp::Tanh: return m_tanh(x);
-    case UnaryOp::Gelu: return T(0.5) * x * (T(1) + m_erf(x * kInvSqrt2));
-    case UnaryOp::Affine: return a * x + b;
-    case UnaryOp::Pow: return m_pow(x, a);
-    case UnaryOp::Clamp: return x < a ? a : (x > b ? b : x);
-    case UnaryOp::ReluGrad: return x > T(0) ? T(1) : T(0);
-    case UnaryOp::LeakyReluGrad: return x > T(0) ? T(1) : a;
-    case UnaryOp::AbsGrad: return x > T(0) ? T(1) : (x < T(0) ? T(-1) : T(0));
-    case UnaryOp::GeluGrad:
-      return T(0.5) * (T(1) + m_erf(x * kInvSqrt2)) + x * kInvSqrt2Pi * dexp(T(-0.5) * x * x);
-    case UnaryOp::ClampGrad: return (x >= a && x <= b) ? T(1) : T(0);
-    case UnaryOp::GtScalar: return x > a ? T(1) : T(0);
-    case UnaryOp::PowGrad: return a * m_pow(x, a - T(1));
-  }
-  return x;
-}
-
-template <typename T>
-__device__ inline T apply_binary(BinaryOp op, T a, T b) {
-  switch (op) {
-    case BinaryOp::Add: return a + b;
-    case BinaryOp::Sub: return a - b;
-    case BinaryOp::Mul: return a * b;
-    case BinaryOp::Div: return a / b;
-    case BinaryOp::Pow:
-      if constexpr (std::is_floating_point_v<T>) return m_pow(a, b);
-      else return ipow(a, b);  // exact integer power, the CPU's formula (kernels/scalar_math.h)
-    case BinaryOp::Max: return a > b ? a : b;
-    case BinaryOp::Min: return a < b ? a : b;
-    case BinaryOp::Eq: return a == b ? T(1) : T(0);
-  }
-  return a;
-}
-
 template <typename T>
 struct UnaryFn {
   UnaryOp op;
   T a, b;
-  __device__ T operator()(T x) const { return apply_unary(op, x, a, b); }
+  __device__ T operator()(T x) const { return ::minidp::kernels::unary(op, x, a, b); }  // kernels/pointwise.h
 };
 
 template <typename T>
 struct BinaryFn {
   BinaryOp op;
-  __device__ T operator()(T a, T b) const { return apply_binary(op, a, b); }
+  __device__ T operator()(T a, T b) const { return ::minidp::kernels::binary(op, a, b); }
 };
 
 // ---------------------------------------------------------------- vectorised maps

@@ -17,7 +17,6 @@
 #include <limits>
 
 #include "kernels/cuda/common.cuh"
-#include "kernels/scalar_math.h"
 
 namespace minidp::kernels::cuda {
 
@@ -236,7 +235,7 @@ void reduce(ReduceOp op, const Tensor& x, const Tensor& out) {
   visit_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     using Acc = std::conditional_t<std::is_floating_point_v<T>, double, std::int64_t>;
-    const Acc init = reduce_identity<Acc>(op);  // kernels/scalar_math.h: +-inf for floats
+    const Acc init = reduce_identity<Acc>(op);  // kernels/pointwise.h: +-inf for floats
     const T* px = static_cast<const T*>(x.raw_data());
     T* po = static_cast<T*>(out.raw_data());
     const int outs_per_block = kThreads / g.g;
