@@ -19,12 +19,6 @@
 #include "core/rng.h"
 #include "core/stream.h"
 #include "core/tensor.h"
-#if __has_include("nn/nn.h")
 #include "nn/nn.h"
-#endif
-#if __has_include("parallel/parallel.h")
 #include "parallel/parallel.h"
-#endif
-#if __has_include("metrics/metrics.h")
 #include "metrics/metrics.h"
-#endif

@@ -13,7 +13,7 @@ using namespace minidp;
 
 int main(int argc, char** argv) {
   CLI::App app{"Load Fashion-MNIST and show what the DataLoader produces"};
-  std::string dir = data::kFashionMnistDir;
+  std::string dir = nn::data::kFashionMnistDir;
   std::int64_t batch = 64;
   std::uint64_t seed = 0;
   double val_fraction = 0.1;
@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
   app.add_flag("--flatten", flatten, "batches as [B, 784] (an MLP's input) instead of [B, 1, 28, 28]");
   CLI11_PARSE(app, argc, argv);
 
-  if (!data::mnist_files_present(dir)) {
+  if (!nn::data::mnist_files_present(dir)) {
     std::printf("Fashion-MNIST not found in %s.\n"
                 "Install it with `sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or download\n"
                 "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and\n"
@@ -35,28 +35,28 @@ int main(int argc, char** argv) {
     return 0;
   }
   try {
-    const data::Dataset full = data::fashion_mnist(dir, true);
-    const data::Dataset test = data::fashion_mnist(dir, false);
+    const nn::data::Dataset full = nn::data::fashion_mnist(dir, true);
+    const nn::data::Dataset test = nn::data::fashion_mnist(dir, false);
     std::printf("%s: inputs %s, labels %s\n", full.name.c_str(), full.inputs.describe().c_str(),
                 full.labels.describe().c_str());
     std::printf("%s: inputs %s\n", test.name.c_str(), test.inputs.describe().c_str());
 
     // Validation comes out of the training files; the test set stays untouched until the end.
-    auto [train, val] = data::train_val_split(full, val_fraction, seed);
+    auto [train, val] = nn::data::train_val_split(full, val_fraction, seed);
     std::printf("split (seed %llu): %lld training, %lld validation samples\n", static_cast<unsigned long long>(seed),
                 static_cast<long long>(train.size()), static_cast<long long>(val.size()));
-    std::printf("train vs val:  %s\n", data::check_overlap(train, val).message.c_str());
-    std::printf("train vs test: %s\n", data::check_overlap(train, test).message.c_str());
+    std::printf("train vs val:  %s\n", nn::data::check_overlap(train, val).message.c_str());
+    std::printf("train vs test: %s\n", nn::data::check_overlap(train, test).message.c_str());
 
-    data::DataLoaderOptions o;
+    nn::data::DataLoaderOptions o;
     o.batch_size = batch;
     o.seed = seed;
-    o.transform = data::Transform::fashion_mnist(flatten);
-    data::DataLoader loader(train, o);
+    o.transform = nn::data::Transform::fashion_mnist(flatten);
+    nn::data::DataLoader loader(train, o);
     std::printf("loader: %lld batches per epoch, prefetching %d ahead\n",
                 static_cast<long long>(loader.num_batches()), o.prefetch);
 
-    for (data::Batch& b : loader) {  // epoch 0; stop after the first batch
+    for (nn::data::Batch& b : loader) {  // epoch 0; stop after the first batch
       std::printf("first batch: inputs %s, labels %s\n", b.inputs.describe().c_str(), b.labels.describe().c_str());
       const auto x = b.inputs.to_vector<float>();
       double mean = 0;
@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
       for (std::int64_t y : b.labels.to_vector<std::int64_t>()) ++hist[static_cast<std::size_t>(y)];
       std::printf("label histogram of the first batch:\n");
       for (std::size_t c = 0; c < hist.size(); ++c) {
-        std::printf("  %d %-12s %3d %s\n", static_cast<int>(c), data::fashion_mnist_classes()[c].c_str(), hist[c],
+        std::printf("  %d %-12s %3d %s\n", static_cast<int>(c), nn::data::fashion_mnist_classes()[c].c_str(), hist[c],
                     std::string(static_cast<std::size_t>(hist[c]), '#').c_str());
       }
       std::printf("first samples (positions in the training split): %lld %lld %lld ... -- epoch 0 of seed %llu, the same on every run\n",

@@ -33,7 +33,7 @@ Tensor to_binary(const Tensor& labels, std::int64_t positive) {
   return eq(labels, full({}, static_cast<double>(positive), labels.options()));
 }
 
-BinaryRun train_and_score(const data::Dataset& train, const data::Dataset& test, std::int64_t positive,
+BinaryRun train_and_score(const nn::data::Dataset& train, const nn::data::Dataset& test, std::int64_t positive,
                           const std::string& devices, int epochs, double lr, double pos_weight,
                           std::uint64_t seed) {
   manual_seed(seed);
@@ -49,11 +49,11 @@ BinaryRun train_and_score(const data::Dataset& train, const data::Dataset& test,
     return binary_cross_entropy_with_logits(logits, target, pw.defined() ? pw.to(logits.device()) : pw,
                                             Reduction::Sum);
   };
-  data::DataLoaderOptions lo;
+  nn::data::DataLoaderOptions lo;
   lo.batch_size = 128;
   lo.seed = seed;
-  lo.transform = data::Transform::fashion_mnist(false);
-  data::DataLoader loader(train, lo);
+  lo.transform = nn::data::Transform::fashion_mnist(false);
+  nn::data::DataLoader loader(train, lo);
   metrics::TrainingRecorder rec(dp);
   for (int e = 0; e < epochs; ++e) {
     rec.start_epoch();
@@ -61,11 +61,11 @@ BinaryRun train_and_score(const data::Dataset& train, const data::Dataset& test,
     std::printf("    epoch %d  train BCE %.4f\n", e + 1, rec.mean_loss());  // the one read of the loss
   }
   // Sharded evaluation: per-replica score lists and confusion matrices, merged.
-  data::DataLoaderOptions eo;
+  nn::data::DataLoaderOptions eo;
   eo.batch_size = 1000;
   eo.shuffle = false;
   eo.transform = lo.transform;
-  data::DataLoader test_loader(test, eo);
+  nn::data::DataLoader test_loader(test, eo);
   std::vector<BinaryRun> per(dp.size());
   for (auto& b : test_loader)
     dp.evaluate_batch(b.inputs, b.labels, [&](int r, const Tensor& logits, const Tensor& labels) {
@@ -97,7 +97,7 @@ void print_summary(const char* title, const metrics::ConfusionMatrix& cm, const 
 
 int main(int argc, char** argv) {
   CLI::App app{"The accuracy paradox on Fashion-MNIST: Bag (class 8) vs the rest"};
-  std::string dir = data::kFashionMnistDir, devices = "cpu", json_path;
+  std::string dir = nn::data::kFashionMnistDir, devices = "cpu", json_path;
   int epochs = 3;
   double lr = 0.01;
   std::int64_t positive = 8;
@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
   app.add_option("--json", json_path, "write the results as JSON");
   CLI11_PARSE(app, argc, argv);
   try {
-    const data::Dataset train = data::fashion_mnist(dir, true), test = data::fashion_mnist(dir, false);
+    const nn::data::Dataset train = nn::data::fashion_mnist(dir, true), test = nn::data::fashion_mnist(dir, false);
     const auto counts = train.label_counts();
     const std::int64_t n_pos = counts.at(positive), n_neg = train.size() - n_pos;
     std::printf("Fashion-MNIST, class %lld vs the rest: %lld positives / %lld negatives in training (%.1f%%)\n",

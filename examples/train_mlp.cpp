@@ -1,13 +1,161 @@
-// examples/train_mlp.cpp — an MLP on Fashion-MNIST, trained data-parallel.
+// examples/train_mlp.cpp — train a model on Fashion-MNIST with DataParallel: the
+// whole training loop on one screen.
 //
-//   Flatten, Linear 784->1024, ReLU, Linear 1024->1024, ReLU, Linear 1024->10
-//   (parameter names 1.weight, 1.bias, 3.weight, ... as in PyTorch's nn.Sequential)
+// Follow one batch through run():
+//   DataLoader         a global batch on the host, shuffled by (seed, epoch)
+//   dp.train_step      shards to the replicas; forward and backward with a
+//                      SUMMED loss; gradients summed across replicas and
+//                      divided by the global batch; the same optimizer step on
+//                      every replica. It returns before the devices are done.
+//   rec.record         the step's phase times and loss, folded into the meters
+//                      once the step is done: the loop never waits for a GPU
+//   metrics::evaluate  after each epoch: each replica scores its shard of the
+//                      test set, the confusion matrices and loss sums are added
+//   reports            classification report, speed report, warnings, JSON
 //
 //   ./train_mlp --epochs 5 --devices cpu,cpu --metrics-json mlp.json
-#include "train_common.h"
+//   ./train_cnn --epochs 3          (this same file, built with --model cnn as the default)
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <optional>
+
+#include "progress.h"      // the progress bar
+#include "train_config.h"  // flags, data sets, model, optimizer, loader options
+
+#ifndef MINIDP_TRAIN_MODEL  // examples/CMakeLists.txt builds train_cnn with "cnn"
+#define MINIDP_TRAIN_MODEL "mlp"
+#endif
 
 using namespace minidp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+int run(examples::TrainConfig c) {
+  // ---- data, model, replicas; a checkpoint says where a resumed run stands
+  auto [train, test] = examples::load_data(c);
+  const auto leakage = metrics::check_data_leakage(metrics::find_overlap(train.inputs, test.inputs));
+  set_allow_tf32(c.tf32);
+  manual_seed(c.seed);
+  nn::ModulePtr model = examples::make_model(c.model);
+  if (!c.init.empty()) model->load_state_dict(nn::load_safetensors(c.init).tensors);
+  std::optional<nn::TrainingState> resume;
+  if (!c.resume.empty()) {
+    resume = nn::load_training_state(c.resume);
+    resume->load_model(*model);
+    resume->restore_rng(*model);
+    if (resume->progress.seed != c.seed && !c.quiet)
+      std::printf("resume: continuing with the checkpoint's seed %llu: the shuffle order must go on\n",
+                  static_cast<unsigned long long>(resume->progress.seed));
+    c.seed = resume->progress.seed;
+  }
+  parallel::DataParallel dp(model, parallel::parse_replicas(c.devices),
+                            [&](std::vector<Tensor> ps) { return examples::make_optimizer(c, ps); });
+  if (resume)
+    for (int rank = 0; rank < dp.size(); ++rank) resume->load_optimizer(dp.optimizer(rank));
+  nn::TrainingProgress at = resume ? resume->progress : nn::TrainingProgress{.seed = c.seed};
+  nn::data::DataLoader loader(train, examples::train_loader_options(c, dp));
+  nn::data::DataLoader test_loader(test, examples::test_loader_options());
+  const std::string title = c.model == "cnn" ? "CNN conv32-pool-conv64-pool-fc128-fc10" : "MLP 784-1024-1024-10";
+  if (!c.quiet) {
+    std::printf("%s: %lld parameters, %d replica(s) [%s], %s communicator\n", title.c_str(),
+                static_cast<long long>(model->num_parameters()), dp.size(), c.devices.c_str(),
+                dp.communicator().name().c_str());
+    std::printf("data: %lld training / %lld test samples, batch %lld, %lld steps per epoch\n",
+                static_cast<long long>(train.size()), static_cast<long long>(test.size()),
+                static_cast<long long>(c.batch), static_cast<long long>(loader.num_batches()));
+    if (leakage) std::printf("WARNING: %s\n", leakage->message.c_str());
+    std::printf("%5s %11s %10s %9s %9s %12s %8s\n", "epoch", "train_loss", "test_loss", "test_acc", "macro_f1",
+                "samples/s", "time_s");
+  }
+  std::unique_ptr<metrics::JsonlWriter> jsonl;
+  if (!c.log_jsonl.empty()) jsonl = std::make_unique<metrics::JsonlWriter>(c.log_jsonl);
+
+  // ---- the training loop
+  metrics::TrainingRecorder rec(dp);
+  metrics::Evaluation eval{metrics::ConfusionMatrix(10), {}};
+  std::vector<double> train_curve, test_curve;
+  loader.set_epoch(at.epoch, at.step_in_epoch);  // a resumed run starts mid-epoch, skipping nothing twice
+  for (bool stop = false; at.epoch < c.epochs && !stop; ++at.epoch, at.step_in_epoch = 0) {
+    rec.start_epoch();
+    examples::Progress bar(loader.num_batches(), !c.quiet);
+    const auto t_epoch = Clock::now();
+    std::int64_t samples = 0;
+    auto t_data = Clock::now();
+    for (nn::data::Batch& b : loader) {
+      const double data_wait = seconds_since(t_data);
+      rec.record(dp.train_step(b.inputs, b.labels), data_wait);  // queued; the host goes on at once
+      samples += b.size();
+      ++at.step_in_epoch, ++at.global_step;
+      bar.update(at.step_in_epoch, samples);
+      if (c.max_steps > 0 && at.global_step >= c.max_steps) {
+        stop = true;
+        if (!c.save.empty()) nn::save_training_state(c.save, *dp.module(0), dp.optimizer(0), at);
+        break;
+      }
+      t_data = Clock::now();
+    }
+    train_curve.push_back(rec.mean_loss());  // the one read of the loss: once per epoch
+    const double seconds = seconds_since(t_epoch), samples_per_s = samples / std::max(seconds, 1e-9);
+    rec.record_memory();
+    eval = metrics::evaluate(dp, test_loader, 10);
+    test_curve.push_back(eval.loss.mean());
+    const double accuracy = metrics::accuracy(eval.cm), macro_f1 = metrics::f1(eval.cm).macro;
+    if (!c.quiet)
+      std::printf("%5lld %11.4f %10.4f %8.2f%% %9.4f %12.0f %8.1f\n", static_cast<long long>(at.epoch + 1),
+                  train_curve.back(), test_curve.back(), 100.0 * accuracy, macro_f1, samples_per_s, seconds);
+    std::fflush(stdout);
+    if (jsonl)
+      jsonl->write({{"epoch", at.epoch + 1},
+                    {"train", {{"loss", metrics::json_number(train_curve.back())}, {"samples_per_s", samples_per_s},
+                               {"seconds", seconds}}},
+                    {"test", {{"loss", metrics::json_number(test_curve.back())}, {"accuracy", accuracy},
+                              {"f1_macro", metrics::json_number(macro_f1)}}}});
+  }
+  if (!c.save.empty() && (c.max_steps == 0 || at.global_step < c.max_steps))
+    nn::save_training_state(c.save, *dp.module(0), dp.optimizer(0), at);
+
+  // ---- reports
+  metrics::ReportOptions ro;
+  ro.class_names = nn::data::fashion_mnist_classes();
+  const auto warnings = metrics::check_training_run(eval.cm, train_curve, test_curve, rec.balance(), leakage);
+  if (!c.quiet) {
+    if (eval.cm.total() > 0)
+      std::printf("\nTest set (%lld samples):\n%s", static_cast<long long>(eval.cm.total()),
+                  metrics::classification_report(eval.cm, ro).c_str());
+    std::printf("\n%s", metrics::speed_report(rec).c_str());
+    std::vector<metrics::Warning> others;  // the classification report already shows the accuracy paradox
+    for (auto& w : warnings)
+      if (w.kind != "accuracy_paradox") others.push_back(w);
+    if (!others.empty()) std::printf("\n%s", metrics::warnings_text(others).c_str());
+  }
+  if (!c.metrics_json.empty()) {
+    nlohmann::json j = metrics::training_run_json(rec, train_curve.empty() ? std::nan("") : train_curve.back(),
+                                                  eval, ro, warnings);
+    j["model"] = title;
+    j["devices"] = c.devices;
+    j["replicas"] = dp.size();
+    std::ofstream out(c.metrics_json);
+    out << j.dump(2) << "\n";
+    MINIDP_CHECK(out.good(), "--metrics-json: could not write ", c.metrics_json);
+  }
+  return 0;
+}
+}  // namespace
 
 int main(int argc, char** argv) {
-  return examples::train_main(argc, argv, "MLP 784-1024-1024-10", examples::make_mlp, /*flatten_inputs=*/false);
+  examples::TrainConfig c;
+  c.model = MINIDP_TRAIN_MODEL;
+  if (c.model == "cnn") c.epochs = 3;
+  CLI::App app{"Train a model on Fashion-MNIST with minidp's DataParallel"};
+  examples::add_flags(app, c);
+  CLI11_PARSE(app, argc, argv);
+  try {
+    return run(c);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
 }

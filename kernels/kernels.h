@@ -97,13 +97,19 @@ namespace cpu {
 MINIDP_KERNEL_LIST
 }  // namespace cpu
 
-namespace cuda {
+namespace cuda {  // kernels/cuda/*.cu, in builds with CUDA
 MINIDP_KERNEL_LIST
 }  // namespace cuda
 
-// Call the backend of `device`: MINIDP_KERNEL(dev, gemm, ...) runs cpu::gemm or cuda::gemm.
+// Call the backend of `device`: MINIDP_KERNEL(dev, gemm, ...) runs cpu::gemm or
+// cuda::gemm. A build without CUDA has only the CPU kernels, and no CUDA
+// tensor can exist there (allocating one raises), so it calls the CPU's.
+#if defined(MINIDP_WITH_CUDA) && MINIDP_WITH_CUDA
 #define MINIDP_KERNEL(device, fn, ...)                                       \
   ((device).is_cpu() ? ::minidp::kernels::cpu::fn(__VA_ARGS__)               \
                      : ::minidp::kernels::cuda::fn(__VA_ARGS__))
+#else
+#define MINIDP_KERNEL(device, fn, ...) ((void)(device), ::minidp::kernels::cpu::fn(__VA_ARGS__))
+#endif
 
 }  // namespace minidp::kernels

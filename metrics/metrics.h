@@ -8,8 +8,10 @@
 //   LossMeter (sum and count)                          metrics/loss_meter.h
 // Speed and resources (plain C++, times passed in or taken with std::chrono):
 //   ThroughputMeter, scaling_efficiency()              metrics/throughput.h
-//   StepTimer (data/forward/backward/sync/optimizer)   metrics/step_timer.h
+//   StepTimer (data/forward/backward/allreduce/optim.) metrics/step_timer.h
 //   MemoryTracker, LoadBalance                         metrics/resources.h
+//   evaluate() (sharded over DataParallel's replicas,
+//   counts merged, never ratios)                       metrics/evaluation.h
 //   TrainingRecorder (DataParallel's step results into
 //   the meters above and the epoch loss, no host waits) metrics/training_recorder.h
 // Pitfall warnings and reports:
@@ -31,6 +33,7 @@
 #include "metrics/binned.h"
 #include "metrics/classification.h"
 #include "metrics/confusion_matrix.h"
+#include "metrics/evaluation.h"
 #include "metrics/loss_meter.h"
 #include "metrics/pitfalls.h"
 #include "metrics/report.h"

@@ -134,4 +134,14 @@ std::optional<Warning> check_load_imbalance(const LoadBalance& lb, double max_ra
   return Warning{"load_imbalance", msg};
 }
 
+std::vector<Warning> check_training_run(const ConfusionMatrix& test_cm, const std::vector<double>& train_loss,
+                                        const std::vector<double>& test_loss, const LoadBalance& balance,
+                                        const std::optional<Warning>& leakage) {
+  std::vector<Warning> w = check_accuracy_paradox(test_cm);
+  if (leakage) w.push_back(*leakage);
+  if (auto o = check_overfitting(train_loss, test_loss)) w.push_back(*o);
+  if (auto l = check_load_imbalance(balance)) w.push_back(*l);
+  return w;
+}
+
 }  // namespace minidp::metrics

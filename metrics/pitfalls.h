@@ -75,4 +75,11 @@ std::optional<Warning> check_overfitting(const std::vector<double>& train_loss, 
 // Warns for idle replicas and when max/mean busy time exceeds `max_ratio`.
 std::optional<Warning> check_load_imbalance(const LoadBalance& lb, double max_ratio = 1.25);
 
+// ---- all of a training run's checks at once (default thresholds): the
+// accuracy paradox on the test counts, overfitting on the per-epoch loss
+// curves, load imbalance, and a data-leakage warning found before training.
+std::vector<Warning> check_training_run(const ConfusionMatrix& test_cm, const std::vector<double>& train_loss,
+                                        const std::vector<double>& test_loss, const LoadBalance& balance,
+                                        const std::optional<Warning>& leakage = std::nullopt);
+
 }  // namespace minidp::metrics

@@ -282,6 +282,31 @@ json speed_json(const TrainingRecorder& rec) {
           {"host_syncs_per_step", json_number(rec.host_syncs_per_step())}};
 }
 
+json training_run_json(const TrainingRecorder& rec, double train_loss, const Evaluation& test,
+                       const ReportOptions& opts, const std::vector<Warning>& warnings) {
+  json j;
+  j["train"] = speed_json(rec);
+  j["train"]["loss"] = json_number(train_loss);
+  json t = classification_json(test.cm, opts);
+  t["loss"] = json_number(test.loss.mean());
+  // Flat keys for quick reading, beside the full nested report.
+  const auto pr = precision(test.cm), rc = recall(test.cm), f = f1(test.cm);
+  t["precision_macro"] = json_number(pr.macro);
+  t["recall_macro"] = json_number(rc.macro);
+  t["f1_macro"] = json_number(f.macro);
+  t["per_class"] = json::array();
+  for (std::int64_t k = 0; k < test.cm.num_classes(); ++k)
+    t["per_class"].push_back({{"class", k < static_cast<std::int64_t>(opts.class_names.size()) ? opts.class_names[k]
+                                                                                              : std::to_string(k)},
+                              {"precision", json_number(pr.per_class[k])},
+                              {"recall", json_number(rc.per_class[k])},
+                              {"f1", json_number(f.per_class[k])},
+                              {"support", test.cm.true_count(k)}});
+  j["test"] = t;
+  j["warnings"] = to_json(warnings);
+  return j;
+}
+
 json epoch_json(std::int64_t epoch, const LossMeter& train, const LossMeter& val, const ConfusionMatrix* cm,
                 const ThroughputMeter* tm) {
   json j = {{"epoch", epoch}, {"train_loss", json_number(train.mean())}, {"val_loss", json_number(val.mean())}};

@@ -27,6 +27,7 @@
 #include "metrics/binned.h"
 #include "metrics/classification.h"
 #include "metrics/confusion_matrix.h"
+#include "metrics/evaluation.h"
 #include "metrics/loss_meter.h"
 #include "metrics/pitfalls.h"
 #include "metrics/resources.h"
@@ -63,6 +64,13 @@ nlohmann::json to_json(const std::vector<Warning>& warnings);
 nlohmann::json classification_json(const ConfusionMatrix& cm, const ReportOptions& opts = {});
 // samples_per_s, step_time, throughput, load_balance, peak_memory, host_syncs_per_step.
 nlohmann::json speed_json(const TrainingRecorder& rec);
+// A whole training run, as the examples' --metrics-json writes it:
+//   "train": speed_json(rec) and "loss" (the last epoch's mean training loss);
+//   "test":  classification_json(test.cm) and "loss", plus flat "precision_macro",
+//            "recall_macro", "f1_macro" and "per_class" [{class, precision, recall, f1, support}];
+//   "warnings".
+nlohmann::json training_run_json(const TrainingRecorder& rec, double train_loss, const Evaluation& test,
+                                 const ReportOptions& opts, const std::vector<Warning>& warnings);
 // threshold, roc_auc, average_precision, roc_curve {fpr, tpr, thresholds}, pr_curve {precision, recall, thresholds}.
 nlohmann::json binary_json(const BinaryScores& scores, double threshold = 0.5);
 nlohmann::json binary_json(const BinnedBinaryScores& scores);

@@ -9,7 +9,7 @@
 
 namespace minidp::metrics {
 
-std::vector<std::string> StepTimer::default_phases() { return {"data", "forward", "backward", "sync", "optimizer"}; }
+std::vector<std::string> StepTimer::default_phases() { return {"data", "forward", "backward", "allreduce", "optimizer"}; }
 
 StepTimer::StepTimer(std::vector<std::string> phases, std::int64_t warmup_steps, Clock clock)
     : warmup_(warmup_steps), clock_(std::move(clock)) {

@@ -1,23 +1,25 @@
 // minidp/metrics/step_timer.h — where the time of a training step goes, phase by phase.
 //
-// A data-parallel step is data wait -> forward -> backward -> gradient sync
-// -> optimizer. If adding replicas does not speed training up, the
-// breakdown says why: "sync" growing means communication dominates, "data"
-// growing means the input pipeline starves the devices. Phases have names;
-// the five above are the default, any other name is added on first use.
+// A data-parallel step is data wait -> forward -> backward -> gradient
+// allreduce -> optimizer. If adding replicas does not speed training up, the
+// breakdown says why: "allreduce" growing means communication (or waiting for
+// the slowest replica) dominates, "data" growing means the input pipeline
+// starves the devices. Phases have names; the five above are the default, any
+// other name is added on first use.
 //
 // Times are host wall-clock (std::chrono::steady_clock) by default. GPU work
-// is asynchronous, so host timing of a CUDA phase needs a synchronize — or
-// the hook: add(phase, seconds) takes a time measured elsewhere (e.g. the
-// elapsed time between two CUDA events) and is what a CUDA-event timer will
-// feed. A custom clock can also be injected (tests use a fake one).
+// is asynchronous, so host timing of a CUDA phase would measure only the
+// queueing; add(phase, seconds) takes a time measured elsewhere — the
+// elapsed time between two CUDA events, which is how TrainingRecorder
+// (metrics/training_recorder.h) feeds DataParallel's phase times in. A custom
+// clock can also be injected (tests use a fake one).
 //
-//   StepTimer t;                                 // data, forward, backward, sync, optimizer
+//   StepTimer t;                                 // data, forward, backward, allreduce, optimizer
 //   { auto s = t.scope("forward"); y = model(x); }
 //   t.start("backward"); loss.backward(); t.stop();
-//   t.add("sync", event_ms / 1000.0);
+//   t.add("allreduce", event_ms / 1000.0);
 //   t.end_step();
-//   t.mean("sync"); t.fraction("sync");
+//   t.mean("allreduce"); t.fraction("allreduce");
 #pragma once
 
 #include <cstdint>

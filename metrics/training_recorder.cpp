@@ -77,14 +77,14 @@ void TrainingRecorder::fold(parallel::StepResult& r, double data_wait) {
     slowest.data = std::max(slowest.data, rs.time.data);
     slowest.forward = std::max(slowest.forward, rs.time.forward);
     slowest.backward = std::max(slowest.backward, rs.time.backward);
-    slowest.sync = std::max(slowest.sync, rs.time.sync);
+    slowest.allreduce = std::max(slowest.allreduce, rs.time.allreduce);
     slowest.optimizer = std::max(slowest.optimizer, rs.time.optimizer);
   }
   speed_.step(r.wall_seconds + data_wait, per);
   timer_.add("data", data_wait + slowest.data);
   timer_.add("forward", slowest.forward);
   timer_.add("backward", slowest.backward);
-  timer_.add("sync", slowest.sync);
+  timer_.add("allreduce", slowest.allreduce);
   timer_.add("optimizer", slowest.optimizer);
   timer_.end_step();
 }

@@ -123,6 +123,7 @@ class Dropout : public Cloneable<Dropout> {
   std::string type_name() const override { return "Dropout"; }
   std::string extra_repr() const override;
   Generator& generator() { return gen_; }
+  const Generator& generator() const { return gen_; }
   void set_shard(std::int64_t row_offset, std::int64_t global_rows) {
     shard_offset_ = row_offset;
     global_rows_ = global_rows;

@@ -1,5 +1,6 @@
 // minidp/nn/nn.h — everything of the nn layer: modules and layers, losses,
-// initialisation, optimizers and schedules, data sets and loaders, checkpoints.
+// initialisation, optimizers and schedules, data sets and loaders, checkpoints
+// (of tensors, and of a whole training run).
 #pragma once
 
 #include "nn/init.h"
@@ -10,9 +11,6 @@
 #include "nn/optim/optimizer.h"
 #include "nn/optim/scheduler.h"
 #include "nn/optim/sgd.h"
-#if __has_include("nn/data/data.h")
 #include "nn/data/data.h"
-#endif
-#if __has_include("nn/checkpoint.h")
 #include "nn/checkpoint.h"
-#endif
+#include "nn/training_state.h"

@@ -68,7 +68,7 @@ double& PhaseTimes::operator[](Phase p) {
     case Phase::Data: return data;
     case Phase::Forward: return forward;
     case Phase::Backward: return backward;
-    case Phase::Sync: return sync;
+    case Phase::Allreduce: return allreduce;
     case Phase::Optimizer: return optimizer;
   }
   MINIDP_FAIL("PhaseTimes: unknown phase ", static_cast<int>(p));
@@ -126,12 +126,12 @@ void StepResult::stream_wait(const Stream& s) const {
 
 void StepResult::wait() {
   if (resolved || !events) return;
-  for (std::size_t i = 0; i < replicas.size(); ++i) {
-    const int r = static_cast<int>(i);
+  for (std::size_t rank = 0; rank < replicas.size(); ++rank) {
+    const int r = static_cast<int>(rank);
     // The one place the host waits for a step — and only if it is not done yet.
     if (!events->end(r).query()) events->end(r).synchronize();
     for (int k = 0; k < kNumPhases; ++k)
-      replicas[i].time[static_cast<Phase>(k)] = events->at[i][k].elapsed_ms(events->at[i][k + 1]) / 1e3;
+      replicas[rank].time[static_cast<Phase>(k)] = events->at[rank][k].elapsed_ms(events->at[rank][k + 1]) / 1e3;
   }
   resolved = true;
 }
@@ -155,23 +155,23 @@ DataParallel::DataParallel(nn::ModulePtr model, std::vector<Replica> replicas, c
   MINIDP_CHECK(make_optimizer != nullptr, "DataParallel: no optimizer factory");
   std::vector<Device> devices;
   own_stream_.assign(replicas_.size(), false);
-  for (std::size_t i = 0; i < replicas_.size(); ++i) {
-    Replica& r = replicas_[i];
-    r.index = static_cast<int>(i);
+  for (std::size_t rank = 0; rank < replicas_.size(); ++rank) {
+    Replica& r = replicas_[rank];
+    r.rank = static_cast<int>(rank);
     check_device_available(r.device);
     devices.push_back(r.device);
     // Each GPU replica queues its work on a stream of its own, so replicas
     // that share a GPU overlap instead of serialising.
     if (r.device.is_cuda() && r.stream.handle == nullptr) {
       r.stream = create_stream(r.device);
-      own_stream_[i] = true;
+      own_stream_[rank] = true;
     }
     r.stream.device = r.device;
   }
   // Replicate once: the model is replica 0; the others are deep copies.
   model->to(replicas_[0].device);
   modules_.push_back(model);
-  for (std::size_t i = 1; i < replicas_.size(); ++i) modules_.push_back(model->deep_copy(replicas_[i].device));
+  for (std::size_t rank = 1; rank < replicas_.size(); ++rank) modules_.push_back(model->deep_copy(replicas_[rank].device));
   for (auto& m : modules_) {
     flat_grads_.push_back(flatten_gradients(*m, &num_grads_));
     optimizers_.push_back(make_optimizer(m->parameters()));
@@ -186,35 +186,35 @@ DataParallel::DataParallel(nn::ModulePtr model, std::vector<Replica> replicas, c
     if (r.device.is_cuda()) synchronize(r.device);
   comm_ = make_communicator(devices);
   if (opts_.sync_batchnorm)
-    for (int i = 0; i < size(); ++i)
-      for_each_module(*modules_[i], [this, i](nn::Module& m) {
+    for (int rank = 0; rank < size(); ++rank)
+      for_each_module(*modules_[rank], [this, rank](nn::Module& m) {
         if (auto* bn = dynamic_cast<nn::BatchNorm*>(&m))
-          bn->set_training_fn([this, i](const Tensor& x, const Tensor& w, const Tensor& b, Tensor rm, Tensor rv,
+          bn->set_training_fn([this, rank](const Tensor& x, const Tensor& w, const Tensor& b, Tensor rm, Tensor rv,
                                         double momentum, double eps) {
-            return sync_batch_norm(x, w, b, rm, rv, momentum, eps, *comm_, i, current_batch_);
+            return sync_batch_norm(x, w, b, rm, rv, momentum, eps, *comm_, rank, current_batch_);
           });
       });
   pool_ = std::make_unique<WorkerPool>(size(), [this](const std::string& why) { comm_->abort(why); });
   // Broadcast parameters and buffers from replica 0: the copies already hold
   // the same values, but this is the step that makes it true across processes.
-  pool_->run([this](int i) {
-    DeviceGuard dg(replicas_[i].device);
-    StreamGuard sg(replicas_[i].stream);
+  pool_->run([this](int rank) {
+    DeviceGuard dg(replicas_[rank].device);
+    StreamGuard sg(replicas_[rank].stream);
     NoGradGuard ng;
-    for (auto& [name, t] : modules_[i]->state_dict()) {
+    for (auto& [name, t] : modules_[rank]->state_dict()) {
       Tensor c = t;
-      comm_->broadcast(i, c, 0);
+      comm_->broadcast(rank, c, 0);
     }
   });
 }
 
 DataParallel::~DataParallel() {
   pool_.reset();  // join the replica threads before their streams go
-  for (std::size_t i = 0; i < replicas_.size(); ++i)
-    if (own_stream_[i]) destroy_stream_noexcept(replicas_[i].stream);  // a destructor must not throw
+  for (std::size_t rank = 0; rank < replicas_.size(); ++rank)
+    if (own_stream_[rank]) destroy_stream_noexcept(replicas_[rank].stream);  // a destructor must not throw
 }
 
-StepResult DataParallel::train_step(const Tensor& inputs, const Tensor& labels, const LossSumFn& loss_sum) {
+StepResult DataParallel::train_step(const Tensor& inputs, const Tensor& labels, const LossSumFn& loss_fn) {
   const Shards shards = plan_shards("DataParallel::train_step", inputs, labels, size());
   const std::int64_t batch = inputs.size(0);
   MINIDP_CHECK(batch >= 1, "DataParallel::train_step: empty batch");
@@ -225,9 +225,9 @@ StepResult DataParallel::train_step(const Tensor& inputs, const Tensor& labels, 
   // counters (those replica 0's generator is at) and keeps its own rows.
   for (std::size_t k = 0; k < dropouts_[0].size(); ++k) {
     const std::uint64_t at = dropouts_[0][k]->generator().offset();
-    for (int i = 0; i < size(); ++i) {
-      dropouts_[i][k]->generator().set_offset(at);
-      dropouts_[i][k]->set_shard(shards.offset[i], batch);
+    for (int rank = 0; rank < size(); ++rank) {
+      dropouts_[rank][k]->generator().set_offset(at);
+      dropouts_[rank][k]->set_shard(shards.offset[rank], batch);
     }
   }
 
@@ -239,51 +239,51 @@ StepResult DataParallel::train_step(const Tensor& inputs, const Tensor& labels, 
   const auto start = Clock::now();
   if (auto* inproc = dynamic_cast<InProcessCommunicator*>(comm_.get())) inproc->reset();
 
-  pool_->run([&](int i) {
-    const Replica& r = replicas_[i];
+  pool_->run([&](int rank) {
+    const Replica& r = replicas_[rank];
     DeviceGuard dg(r.device);
     StreamGuard sg(r.stream);
-    nn::Module& m = *modules_[i];
-    ReplicaStepStats& st = result.replicas[i];
-    st.samples = shards.size[i];
+    nn::Module& m = *modules_[rank];
+    ReplicaStepStats& st = result.replicas[rank];
+    st.samples = shards.size[rank];
     m.train();
     detail::StepEvents& ev = *result.events;
-    Tensor& flat = flat_grads_[i];
+    Tensor& flat = flat_grads_[rank];
 
-    ev.begin(i, Phase::Data).record(r.stream);
-    Tensor x = shards.rows(inputs, i).to(r.device);  // a view, then one (asynchronous) copy
-    Tensor y = shards.rows(labels, i).to(r.device);
+    ev.begin(rank, Phase::Data).record(r.stream);
+    Tensor x = shards.rows(inputs, rank).to(r.device);  // a view, then one (asynchronous) copy
+    Tensor y = shards.rows(labels, rank).to(r.device);
     {
       NoGradGuard ng;
       flat.zero_();  // an empty replica joins the sum with zero gradients and a zero loss
-      if (opts_.broadcast_buffers) sync_buffers(i);
+      if (opts_.broadcast_buffers) broadcast_buffers(rank);
     }
-    ev.begin(i, Phase::Forward).record(r.stream);
+    ev.begin(rank, Phase::Forward).record(r.stream);
     Tensor loss;
-    if (shards.size[i] > 0) {
-      loss = loss_sum(m.forward(x), y);
+    if (shards.size[rank] > 0) {
+      loss = loss_fn(m.forward(x), y);
       MINIDP_CHECK(loss.numel() == 1, "DataParallel: the loss function must return a scalar (the sum over the ",
                    "shard's samples), got ", loss.describe());
     }
-    ev.begin(i, Phase::Backward).record(r.stream);
+    ev.begin(rank, Phase::Backward).record(r.stream);
     if (loss.defined()) {
       loss.backward();
       NoGradGuard ng;
       flat.narrow(0, num_grads_, 1).copy_(loss.detach().reshape({1}));  // the loss rides with the gradients
     }
-    ev.begin(i, Phase::Sync).record(r.stream);
-    comm_->allreduce_sum(i, flat);
-    ev.begin(i, Phase::Optimizer).record(r.stream);
+    ev.begin(rank, Phase::Allreduce).record(r.stream);
+    comm_->allreduce_sum(rank, flat);
+    ev.begin(rank, Phase::Optimizer).record(r.stream);
     {
       NoGradGuard ng;
       flat.mul_(1.0 / static_cast<double>(batch));  // sum of per-sample gradients / global count
     }
-    optimizers_[i]->step();
-    if (i == 0) {
+    optimizers_[rank]->step();
+    if (rank == 0) {
       NoGradGuard ng;
       result.loss_mean = flat.narrow(0, num_grads_, 1).clone();  // the global mean loss, kept on the device
     }
-    ev.end(i).record(r.stream);
+    ev.end(rank).record(r.stream);
     st.loss_sum = loss.defined() ? loss.detach() : Tensor();
   });
 
@@ -297,36 +297,36 @@ std::vector<std::int64_t> DataParallel::evaluate_batch(const Tensor& inputs, con
                                                        const std::function<void(int, const Tensor&, const Tensor&)>& fn) {
   const Shards shards = plan_shards("DataParallel::evaluate_batch", inputs, labels, size());
   if (auto* inproc = dynamic_cast<InProcessCommunicator*>(comm_.get())) inproc->reset();
-  pool_->run([&](int i) {
-    const Replica& r = replicas_[i];
+  pool_->run([&](int rank) {
+    const Replica& r = replicas_[rank];
     DeviceGuard dg(r.device);
     StreamGuard sg(r.stream);
     NoGradGuard ng;
-    nn::Module& m = *modules_[i];
-    sync_buffers(i);  // every replica evaluates with replica 0's running statistics
-    if (shards.size[i] == 0) return;
+    nn::Module& m = *modules_[rank];
+    broadcast_buffers(rank);  // every replica evaluates with replica 0's running statistics
+    if (shards.size[rank] == 0) return;
     struct EvalMode {  // back to training mode however we leave
       nn::Module& m;
       explicit EvalMode(nn::Module& mod) : m(mod) { m.eval(); }
       ~EvalMode() { m.train(); }
     } mode(m);
-    fn(i, m.forward(shards.rows(inputs, i).to(r.device)), shards.rows(labels, i).to(r.device));
+    fn(rank, m.forward(shards.rows(inputs, rank).to(r.device)), shards.rows(labels, rank).to(r.device));
   });
   return shards.size;
 }
 
-void DataParallel::sync_buffers(int i) {
+void DataParallel::broadcast_buffers(int rank) {
   if (size() == 1) return;
   NoGradGuard ng;
-  for (auto& [name, b] : modules_[i]->named_buffers()) {
+  for (auto& [name, b] : modules_[rank]->named_buffers()) {
     Tensor c = b;
-    comm_->broadcast(i, c, 0);
+    comm_->broadcast(rank, c, 0);
   }
 }
 
-std::uint64_t DataParallel::parameter_hash(int i) const {
+std::uint64_t DataParallel::parameter_hash(int rank) const {
   std::uint64_t h = 1469598103934665603ull;  // FNV-1a
-  for (auto& [name, t] : modules_.at(i)->named_parameters()) {
+  for (auto& [name, t] : modules_.at(rank)->named_parameters()) {
     Tensor c = t.detach().to(Device::cpu()).contiguous();
     const auto* p = static_cast<const unsigned char*>(c.raw_data());
     const std::size_t n = static_cast<std::size_t>(c.numel()) * dtype_size(c.dtype());
@@ -337,8 +337,8 @@ std::uint64_t DataParallel::parameter_hash(int i) const {
 
 bool DataParallel::replicas_identical() const {
   const std::uint64_t h0 = parameter_hash(0);
-  for (int i = 1; i < size(); ++i)
-    if (parameter_hash(i) != h0) return false;
+  for (int rank = 1; rank < size(); ++rank)
+    if (parameter_hash(rank) != h0) return false;
   return true;
 }
 

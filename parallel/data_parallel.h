@@ -58,14 +58,14 @@ struct DataParallelOptions {
 // The phases of a training step, in order. Events recorded on each
 // replica's stream at the boundaries time them: GPU time for a GPU replica,
 // host time for a CPU one.
-enum class Phase : int { Data, Forward, Backward, Sync, Optimizer };
+enum class Phase : int { Data, Forward, Backward, Allreduce, Optimizer };
 constexpr int kNumPhases = 5;
 
 // Seconds of each phase of one step on one replica.
 struct PhaseTimes {
   double data = 0;  // shard copy to the device (and the broadcast of buffers from replica 0)
-  double forward = 0, backward = 0, sync = 0, optimizer = 0;
-  double busy() const { return data + forward + backward + optimizer; }  // excludes waiting in the sync
+  double forward = 0, backward = 0, allreduce = 0, optimizer = 0;
+  double busy() const { return data + forward + backward + optimizer; }  // excludes the allreduce (and waiting in it)
   double& operator[](Phase p);
 };
 
@@ -112,7 +112,7 @@ class DataParallel {
   DataParallel& operator=(const DataParallel&) = delete;
 
   // One synchronous data-parallel training step on a global batch.
-  StepResult train_step(const Tensor& inputs, const Tensor& labels, const LossSumFn& loss_sum = cross_entropy_sum);
+  StepResult train_step(const Tensor& inputs, const Tensor& labels, const LossSumFn& loss_fn = cross_entropy_sum);
 
   // Sharded evaluation of one batch: each replica runs its shard through its
   // module (eval mode, no gradients) and `fn(replica, outputs, labels)` is
@@ -122,21 +122,21 @@ class DataParallel {
                                            const std::function<void(int, const Tensor&, const Tensor&)>& fn);
 
   int size() const { return static_cast<int>(replicas_.size()); }
-  const Replica& replica(int i) const { return replicas_.at(i); }
-  nn::ModulePtr module(int i = 0) const { return modules_.at(i); }
-  nn::Optimizer& optimizer(int i = 0) { return *optimizers_.at(i); }
+  const Replica& replica(int rank) const { return replicas_.at(rank); }
+  nn::ModulePtr module(int rank = 0) const { return modules_.at(rank); }
+  nn::Optimizer& optimizer(int rank = 0) { return *optimizers_.at(rank); }
   const Communicator& communicator() const { return *comm_; }
   // The replica's gradients after the last step (summed over replicas, divided by B).
-  Tensor flat_grad(int i) const { return flat_grads_.at(i).narrow(0, 0, num_grads_); }
+  Tensor flat_grad(int rank) const { return flat_grads_.at(rank).narrow(0, 0, num_grads_); }
 
   // FNV-1a hash of a replica's parameters (bytes on the host). Buffers are
   // left out: with local BatchNorm they differ until the next broadcast.
-  std::uint64_t parameter_hash(int i) const;
+  std::uint64_t parameter_hash(int rank) const;
   bool replicas_identical() const;
 
  private:
-  // Called on replica i's thread: buffers (BatchNorm statistics) from replica 0.
-  void sync_buffers(int i);
+  // Called on the replica's thread: buffers (BatchNorm statistics) from replica 0.
+  void broadcast_buffers(int rank);
   std::vector<Replica> replicas_;
   std::vector<nn::ModulePtr> modules_;
   std::vector<std::unique_ptr<nn::Optimizer>> optimizers_;

@@ -1,7 +1,7 @@
-// minidp/parallel/nccl_communicator.cpp — the NCCL communicator (CUDA builds only).
+// minidp/parallel/nccl_communicator.cpp — the NCCL communicator (compiled in
+// CUDA builds only; kernels/cuda/no_cuda.cpp answers for it otherwise).
 #include "parallel/nccl_communicator.h"
 
-#if MINIDP_WITH_CUDA
 #include <cuda_runtime.h>
 #include <nccl.h>
 
@@ -128,13 +128,3 @@ std::unique_ptr<Communicator> make_nccl_communicator(const std::vector<Device>& 
 }
 
 }  // namespace minidp::parallel
-
-#else
-
-namespace minidp::parallel {
-std::unique_ptr<Communicator> make_nccl_communicator(const std::vector<Device>& devices) {
-  MINIDP_FAIL("NCCL communicator for ", devices.size(), " GPUs requested, but minidp was built without CUDA/NCCL");
-}
-}  // namespace minidp::parallel
-
-#endif

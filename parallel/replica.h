@@ -17,10 +17,10 @@
 namespace minidp::parallel {
 
 struct Replica {
-  int index = 0;
+  int rank = 0;   // its place among the replicas: 0, 1, ... (replica 0 is the original model)
   Device device;
   Stream stream;  // the stream its work is queued on (CPU: a label)
-  std::string str() const { return "replica " + std::to_string(index) + " (" + device.str() + ")"; }
+  std::string str() const { return "replica " + std::to_string(rank) + " (" + device.str() + ")"; }
 };
 
 // "cpu,cpu", "cuda:0,cuda:1", "cuda:0,cuda:0", or "auto" (every visible GPU,

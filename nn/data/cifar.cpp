@@ -6,7 +6,7 @@
 #include "core/error.h"
 #include "nn/data/file_io.h"
 
-namespace minidp::data {
+namespace minidp::nn::data {
 
 Dataset read_cifar10_batch(const std::string& path) {
   const std::vector<std::uint8_t> b = read_file_bytes(path);
@@ -52,4 +52,4 @@ const std::vector<std::string>& cifar10_classes() {
   return names;
 }
 
-}  // namespace minidp::data
+}  // namespace minidp::nn::data

@@ -16,7 +16,7 @@
 
 #include "nn/data/dataset.h"
 
-namespace minidp::data {
+namespace minidp::nn::data {
 
 inline constexpr std::int64_t kCifarRecordBytes = 1 + 3 * 32 * 32;
 
@@ -26,4 +26,4 @@ Dataset read_cifar10_batch(const std::string& path);
 Dataset cifar10(const std::string& dir, bool train = true);
 const std::vector<std::string>& cifar10_classes();  // "airplane", "automobile", ...
 
-}  // namespace minidp::data
+}  // namespace minidp::nn::data

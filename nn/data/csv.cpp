@@ -8,7 +8,7 @@
 #include "core/error.h"
 #include "nn/data/file_io.h"
 
-namespace minidp::data {
+namespace minidp::nn::data {
 namespace {
 
 std::string trim(std::string s) {
@@ -129,4 +129,4 @@ Dataset read_csv(const std::string& path, const CsvOptions& opts, std::vector<st
   return Dataset(inputs, labels, path, classes);
 }
 
-}  // namespace minidp::data
+}  // namespace minidp::nn::data

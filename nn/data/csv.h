@@ -17,7 +17,7 @@
 
 #include "nn/data/dataset.h"
 
-namespace minidp::data {
+namespace minidp::nn::data {
 
 struct CsvOptions {
   enum class Header { Auto, Yes, No };
@@ -34,4 +34,4 @@ struct CsvOptions {
 Dataset read_csv(const std::string& path, const CsvOptions& opts = {},
                  std::vector<std::string>* feature_names = nullptr);
 
-}  // namespace minidp::data
+}  // namespace minidp::nn::data

@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 
-namespace minidp::data {
+namespace minidp::nn::data {
 namespace {
 std::uint64_t next_source_id() {
   static std::atomic<std::uint64_t> next{1};
@@ -108,4 +108,4 @@ Dataset concat(const std::vector<Dataset>& parts, const std::string& name) {
   return Dataset(inputs, labels, name, parts[0].num_classes);
 }
 
-}  // namespace minidp::data
+}  // namespace minidp::nn::data

@@ -18,7 +18,7 @@
 
 #include "core/tensor.h"
 
-namespace minidp::data {
+namespace minidp::nn::data {
 
 struct Dataset {
   Tensor inputs;  // [N, ...] on the CPU, contiguous
@@ -55,4 +55,4 @@ Tensor gather_rows(const Tensor& t, const std::vector<std::int64_t>& indices);
 // Concatenate data sets sample-wise (same sample shape and dtype).
 Dataset concat(const std::vector<Dataset>& parts, const std::string& name);
 
-}  // namespace minidp::data
+}  // namespace minidp::nn::data

@@ -10,7 +10,7 @@
 
 #include "core/error.h"
 
-namespace minidp::data {
+namespace minidp::nn::data {
 namespace {
 
 bool ends_with(const std::string& s, const std::string& suffix) {
@@ -89,4 +89,4 @@ std::string join_path(const std::string& dir, const std::string& name) {
   return dir.back() == '/' ? dir + name : dir + "/" + name;
 }
 
-}  // namespace minidp::data
+}  // namespace minidp::nn::data

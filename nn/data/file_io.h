@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace minidp::data {
+namespace minidp::nn::data {
 
 // The file's bytes, decompressed when it is gzip. Raises minidp::Error naming
 // the file when it is missing, unreadable, or a damaged/truncated gzip stream.
@@ -25,4 +25,4 @@ bool file_exists(const std::string& path);
 // "dir/name", without doubling the slash.
 std::string join_path(const std::string& dir, const std::string& name);
 
-}  // namespace minidp::data
+}  // namespace minidp::nn::data

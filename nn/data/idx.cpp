@@ -7,7 +7,7 @@
 #include "core/error.h"
 #include "nn/data/file_io.h"
 
-namespace minidp::data {
+namespace minidp::nn::data {
 namespace {
 
 std::uint32_t be32(const std::uint8_t* p) {
@@ -137,4 +137,4 @@ const std::vector<std::string>& fashion_mnist_classes() {
   return names;
 }
 
-}  // namespace minidp::data
+}  // namespace minidp::nn::data

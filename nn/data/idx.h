@@ -19,7 +19,7 @@
 #include "core/tensor.h"
 #include "nn/data/dataset.h"
 
-namespace minidp::data {
+namespace minidp::nn::data {
 
 // Where the Debian package dataset-fashion-mnist installs the files.
 inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
@@ -41,4 +41,4 @@ Dataset fashion_mnist(const std::string& dir = kFashionMnistDir, bool train = tr
 bool mnist_files_present(const std::string& dir);
 const std::vector<std::string>& fashion_mnist_classes();  // "T-shirt/top", "Trouser", ...
 
-}  // namespace minidp::data
+}  // namespace minidp::nn::data

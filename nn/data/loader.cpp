@@ -12,7 +12,7 @@
 #include "core/stream.h"
 #include "nn/data/sampler.h"
 
-namespace minidp::data {
+namespace minidp::nn::data {
 
 // One epoch in flight. With prefetch, a producer thread builds batches in
 // order into a queue of at most `capacity`; the consumer pops them. The queue
@@ -22,7 +22,8 @@ namespace minidp::data {
 struct DataLoader::Run {
   std::vector<std::int64_t> order;
   std::int64_t num_batches = 0;
-  std::int64_t delivered = 0;  // batches handed to the consumer
+  std::int64_t first = 0;      // the first batch of this epoch to build (> 0 when resuming)
+  std::int64_t delivered = 0;  // batches handed to the consumer, counting the skipped ones
 
   std::size_t capacity = 0;    // 0: no thread, batches are built in next()
   std::thread worker;
@@ -33,7 +34,7 @@ struct DataLoader::Run {
   bool stop = false;
 
   void produce(const DataLoader* loader) {
-    for (std::int64_t i = 0; i < num_batches; ++i) {
+    for (std::int64_t i = first; i < num_batches; ++i) {
       Batch b;
       try {
         b = loader->build(order, i);
@@ -84,9 +85,12 @@ std::int64_t DataLoader::num_batches() const {
   return opts_.drop_last ? n / b : (n + b - 1) / b;
 }
 
-void DataLoader::set_epoch(std::int64_t epoch) {
+void DataLoader::set_epoch(std::int64_t epoch, std::int64_t first_batch) {
   MINIDP_CHECK(epoch >= 0, "DataLoader::set_epoch: negative epoch ", epoch);
+  MINIDP_CHECK(first_batch >= 0 && first_batch <= num_batches(), "DataLoader::set_epoch: first batch ", first_batch,
+               " out of range [0, ", num_batches(), "] (batches per epoch)");
   next_epoch_ = epoch;
+  first_batch_ = first_batch;
 }
 
 std::vector<std::int64_t> DataLoader::order(std::int64_t epoch) const {
@@ -123,9 +127,11 @@ void DataLoader::start_epoch() {
   auto run = std::make_unique<Run>();
   run->order = order(next_epoch_);
   run->num_batches = num_batches();
+  run->first = run->delivered = first_batch_;  // a resumed epoch: the batches before it are not built at all
   run->capacity = static_cast<std::size_t>(opts_.prefetch);
   ++next_epoch_;
-  if (run->capacity > 0 && run->num_batches > 0) {
+  first_batch_ = 0;
+  if (run->capacity > 0 && run->delivered < run->num_batches) {
     Run* r = run.get();
     r->worker = std::thread([r, this] { r->produce(this); });
   }
@@ -143,4 +149,4 @@ std::optional<Batch> DataLoader::next() {
   return b;
 }
 
-}  // namespace minidp::data
+}  // namespace minidp::nn::data

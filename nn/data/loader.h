@@ -31,7 +31,7 @@
 #include "nn/data/dataset.h"
 #include "nn/data/transform.h"
 
-namespace minidp::data {
+namespace minidp::nn::data {
 
 struct Batch {
   Tensor inputs;                      // transformed, on the loader's device
@@ -73,7 +73,11 @@ class DataLoader {
 
   // The epoch the next begin()/start_epoch() runs. Each start advances it by
   // one; set it to resume a run (or to pin an epoch, as in PyTorch's set_epoch).
-  void set_epoch(std::int64_t epoch);
+  // `first_batch` > 0 resumes in the middle of that epoch: its first
+  // `first_batch` batches are skipped without being gathered or transformed
+  // (the order is a pure function of (seed, epoch), so nothing else is
+  // needed); later epochs start at batch 0 again.
+  void set_epoch(std::int64_t epoch, std::int64_t first_batch = 0);
   std::int64_t epoch() const { return next_epoch_; }
 
   // The sample order of an epoch (before batching) and one batch of it, built
@@ -117,7 +121,8 @@ class DataLoader {
   Dataset dataset_;
   DataLoaderOptions opts_;
   std::int64_t next_epoch_ = 0;
+  std::int64_t first_batch_ = 0;  // of the next epoch only
   std::unique_ptr<Run> run_;
 };
 
-}  // namespace minidp::data
+}  // namespace minidp::nn::data

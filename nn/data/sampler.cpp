@@ -7,7 +7,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 
-namespace minidp::data {
+namespace minidp::nn::data {
 
 std::vector<std::int64_t> shuffled_indices(std::int64_t n, std::uint64_t seed, std::uint64_t epoch) {
   MINIDP_CHECK(n >= 0, "shuffled_indices: negative size ", n);
@@ -31,4 +31,4 @@ std::vector<std::int64_t> sequential_indices(std::int64_t n) {
   return idx;
 }
 
-}  // namespace minidp::data
+}  // namespace minidp::nn::data

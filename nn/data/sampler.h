@@ -16,7 +16,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace minidp::data {
+namespace minidp::nn::data {
 
 // 0 .. n-1 in the shuffled order of (seed, epoch).
 std::vector<std::int64_t> shuffled_indices(std::int64_t n, std::uint64_t seed, std::uint64_t epoch);
@@ -24,4 +24,4 @@ std::vector<std::int64_t> shuffled_indices(std::int64_t n, std::uint64_t seed, s
 // 0 .. n-1 in order (what an evaluation loader, or shuffle = false, uses).
 std::vector<std::int64_t> sequential_indices(std::int64_t n);
 
-}  // namespace minidp::data
+}  // namespace minidp::nn::data

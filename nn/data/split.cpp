@@ -10,7 +10,7 @@
 #include "core/error.h"
 #include "nn/data/sampler.h"
 
-namespace minidp::data {
+namespace minidp::nn::data {
 namespace {
 
 // The split draws its permutation from its own Philox stream, so a split seed
@@ -113,4 +113,4 @@ OverlapReport check_overlap(const Dataset& train, const Dataset& eval, bool by_c
   return report(static_cast<std::int64_t>(which.size()), train.size(), eval.size(), which, "by sample content");
 }
 
-}  // namespace minidp::data
+}  // namespace minidp::nn::data

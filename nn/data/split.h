@@ -24,7 +24,7 @@
 
 #include "nn/data/dataset.h"
 
-namespace minidp::data {
+namespace minidp::nn::data {
 
 struct SplitIndices {
   std::vector<std::int64_t> train, val;  // disjoint, together 0 .. n-1, each ascending
@@ -47,4 +47,4 @@ OverlapReport check_index_overlap(const std::vector<std::int64_t>& train, const 
 // both carry them), else by sample content. `by_content = true` forces the byte comparison.
 OverlapReport check_overlap(const Dataset& train, const Dataset& eval, bool by_content = false);
 
-}  // namespace minidp::data
+}  // namespace minidp::nn::data

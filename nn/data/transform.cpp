@@ -3,7 +3,7 @@
 
 #include "core/error.h"
 
-namespace minidp::data {
+namespace minidp::nn::data {
 
 Transform Transform::fashion_mnist(bool flat) {
   Transform t;
@@ -66,4 +66,4 @@ Tensor Transform::apply(const Tensor& in) const {
   return x;
 }
 
-}  // namespace minidp::data
+}  // namespace minidp::nn::data

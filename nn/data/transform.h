@@ -16,7 +16,7 @@
 
 #include "core/tensor.h"
 
-namespace minidp::data {
+namespace minidp::nn::data {
 
 struct Transform {
   bool scale = false;           // divide by 255 (integer pixels to [0, 1])
@@ -37,4 +37,4 @@ struct Transform {
   Tensor apply(const Tensor& x) const;
 };
 
-}  // namespace minidp::data
+}  // namespace minidp::nn::data

@@ -11,8 +11,10 @@
 
 namespace minidp::nn {
 
-Adam::Adam(std::vector<Tensor> params, AdamOptions o, bool decoupled)
-    : Optimizer(std::move(params), o.lr), opts_(o), decoupled_(decoupled) {
+Adam::Adam(std::vector<Tensor> params, AdamOptions o) : Adam(std::move(params), o, WeightDecay::L2) {}
+
+Adam::Adam(std::vector<Tensor> params, AdamOptions o, WeightDecay decay)
+    : Optimizer(std::move(params), o.lr), opts_(o), decoupled_(decay == WeightDecay::Decoupled) {
   MINIDP_CHECK(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1, "Adam: betas must be in [0, 1), got (",
                o.beta1, ", ", o.beta2, ")");
   MINIDP_CHECK(o.eps >= 0 && o.weight_decay >= 0, "Adam: eps and weight_decay must be >= 0");

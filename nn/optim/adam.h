@@ -19,11 +19,15 @@ struct AdamOptions {
 
 class Adam : public Optimizer {
  public:
-  // decoupled = true is AdamW (default weight_decay 0.01 there, set it in opts).
-  Adam(std::vector<Tensor> params, AdamOptions opts, bool decoupled_weight_decay = false);
+  Adam(std::vector<Tensor> params, AdamOptions opts);
   void step() override;
+  std::string kind() const override { return decoupled_ ? "adamw" : "adam"; }
   std::vector<std::pair<std::string, Tensor>> state_tensors() const override;
   void load_state_tensors(const std::map<std::string, Tensor>& state) override;
+
+ protected:
+  enum class WeightDecay { L2, Decoupled };
+  Adam(std::vector<Tensor> params, AdamOptions opts, WeightDecay decay);
 
  private:
   AdamOptions opts_;
@@ -31,9 +35,11 @@ class Adam : public Optimizer {
   std::vector<Tensor> m_, v_;
 };
 
+// AdamW: Adam with decoupled weight decay, p *= 1 - lr * wd before the update
+// (torch.optim.AdamW; its default weight_decay is 0.01 — set it in opts).
 class AdamW : public Adam {
  public:
-  AdamW(std::vector<Tensor> params, AdamOptions opts) : Adam(std::move(params), opts, true) {}
+  AdamW(std::vector<Tensor> params, AdamOptions opts) : Adam(std::move(params), opts, WeightDecay::Decoupled) {}
 };
 
 }  // namespace minidp::nn

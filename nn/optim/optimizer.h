@@ -24,6 +24,8 @@ class Optimizer {
   virtual ~Optimizer() = default;
 
   virtual void step() = 0;
+  // "sgd", "adam", "adamw": a checkpoint records it, and loading it into another kind is refused.
+  virtual std::string kind() const = 0;
   // Zero the gradients in place (they may be views of one flat buffer).
   void zero_grad();
 

@@ -30,8 +30,13 @@ GPU_TEST_CASE("optim: fused SGD (momentum, nesterov, weight decay) and Adam/Adam
     } else {
       nn::AdamOptions o;
       o.weight_decay = 0.05;
-      oc = std::make_unique<nn::Adam>(cpu, o, kind == 2);
-      og = std::make_unique<nn::Adam>(gpu_ps, o, kind == 2);
+      if (kind == 2) {
+        oc = std::make_unique<nn::AdamW>(cpu, o);
+        og = std::make_unique<nn::AdamW>(gpu_ps, o);
+      } else {
+        oc = std::make_unique<nn::Adam>(cpu, o);
+        og = std::make_unique<nn::Adam>(gpu_ps, o);
+      }
     }
     for (int s = 0; s < 3; ++s) {
       oc->step();

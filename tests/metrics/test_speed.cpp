@@ -64,12 +64,12 @@ TEST_CASE("throughput: scaling efficiency = throughput_N / (N * throughput_1)") 
 TEST_CASE("step timer: named phases with a fake clock and warm-up excluded") {
   double now = 0;
   StepTimer t(StepTimer::default_phases(), 1, [&] { return now; });
-  CHECK(t.phases() == std::vector<std::string>{"data", "forward", "backward", "sync", "optimizer"});
-  auto one_step = [&](double data, double fwd, double bwd, double sync, double opt) {
+  CHECK(t.phases() == std::vector<std::string>{"data", "forward", "backward", "allreduce", "optimizer"});
+  auto one_step = [&](double data, double fwd, double bwd, double allreduce, double opt) {
     t.start("data"); now += data;
     { auto s = t.scope("forward"); now += fwd; }
     t.start("backward"); now += bwd;
-    t.start("sync"); now += sync;  // starting a phase stops the previous one
+    t.start("allreduce"); now += allreduce;  // starting a phase stops the previous one
     t.stop();
     t.add("optimizer", opt);       // measured elsewhere (the CUDA-event hook)
     t.end_step();
@@ -80,9 +80,9 @@ TEST_CASE("step timer: named phases with a fake clock and warm-up excluded") {
   CHECK(t.steps_counted() == 2);
   CHECK(t.mean("data") == Approx(1.0));
   CHECK(t.mean("backward") == Approx(4.0));
-  CHECK(t.mean("sync") == Approx(3.0));
+  CHECK(t.mean("allreduce") == Approx(3.0));
   CHECK(t.step_mean() == Approx(11.0));
-  CHECK(t.fraction("sync") == Approx(6.0 / 22.0));
+  CHECK(t.fraction("allreduce") == Approx(6.0 / 22.0));
   t.add("checkpoint", 2.0);  // a new phase by name
   t.end_step();
   CHECK(t.total("checkpoint") == Approx(2.0));

@@ -20,7 +20,7 @@
 #include "nn/data/data.h"
 
 using namespace minidp;
-using namespace minidp::data;
+using namespace minidp::nn::data;
 using minidp::testing::error_of;
 using minidp::testing::contains;
 namespace fs = std::filesystem;
@@ -407,6 +407,34 @@ TEST_CASE("loader: epochs advance, set_epoch resumes, and prefetching changes no
       break;
     }
   }
+}
+
+TEST_CASE("loader: set_epoch(e, k) resumes at batch k of epoch e without building the batches before it") {
+  Dataset d = counting_dataset(57);  // 8 batches of 8 (the last one short)
+  for (int prefetch : {0, 2}) {
+    CAPTURE(prefetch);
+    DataLoaderOptions o;
+    o.batch_size = 8;
+    o.seed = 5;
+    o.prefetch = prefetch;
+    int built = 0;
+    o.map = [&](Batch&) { ++built; };  // runs once for every batch the loader builds
+    DataLoader l(d, o);
+    l.set_epoch(2, 5);
+    std::vector<std::vector<std::int64_t>> got;
+    for (Batch& b : l) got.push_back(b.indices);
+    REQUIRE(got.size() == 3);  // batches 5, 6, 7 of epoch 2
+    CHECK(built == 3);         // the five skipped ones were never gathered or transformed
+    for (int k = 0; k < 3; ++k) CHECK(got[k] == l.batch(2, 5 + k).indices);
+    CHECK(l.epoch() == 3);
+    built = 0;
+    int n = 0;
+    for (Batch& b : l) n += b.size() > 0;  // the next epoch is whole again
+    CHECK(n == 8);
+    CHECK(built == 8);
+  }
+  DataLoader l(d, {});
+  CHECK_THROWS_WITH_AS(l.set_epoch(0, 99), doctest::Contains("first batch 99 out of range [0, 1]"), Error);
 }
 
 TEST_CASE("loader: an error on the prefetch thread reaches the caller at its batch") {

@@ -49,7 +49,7 @@ TEST_CASE("parallel: shards are as even as possible and cover the batch") {
 TEST_CASE("parallel: replica lists") {
   auto r = parallel::parse_replicas("cpu,cpu,cpu");
   REQUIRE(r.size() == 3);
-  CHECK(r[2].index == 2);
+  CHECK(r[2].rank == 2);
   CHECK(r[1].device == Device::cpu());
   if (cuda_device_count() == 0) {
     auto a = parallel::parse_replicas("auto");

@@ -1,0 +1,107 @@
+// examples/train_config.h — the command line of the training examples and what
+// it sets up: the data sets, the model, the optimizer, the loaders. The
+// training loop itself is in examples/train_mlp.cpp.
+//
+//   examples::TrainConfig c;
+//   CLI::App app{"..."};  examples::add_flags(app, c);  CLI11_PARSE(app, argc, argv);
+//   auto [train, test] = examples::load_data(c);
+#pragma once
+
+#include <CLI/CLI.hpp>  // the flags
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "minidp.h"
+#include "models.h"  // make_mlp, make_cnn, make_wide_mlp
+
+namespace minidp::examples {
+
+struct TrainConfig {
+  std::string model = "mlp";
+  std::string data = nn::data::kFashionMnistDir;
+  int epochs = 5;
+  std::int64_t batch = 128;
+  double lr = 0.05;
+  double momentum = 0.9;
+  double weight_decay = 0.0;
+  std::string optimizer = "sgd";
+  std::uint64_t seed = 0;
+  std::string devices = "cpu";
+  std::int64_t limit_train = 0;
+  std::int64_t limit_test = 0;
+  bool no_shuffle = false;
+  std::int64_t max_steps = 0;
+  std::string init, save, resume, metrics_json, log_jsonl;
+  bool quiet = false;
+  bool tf32 = false;
+};
+
+inline void add_flags(CLI::App& app, TrainConfig& c) {
+  app.add_option("--model", c.model, "mlp (784-1024-1024-10) | cnn (conv32-pool-conv64-pool-fc128-fc10)")
+      ->check(CLI::IsMember({"mlp", "cnn"}))->capture_default_str();
+  app.add_option("--data", c.data, "folder with the four Fashion-MNIST .gz files")->capture_default_str();
+  app.add_option("--epochs", c.epochs, "passes over the training set")->capture_default_str()->check(CLI::Range(0, 100000));
+  app.add_option("--batch", c.batch, "global batch size (split across replicas)")->capture_default_str()
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 24));
+  app.add_option("--lr", c.lr, "learning rate")->capture_default_str()->check(CLI::Range(0.0, 100.0));
+  app.add_option("--momentum", c.momentum, "SGD momentum")->capture_default_str()->check(CLI::Range(0.0, 1.0));
+  app.add_option("--weight-decay", c.weight_decay, "L2 penalty (decoupled for adamw)")->capture_default_str();
+  app.add_option("--optimizer", c.optimizer, "sgd | adam | adamw")->capture_default_str()
+      ->check(CLI::IsMember({"sgd", "adam", "adamw"}));
+  app.add_option("--seed", c.seed, "seed of weights and shuffling")->capture_default_str();
+  app.add_option("--devices", c.devices, "replicas: cpu | cpu,cpu,... | cuda:0,cuda:1 | cuda:0,cuda:0 | auto")
+      ->capture_default_str();
+  app.add_option("--limit-train", c.limit_train, "use only the first N training samples (0 = all)");
+  app.add_option("--limit-test", c.limit_test, "use only the first N test samples (0 = all)");
+  app.add_flag("--no-shuffle", c.no_shuffle, "batches in file order");
+  app.add_option("--max-steps", c.max_steps, "stop after N optimizer steps in total (0 = no limit)");
+  app.add_option("--init", c.init, "start from these weights (safetensors)");
+  app.add_option("--save", c.save, "write a checkpoint of the whole run (safetensors) at the end");
+  app.add_option("--resume", c.resume, "continue from a checkpoint written by --save");
+  app.add_option("--metrics-json", c.metrics_json, "write the final metrics as JSON");
+  app.add_option("--log-jsonl", c.log_jsonl, "append one JSON object per epoch");
+  app.add_flag("--quiet", c.quiet, "no per-epoch table");
+  app.add_flag("--tf32", c.tf32, "TF32 tensor cores for float32 GEMMs and convolutions on GPUs (off: results match the CPU)");
+}
+
+inline nn::ModulePtr make_model(const std::string& name) { return name == "cnn" ? make_cnn() : make_mlp(); }
+
+inline std::unique_ptr<nn::Optimizer> make_optimizer(const TrainConfig& c, std::vector<Tensor> params) {
+  if (c.optimizer == "sgd")
+    return std::make_unique<nn::SGD>(params, nn::SGDOptions{.lr = c.lr, .momentum = c.momentum,
+                                                            .weight_decay = c.weight_decay});
+  const nn::AdamOptions o{.lr = c.lr, .weight_decay = c.weight_decay};
+  if (c.optimizer == "adamw") return std::make_unique<nn::AdamW>(params, o);
+  return std::make_unique<nn::Adam>(params, o);
+}
+
+// Fashion-MNIST's training and test sets, cut to --limit-train / --limit-test.
+inline std::pair<nn::data::Dataset, nn::data::Dataset> load_data(const TrainConfig& c) {
+  auto first_n = [](const nn::data::Dataset& d, std::int64_t n) {
+    if (n <= 0 || n >= d.size()) return d;
+    std::vector<std::int64_t> idx(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i) idx[i] = i;
+    return d.subset(idx, d.name);
+  };
+  return {first_n(nn::data::fashion_mnist(c.data, true), c.limit_train),
+          first_n(nn::data::fashion_mnist(c.data, false), c.limit_test)};
+}
+
+// Training batches: shuffled by (seed, epoch); pinned when a replica is a GPU,
+// so that each replica's copy of its shard is asynchronous.
+inline nn::data::DataLoaderOptions train_loader_options(const TrainConfig& c, const parallel::DataParallel& dp) {
+  nn::data::DataLoaderOptions o{.batch_size = c.batch, .shuffle = !c.no_shuffle, .seed = c.seed,
+                                .transform = nn::data::Transform::fashion_mnist()};
+  for (int r = 0; r < dp.size(); ++r) o.pin_memory = o.pin_memory || dp.replica(r).device.is_cuda();
+  return o;
+}
+
+// Test batches: in file order, 1000 at a time.
+inline nn::data::DataLoaderOptions test_loader_options() {
+  return {.batch_size = 1000, .shuffle = false, .transform = nn::data::Transform::fashion_mnist()};
+}
+
+}  // namespace minidp::examples

@@ -1,0 +1,27 @@
+// minidp/metrics/evaluation.cpp — each replica counts its shard; the counts are merged.
+#include "metrics/evaluation.h"
+
+#include <vector>
+
+namespace minidp::metrics {
+
+Evaluation evaluate(parallel::DataParallel& dp, nn::data::DataLoader& loader, std::int64_t num_classes,
+                    const parallel::LossSumFn& loss_fn) {
+  std::vector<Evaluation> per_replica(dp.size(), Evaluation{ConfusionMatrix(num_classes), {}});
+  for (auto& b : loader) {
+    dp.evaluate_batch(b.inputs, b.labels, [&](int rank, const Tensor& logits, const Tensor& labels) {
+      per_replica[rank].cm.update_from_logits(logits, labels);
+      per_replica[rank].loss.add_sum(loss_fn(logits, labels).item(), labels.size(0));
+    });
+  }
+  Evaluation total{ConfusionMatrix(num_classes), {}};
+  for (auto& p : per_replica) {
+    total.cm.merge(p.cm);
+    total.loss.merge(p.loss);
+  }
+  MINIDP_CHECK(total.cm.total() == loader.dataset().size(), "evaluate: counted ", total.cm.total(),
+               " samples but the data set has ", loader.dataset().size());
+  return total;
+}
+
+}  // namespace minidp::metrics
