@@ -13,7 +13,9 @@
 // backward() walks the graph once in reverse topological order, summing the
 // gradients that reach each node before calling it, accumulates into the
 // leaves' .grad, and fires a leaf's hooks as soon as its last contribution
-// has arrived (the distributed layer starts allreducing gradients from them).
+// has arrived — the point where a bucketed allreduce can start sending a
+// gradient while backward is still running (DataParallel today sums all
+// gradients after backward, in one flat buffer).
 // Backward closures run with gradient recording off, so they may use the
 // ordinary ops. The graph is released afterwards unless retain_graph is set.
 #pragma once

@@ -1,4 +1,7 @@
-// minidp/metrics/binary.cpp
+// minidp/metrics/binary.cpp — binary classification from scores: the exact ROC
+// and PR curves, ROC-AUC and average precision (scikit-learn's formulas), and
+// the threshold that reaches a wanted recall. Every curve is built from one
+// table of (threshold, true positives, false positives) counts, sorted once.
 #include "metrics/binary.h"
 
 #include <algorithm>

@@ -1,4 +1,6 @@
-// minidp/metrics/binned.cpp
+// minidp/metrics/binned.cpp — the binary curves from a fixed-size histogram of
+// scores: state of constant size that replicas and ranks can simply add up,
+// at the price of thresholds rounded to the bins.
 #include "metrics/binned.h"
 
 #include <algorithm>

@@ -1,4 +1,7 @@
-// minidp/metrics/confusion_matrix.cpp
+// minidp/metrics/confusion_matrix.cpp — the K x K counts every classification
+// metric comes from: counted where the predictions are (a CPU loop or a GPU
+// kernel) and merged across replicas by adding, with clear errors for labels
+// out of range.
 #include "metrics/confusion_matrix.h"
 
 #include <algorithm>

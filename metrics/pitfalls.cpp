@@ -1,4 +1,7 @@
-// minidp/metrics/pitfalls.cpp
+// minidp/metrics/pitfalls.cpp — the warnings that catch a run that looks good
+// but is not: high accuracy with a missed class, test samples that also occur
+// in the training set (by hashing rows), validation loss rising while training
+// loss falls, and replicas that idle or straggle.
 #include "metrics/pitfalls.h"
 
 #include <cstdio>

@@ -1,4 +1,6 @@
-// minidp/metrics/report.cpp
+// minidp/metrics/report.cpp — the metrics as text for people (scikit-learn's
+// classification report, the confusion matrix, the speed report) and as JSON
+// for programs (schema in docs/metrics.md; NaN written as null).
 #include "metrics/report.h"
 
 #include <algorithm>

@@ -1,4 +1,6 @@
-// minidp/metrics/resources.cpp
+// minidp/metrics/resources.cpp — per-device peak memory (the caching
+// allocator's peak on a GPU, tensor memory on the host) and the per-replica
+// load balance: samples and busy time, and the max/mean imbalance ratio.
 #include "metrics/resources.h"
 
 #include <algorithm>

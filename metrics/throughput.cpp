@@ -1,4 +1,6 @@
-// minidp/metrics/throughput.cpp
+// minidp/metrics/throughput.cpp — samples per second of wall time, globally and
+// per replica, warm-up steps excluded, and the scaling efficiency that
+// compares N replicas with one.
 #include "metrics/throughput.h"
 
 #include <algorithm>

@@ -18,7 +18,7 @@ namespace minidp::parallel {
 
 void AbortableBarrier::arrive_and_wait() {
   std::unique_lock<std::mutex> lock(mu_);
-  MINIDP_CHECK(!aborted_, "collective aborted: ", why_);
+  if (aborted_) throw CollectiveAborted(why_);
   const std::uint64_t gen = generation_;
   if (++waiting_ == n_) {
     waiting_ = 0;
@@ -27,7 +27,7 @@ void AbortableBarrier::arrive_and_wait() {
     return;
   }
   cv_.wait(lock, [&] { return generation_ != gen || aborted_; });
-  MINIDP_CHECK(!aborted_ || generation_ != gen, "collective aborted: ", why_);
+  if (aborted_ && generation_ == gen) throw CollectiveAborted(why_);
 }
 
 void AbortableBarrier::abort(const std::string& why) {

@@ -27,6 +27,14 @@
 
 namespace minidp::parallel {
 
+// What a rank waiting in a collective raises when another rank has failed and
+// aborted it: a knock-on failure, not the cause. WorkerPool reports the cause
+// (the other rank's error) and keeps this one only if there is nothing else.
+class CollectiveAborted : public Error {
+ public:
+  explicit CollectiveAborted(const std::string& why) : Error("collective aborted: " + why) {}
+};
+
 class Communicator {
  public:
   virtual ~Communicator() = default;
@@ -44,7 +52,8 @@ class Communicator {
   virtual void abort(const std::string& why) = 0;
 };
 
-// A reusable barrier that can be broken by abort() (std::barrier cannot).
+// A reusable barrier that can be broken by abort() (std::barrier cannot):
+// every thread waiting in it, and every later arrival, raises CollectiveAborted.
 class AbortableBarrier {
  public:
   explicit AbortableBarrier(int n) : n_(n) {}

@@ -4,12 +4,13 @@
 #include <string>
 
 #include "core/error.h"
+#include "parallel/communicator.h"  // CollectiveAborted
 
 namespace minidp::parallel {
 
 WorkerPool::WorkerPool(int n, std::function<void(const std::string&)> on_error)
     : on_error_(std::move(on_error)), errors_(n), secondary_(n) {
-  for (int i = 0; i < n; ++i) threads_.emplace_back([this, i] { loop(i); });
+  for (int rank = 0; rank < n; ++rank) threads_.emplace_back([this, rank] { loop(rank); });
 }
 
 WorkerPool::~WorkerPool() {
@@ -40,7 +41,7 @@ void WorkerPool::run(const std::function<void(int)>& fn) {
   if (first) std::rethrow_exception(first);
 }
 
-void WorkerPool::loop(int i) {
+void WorkerPool::loop(int rank) {
   std::uint64_t seen = 0;
   while (true) {
     const std::function<void(int)>* job;
@@ -54,18 +55,20 @@ void WorkerPool::loop(int i) {
     std::exception_ptr err;
     bool secondary = false;
     try {
-      (*job)(i);
+      (*job)(rank);
+    } catch (const CollectiveAborted&) {
+      err = std::current_exception();  // woken by another replica's failure: not the cause
+      secondary = true;
     } catch (const std::exception& e) {
       err = std::current_exception();
-      secondary = std::string(e.what()).rfind("collective aborted", 0) == 0;
-      if (on_error_ && !secondary) on_error_(std::string("replica ") + std::to_string(i) + " failed: " + e.what());
+      if (on_error_) on_error_(std::string("replica ") + std::to_string(rank) + " failed: " + e.what());
     } catch (...) {
       err = std::current_exception();
-      if (on_error_) on_error_("replica " + std::to_string(i) + " failed");
+      if (on_error_) on_error_("replica " + std::to_string(rank) + " failed");
     }
     std::lock_guard<std::mutex> lock(mu_);
-    errors_[i] = err;
-    secondary_[i] = secondary;
+    errors_[rank] = err;
+    secondary_[rank] = secondary;
     if (--pending_ == 0) done_cv_.notify_all();
   }
 }

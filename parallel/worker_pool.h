@@ -1,11 +1,12 @@
 // minidp/parallel/worker_pool.h — one persistent host thread per replica.
 //
-// run(fn) calls fn(i) on worker i for every replica at once and returns when
+// run(fn) calls fn(rank) on worker `rank` for every replica at once and returns when
 // all are done. Threads live as long as the pool, so a training step costs
 // two condition-variable hand-offs, not thread creation. If a worker throws,
 // `on_error` is called on that worker's thread (DataParallel aborts the
 // communicator there, so that replicas waiting in a collective wake up), and
-// run() rethrows the first error that was not just a consequence of it.
+// run() rethrows the first error that was not just a consequence of it (a
+// CollectiveAborted raised in a replica that was only waiting for the failed one).
 #pragma once
 
 #include <condition_variable>
@@ -28,7 +29,7 @@ class WorkerPool {
   int size() const { return static_cast<int>(threads_.size()); }
 
  private:
-  void loop(int i);
+  void loop(int rank);
   std::vector<std::thread> threads_;
   std::function<void(const std::string&)> on_error_;
   std::mutex mu_;

@@ -59,8 +59,9 @@ void memcpy_peer_async(void* dst, int dst_device, void* dst_stream, const void* 
                        void* src_stream, std::size_t nbytes);
 void memset_async(void* dst, int value, std::size_t nbytes, void* stream, int device = -1);
 // Blocks the host until `stream` is drained. Only used at explicit sync points
-// (item(), copies to the host) — never inside a training step. Raises any
-// error a kernel reported since the last sync (e.g. an index out of range).
+// (item(), copies to the host, synchronize()) — never inside DataParallel's
+// training step (a test counts them: core/stream.h host_sync_count). Raises
+// an error a kernel of that stream reported (e.g. an index out of range).
 void stream_synchronize(void* stream, int device = -1);
 void device_synchronize(int device);
 

@@ -10,7 +10,7 @@
 
 using namespace minidp;
 using namespace minidp::test;
-using minidp::testing::contains;
+using minidp::test::contains;
 
 // ---------------------------------------------------------------- factories
 TEST_CASE("tensor: zeros, ones, full, zeros_like, ones_like, scalar_tensor") {

@@ -22,7 +22,7 @@
 #include "kernels/kernels.h"
 #include "minidp.h"
 
-namespace minidp::gputest {
+namespace minidp::test {
 
 // Counts the GPU test cases at start-up, so that main() can say how many it skips.
 int& test_count();
@@ -32,7 +32,7 @@ struct CountTest {
 #define MINIDP_GPU_CAT2(a, b) a##b
 #define MINIDP_GPU_CAT(a, b) MINIDP_GPU_CAT2(a, b)
 #define GPU_TEST_CASE(name)                                                                 \
-  static ::minidp::gputest::CountTest MINIDP_GPU_CAT(minidp_gpu_count_, __LINE__);          \
+  static ::minidp::test::CountTest MINIDP_GPU_CAT(minidp_gpu_count_, __LINE__);          \
   TEST_CASE(name)
 
 inline Device gpu() { return Device::cuda(0); }
@@ -76,9 +76,9 @@ inline bool bitwise_equal(const Tensor& a, const Tensor& b) {
 
 #define CHECK_CLOSE_TO_CPU(gpu_t, cpu_t, tolerance)                                                       \
   do {                                                                                                    \
-    const double e_ = ::minidp::gputest::rel_err((gpu_t), (cpu_t));                                       \
+    const double e_ = ::minidp::test::rel_err((gpu_t), (cpu_t));                                       \
     INFO("relative error ", e_, " (tolerance ", (tolerance), ") for ", (cpu_t).describe());                \
     CHECK(e_ <= (tolerance));                                                                             \
   } while (0)
 
-}  // namespace minidp::gputest
+}  // namespace minidp::test

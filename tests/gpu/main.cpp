@@ -11,16 +11,16 @@
 #include "gpu_test.h"
 #include "kernels/cuda/runtime.h"
 
-namespace minidp::gputest {
+namespace minidp::test {
 int& test_count() {
   static int n = 0;
   return n;
 }
-}  // namespace minidp::gputest
+}  // namespace minidp::test
 
 int main(int argc, char** argv) {
   using namespace minidp;
-  const int n = gputest::test_count();
+  const int n = test::test_count();
   if (!cuda_compiled()) {
     std::printf("SKIPPED: minidp was built without CUDA, so the GPU test suite is not compiled in\n");
     return 77;

@@ -3,7 +3,7 @@
 #include "gpu_test.h"
 
 using namespace minidp;
-using namespace minidp::gputest;
+using namespace minidp::test;
 namespace kc = minidp::kernels::cpu;
 namespace kg = minidp::kernels::cuda;
 using kernels::BinaryOp;

@@ -2,7 +2,7 @@
 #include "gpu_test.h"
 
 using namespace minidp;
-using namespace minidp::gputest;
+using namespace minidp::test;
 
 GPU_TEST_CASE("metrics: confusion matrix counted on the GPU equals the CPU count, with ignore_index") {
   Tensor pred = random_cpu({5000}, kInt64, 0, 7, 1);

@@ -4,7 +4,7 @@
 #include "gpu_test.h"
 
 using namespace minidp;
-using namespace minidp::gputest;
+using namespace minidp::test;
 
 namespace {
 

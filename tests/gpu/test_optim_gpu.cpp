@@ -3,7 +3,7 @@
 #include "gpu_test.h"
 
 using namespace minidp;
-using namespace minidp::gputest;
+using namespace minidp::test;
 
 namespace {
 // 30 tensors (more than one launch's worth) of assorted sizes, with gradients.

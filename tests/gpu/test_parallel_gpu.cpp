@@ -8,7 +8,7 @@
 #include "parallel/nccl_communicator.h"
 
 using namespace minidp;
-using namespace minidp::gputest;
+using namespace minidp::test;
 
 namespace {
 nn::ModulePtr mlp(bool batchnorm = false) {

@@ -11,7 +11,7 @@
 #include "kernels/cuda/runtime.h"
 
 using namespace minidp;
-using namespace minidp::gputest;
+using namespace minidp::test;
 namespace cu = minidp::kernels::cuda;
 namespace kc = minidp::kernels::cpu;
 namespace kg = minidp::kernels::cuda;

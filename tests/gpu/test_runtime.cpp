@@ -6,7 +6,7 @@
 #include "kernels/cuda/allocator.h"
 
 using namespace minidp;
-using namespace minidp::gputest;
+using namespace minidp::test;
 namespace cu = minidp::kernels::cuda;
 
 namespace {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace minidp::testing {
+namespace minidp::test {
 
 struct TempDir {
   std::filesystem::path path;
@@ -30,4 +30,4 @@ struct TempDir {
   }
 };
 
-}  // namespace minidp::testing
+}  // namespace minidp::test

@@ -18,15 +18,13 @@
 
 using namespace minidp;
 using namespace minidp::nn;
-using minidp::testing::error_of;
-using minidp::testing::contains;
 namespace fs = std::filesystem;
 
 namespace {
 
 using Bytes = std::vector<std::uint8_t>;
 
-using minidp::testing::TempDir;
+using minidp::test::TempDir;
 
 Bytes read_all(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -92,7 +90,7 @@ TEST_CASE("checkpoint: every dtype round-trips bitwise, with metadata") {
   save_safetensors(dir / "list.safetensors", list, meta);
   CHECK(read_all(dir / "list.safetensors") == read_all(dir / "all.safetensors"));
   list.push_back(list[0]);
-  CHECK(contains(error_of([&] { save_safetensors(dir / "dup.safetensors", list); }), "occurs twice"));
+  CHECK_THROWS_WITH_AS(save_safetensors(dir / "dup.safetensors", list), doctest::Contains("occurs twice"), Error);
 }
 
 TEST_CASE("checkpoint: the byte layout is the reference implementation's") {
@@ -136,7 +134,7 @@ TEST_CASE("checkpoint: a failed save never destroys the previous checkpoint") {
     nn::detail::checkpoint_fault_hook = [&](const std::string& s) {
       if (s == stage) MINIDP_FAIL("simulated failure at ", s);
     };
-    CHECK(contains(error_of([&] { save_safetensors(path, newer, {{"epoch", "2"}}); }), "simulated failure"));
+    CHECK_THROWS_WITH_AS(save_safetensors(path, newer, {{"epoch", "2"}}), doctest::Contains("simulated failure"), Error);
     nn::detail::checkpoint_fault_hook = nullptr;
     CHECK(read_all(path) == before);
     CHECK(dir.files() == std::vector<std::string>{"model.safetensors"});
@@ -145,13 +143,12 @@ TEST_CASE("checkpoint: a failed save never destroys the previous checkpoint") {
   // The temporary path cannot be created (a directory is in the way).
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   fs::create_directories(tmp);
-  const std::string msg = error_of([&] { save_safetensors(path, newer); });
-  CHECK(contains(msg, "cannot create the temporary file"));
-  CHECK(contains(msg, "untouched"));
+  CHECK_THROWS_WITH_AS(save_safetensors(path, newer), doctest::Contains("cannot create the temporary file"), Error);
+  CHECK_THROWS_WITH_AS(save_safetensors(path, newer), doctest::Contains("untouched"), Error);
   CHECK(read_all(path) == before);
   fs::remove(tmp);
 
-  CHECK(contains(error_of([&] { save_safetensors(dir / "no/such/dir/x.safetensors", newer); }), "cannot create"));
+  CHECK_THROWS_WITH_AS(save_safetensors(dir / "no/such/dir/x.safetensors", newer), doctest::Contains("cannot create"), Error);
   save_safetensors(path, newer, {{"epoch", "2"}});  // and a good save replaces it
   CHECK(load_safetensors(path).metadata.at("epoch") == "2");
   CHECK(dir.files() == std::vector<std::string>{"model.safetensors"});
@@ -159,39 +156,41 @@ TEST_CASE("checkpoint: a failed save never destroys the previous checkpoint") {
 
 TEST_CASE("checkpoint: corrupt files are rejected with the file and the problem") {
   TempDir dir("ckptbad");
-  auto load_bytes = [&](const Bytes& b) {
+  auto load_bytes = [&](const Bytes& b) {  // writes the bytes, then loads them (and throws)
     write_raw(dir / "bad.safetensors", b);
-    return error_of([&] { load_safetensors(dir / "bad.safetensors"); });
+    load_safetensors(dir / "bad.safetensors");
   };
   const Bytes four(16, 0);
   auto entry = [](const std::string& dtype, const std::string& shape, const std::string& off) {
     return R"({"t":{"dtype":")" + dtype + R"(","shape":)" + shape + R"(,"data_offsets":)" + off + "}}";
   };
-  CHECK(contains(load_bytes({1, 2, 3}), "bad.safetensors: not a safetensors file: 3 bytes"));
-  CHECK(contains(load_bytes(Bytes{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, '{', '}'}), "bad header length"));
-  CHECK(contains(load_bytes(file_of("{\"t\": [1,", {})), "the header is not valid JSON"));
-  CHECK(contains(load_bytes(file_of("[1, 2]  ", {})), "the header must be a JSON object"));
-  CHECK(contains(load_bytes(file_of(entry("BF16", "[2]", "[0,4]"), Bytes(4, 0))),
-                 R"(tensor "t": dtype "BF16" is not supported by minidp)"));
-  CHECK(contains(load_bytes(file_of(entry("F32", "[4]", "[0,16]"), Bytes(8, 0))),
-                 R"(tensor "t": data_offsets [0, 16] are out of bounds: the data section holds 8 bytes)"));
-  CHECK(contains(load_bytes(file_of(entry("F32", "[3]", "[0,16]"), four)),
-                 "span 16 bytes, but shape [3] of F32 needs 12"));
-  CHECK(contains(load_bytes(file_of(entry("F32", "[-3]", "[0,16]"), four)), "must hold non-negative integers"));
-  CHECK(contains(load_bytes(file_of(entry("F32", "[4]", "[0]"), four)), "data_offsets must be [begin, end]"));
-  CHECK(contains(load_bytes(file_of(R"({"t":{"dtype":"F32","shape":[2]}})", four)), "expected {\"dtype\""));
-  CHECK(contains(load_bytes(file_of(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+  CHECK_THROWS_WITH_AS(load_bytes({1, 2, 3}), doctest::Contains("bad.safetensors: not a safetensors file: 3 bytes"), Error);
+  CHECK_THROWS_WITH_AS(load_bytes(Bytes{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, '{', '}'}), doctest::Contains("bad header length"), Error);
+  CHECK_THROWS_WITH_AS(load_bytes(file_of("{\"t\": [1,", {})), doctest::Contains("the header is not valid JSON"), Error);
+  CHECK_THROWS_WITH_AS(load_bytes(file_of("[1, 2]  ", {})), doctest::Contains("the header must be a JSON object"), Error);
+  CHECK_THROWS_WITH_AS(load_bytes(file_of(entry("BF16", "[2]", "[0,4]"), Bytes(4, 0))),
+                       doctest::Contains(R"(tensor "t": dtype "BF16" is not supported by minidp)"), Error);
+  CHECK_THROWS_WITH_AS(
+      load_bytes(file_of(entry("F32", "[4]", "[0,16]"), Bytes(8, 0))),
+      doctest::Contains(R"(tensor "t": data_offsets [0, 16] are out of bounds: the data section holds 8 bytes)"), Error);
+  CHECK_THROWS_WITH_AS(load_bytes(file_of(entry("F32", "[3]", "[0,16]"), four)),
+                       doctest::Contains("span 16 bytes, but shape [3] of F32 needs 12"), Error);
+  CHECK_THROWS_WITH_AS(load_bytes(file_of(entry("F32", "[-3]", "[0,16]"), four)),
+                       doctest::Contains("must hold non-negative integers"), Error);
+  CHECK_THROWS_WITH_AS(load_bytes(file_of(entry("F32", "[4]", "[0]"), four)),
+                       doctest::Contains("data_offsets must be [begin, end]"), Error);
+  CHECK_THROWS_WITH_AS(load_bytes(file_of(R"({"t":{"dtype":"F32","shape":[2]}})", four)), doctest::Contains("expected {\"dtype\""), Error);
+  CHECK_THROWS_WITH_AS(load_bytes(file_of(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
                                     R"("b":{"dtype":"I32","shape":[2],"data_offsets":[4,12]}})",
-                                    four)),
-                 R"(tensors "a" [0, 8] and "b" [4, 12] overlap)"));
-  CHECK(contains(load_bytes(file_of(R"({"__metadata__":{"epoch":3}})", {})), R"(metadata "epoch" must be a string)"));
-  CHECK(contains(error_of([&] { load_safetensors(dir / "missing.safetensors"); }), "missing.safetensors: cannot open"));
+                                    four)), doctest::Contains(R"(tensors "a" [0, 8] and "b" [4, 12] overlap)"), Error);
+  CHECK_THROWS_WITH_AS(load_bytes(file_of(R"({"__metadata__":{"epoch":3}})", {})), doctest::Contains(R"(metadata "epoch" must be a string)"), Error);
+  CHECK_THROWS_WITH_AS(load_safetensors(dir / "missing.safetensors"), doctest::Contains("missing.safetensors: cannot open"), Error);
 
   // A checkpoint cut short by a crash (what atomic saves prevent).
   save_safetensors(dir / "ok.safetensors", TensorMap{{"w", zeros({64})}});
   Bytes cut = read_all(dir / "ok.safetensors");
   cut.resize(cut.size() - 10);
-  CHECK(contains(load_bytes(cut), "out of bounds"));
+  CHECK_THROWS_WITH_AS(load_bytes(cut), doctest::Contains("out of bounds"), Error);
 }
 
 TEST_CASE("checkpoint: every mismatch with the expected tensors is listed at once") {
@@ -203,11 +202,10 @@ TEST_CASE("checkpoint: every mismatch with the expected tensors is listed at onc
                                              {"fc2.weight", {{10, 128}, kFloat32}}};
   const auto problems = tensor_mismatches(loaded, expected);
   CHECK(problems.size() == 4);
-  const std::string msg = error_of([&] { check_tensors(loaded, expected, "model.safetensors"); });
-  CHECK(contains(msg, "model.safetensors: 4 mismatches with the expected tensors:"));
-  CHECK(contains(msg, "missing: \"fc2.weight\" (expected float32[10, 128])"));
-  CHECK(contains(msg, "unexpected: \"fc3.weight\" (float32[10, 64])"));
-  CHECK(contains(msg, "shape mismatch: \"fc1.weight\" is [64, 784], expected [128, 784]"));
-  CHECK(contains(msg, "dtype mismatch: \"fc1.bias\" is float64, expected float32"));
+  CHECK_THROWS_WITH_AS(check_tensors(loaded, expected, "model.safetensors"), doctest::Contains("model.safetensors: 4 mismatches with the expected tensors:"), Error);
+  CHECK_THROWS_WITH_AS(check_tensors(loaded, expected, "model.safetensors"), doctest::Contains("missing: \"fc2.weight\" (expected float32[10, 128])"), Error);
+  CHECK_THROWS_WITH_AS(check_tensors(loaded, expected, "model.safetensors"), doctest::Contains("unexpected: \"fc3.weight\" (float32[10, 64])"), Error);
+  CHECK_THROWS_WITH_AS(check_tensors(loaded, expected, "model.safetensors"), doctest::Contains("shape mismatch: \"fc1.weight\" is [64, 784], expected [128, 784]"), Error);
+  CHECK_THROWS_WITH_AS(check_tensors(loaded, expected, "model.safetensors"), doctest::Contains("dtype mismatch: \"fc1.bias\" is float64, expected float32"), Error);
   CHECK_NOTHROW(check_tensors(loaded, specs_of(loaded)));
 }

@@ -21,15 +21,14 @@
 
 using namespace minidp;
 using namespace minidp::nn::data;
-using minidp::testing::error_of;
-using minidp::testing::contains;
+using minidp::test::contains;
 namespace fs = std::filesystem;
 
 namespace {
 
 using Bytes = std::vector<std::uint8_t>;
 
-using minidp::testing::TempDir;
+using minidp::test::TempDir;
 
 void write_raw(const std::string& path, const Bytes& b) {
   std::ofstream f(path, std::ios::binary);
@@ -133,32 +132,29 @@ TEST_CASE("idx: corrupt and missing files are reported with the file and what wa
   Bytes bad = idx_images(2, 2, 2);
   bad[3] = 0x02;  // claims 2 dimensions
   write_raw(dir / "bad-magic", bad);
-  std::string msg = error_of([&] { read_idx_images(dir / "bad-magic"); });
-  CHECK(contains(msg, "bad-magic: bad magic number 0x00000802 (expected 0x00000803 for an IDX image file)"));
+  CHECK_THROWS_WITH_AS(read_idx_images(dir / "bad-magic"), doctest::Contains("bad-magic: bad magic number 0x00000802 (expected 0x00000803 for an IDX image file)"), Error);
 
   Bytes huge;  // a corrupt header declaring 2^30 x 2^30 x 2^30 pixels
   put_be32(huge, 0x00000803);
   for (int d = 0; d < 3; ++d) put_be32(huge, 1u << 30);
   write_raw(dir / "huge", huge);
-  CHECK(contains(error_of([&] { read_idx_images(dir / "huge"); }), "huge: dimension 1 is 1073741824, which makes"));
+  CHECK_THROWS_WITH_AS(read_idx_images(dir / "huge"), doctest::Contains("huge: dimension 1 is 1073741824, which makes"), Error);
 
   Bytes img = idx_images(3, 4, 5);  // 60 pixels; keep 10 of them
   img.resize(16 + 10);
   write_gz(dir / "train-images-idx3-ubyte.gz", img);
-  msg = error_of([&] { read_idx_images(dir / "train-images-idx3-ubyte.gz"); });
-  CHECK(contains(msg, "train-images-idx3-ubyte.gz: truncated: expected 60 bytes of pixels, got 10"));
+  CHECK_THROWS_WITH_AS(read_idx_images(dir / "train-images-idx3-ubyte.gz"), doctest::Contains("train-images-idx3-ubyte.gz: truncated: expected 60 bytes of pixels, got 10"), Error);
 
   Bytes lab = idx_labels({1, 2, 3});
   lab.resize(lab.size() - 1);
   write_raw(dir / "short-labels", lab);
-  CHECK(contains(error_of([&] { read_idx_labels(dir / "short-labels"); }),
-                 "short-labels: truncated: expected 3 bytes of labels, got 2"));
+  CHECK_THROWS_WITH_AS(read_idx_labels(dir / "short-labels"), doctest::Contains("short-labels: truncated: expected 3 bytes of labels, got 2"), Error);
 
   write_raw(dir / "labels", idx_labels({1, 12, 3}));
-  CHECK(contains(error_of([&] { read_idx_labels(dir / "labels"); }), "labels: label 12 at index 1 is out of range [0, 10)"));
+  CHECK_THROWS_WITH_AS(read_idx_labels(dir / "labels"), doctest::Contains("labels: label 12 at index 1 is out of range [0, 10)"), Error);
   CHECK(read_idx_labels(dir / "labels", 13).to_vector<std::int64_t>()[1] == 12);
 
-  CHECK(contains(error_of([&] { read_idx_images(dir / "nope.gz"); }), "nope.gz: cannot open: No such file"));
+  CHECK_THROWS_WITH_AS(read_idx_images(dir / "nope.gz"), doctest::Contains("nope.gz: cannot open: No such file"), Error);
 
   // A download cut short: the gzip stream ends before its end marker.
   Bytes big = idx_images(50, 28, 28);
@@ -166,18 +162,17 @@ TEST_CASE("idx: corrupt and missing files are reported with the file and what wa
   Bytes gz = read_all(dir / "full.gz");
   gz.resize(gz.size() / 2);
   write_raw(dir / "cut.gz", gz);
-  CHECK(contains(error_of([&] { read_idx_images(dir / "cut.gz"); }), "cut.gz: truncated gzip stream"));
+  CHECK_THROWS_WITH_AS(read_idx_images(dir / "cut.gz"), doctest::Contains("cut.gz: truncated gzip stream"), Error);
 
   write_raw(dir / "plain.gz", idx_images(1, 2, 2));  // named .gz but not compressed
-  CHECK(contains(error_of([&] { read_idx_images(dir / "plain.gz"); }), "plain.gz: expected gzip data"));
+  CHECK_THROWS_WITH_AS(read_idx_images(dir / "plain.gz"), doctest::Contains("plain.gz: expected gzip data"), Error);
 
   write_raw(dir / "i", idx_images(3, 2, 2));
   write_raw(dir / "l", idx_labels({1, 2}));
-  CHECK(contains(error_of([&] { read_idx_dataset(dir / "i", dir / "l"); }), "holds 3 images but"));
+  CHECK_THROWS_WITH_AS(read_idx_dataset(dir / "i", dir / "l"), doctest::Contains("holds 3 images but"), Error);
 
-  msg = error_of([&] { fashion_mnist((dir / "empty-dir"), true); });
-  CHECK(contains(msg, "cannot find train-images-idx3-ubyte.gz"));
-  CHECK(contains(msg, "dataset-fashion-mnist"));
+  CHECK_THROWS_WITH_AS(fashion_mnist((dir / "empty-dir"), true), doctest::Contains("cannot find train-images-idx3-ubyte.gz"), Error);
+  CHECK_THROWS_WITH_AS(fashion_mnist((dir / "empty-dir"), true), doctest::Contains("dataset-fashion-mnist"), Error);
 }
 
 // ---------------------------------------------------------------- CIFAR-10
@@ -209,15 +204,13 @@ TEST_CASE("cifar10: records of 1 label byte + 3072 channel-first pixels") {
   Bytes cut = batch(2, 0);
   cut.resize(cut.size() - 100);
   write_raw(dir / "cut.bin", cut);
-  CHECK(contains(error_of([&] { read_cifar10_batch(dir / "cut.bin"); }),
-                 "cut.bin: truncated: expected a multiple of 3073 bytes"));
+  CHECK_THROWS_WITH_AS(read_cifar10_batch(dir / "cut.bin"), doctest::Contains("cut.bin: truncated: expected a multiple of 3073 bytes"), Error);
   Bytes wrong = batch(2, 0);
   wrong[3073] = 10;
   write_raw(dir / "label.bin", wrong);
-  CHECK(contains(error_of([&] { read_cifar10_batch(dir / "label.bin"); }),
-                 "label.bin: label 10 of record 1 is out of range [0, 10)"));
+  CHECK_THROWS_WITH_AS(read_cifar10_batch(dir / "label.bin"), doctest::Contains("label.bin: label 10 of record 1 is out of range [0, 10)"), Error);
   fs::remove(dir.path / "data_batch_4.bin");
-  CHECK(contains(error_of([&] { cifar10(dir.path.string(), true); }), "cannot find"));
+  CHECK_THROWS_WITH_AS(cifar10(dir.path.string(), true), doctest::Contains("cannot find"), Error);
 }
 
 // ---------------------------------------------------------------- CSV
@@ -260,19 +253,16 @@ TEST_CASE("csv: malformed tables name the file, the line and the problem") {
     return dir / name;
   };
   CsvOptions o;
-  CHECK(contains(error_of([&] { read_csv(write("a.csv", "x,y,label\n1,2,0\n3,4\n"), o); }),
-                 "a.csv:3: expected 3 fields, got 2"));
-  CHECK(contains(error_of([&] { read_csv(write("b.csv", "1,2,0\n1,abc,1\n"), o); }), "b.csv:2: field 1 ('abc') is not a number"));
-  CHECK(contains(error_of([&] { read_csv(write("c.csv", "1,2,0.5\n"), o); }),
-                 "c.csv:1: label '0.5' is not a non-negative integer"));
+  CHECK_THROWS_WITH_AS(read_csv(write("a.csv", "x,y,label\n1,2,0\n3,4\n"), o), doctest::Contains("a.csv:3: expected 3 fields, got 2"), Error);
+  CHECK_THROWS_WITH_AS(read_csv(write("b.csv", "1,2,0\n1,abc,1\n"), o), doctest::Contains("b.csv:2: field 1 ('abc') is not a number"), Error);
+  CHECK_THROWS_WITH_AS(read_csv(write("c.csv", "1,2,0.5\n"), o), doctest::Contains("c.csv:1: label '0.5' is not a non-negative integer"), Error);
   o.label_column = "target";
-  CHECK(contains(error_of([&] { read_csv(write("d.csv", "x,y,label\n1,2,0\n"), o); }),
-                 "d.csv: label column 'target' not found in the header (columns: x, y, label)"));
-  CHECK(contains(error_of([&] { read_csv(write("e.csv", "1,2,0\n"), o); }), "but the file has no header line"));
+  CHECK_THROWS_WITH_AS(read_csv(write("d.csv", "x,y,label\n1,2,0\n"), o), doctest::Contains("d.csv: label column 'target' not found in the header (columns: x, y, label)"), Error);
+  CHECK_THROWS_WITH_AS(read_csv(write("e.csv", "1,2,0\n"), o), doctest::Contains("but the file has no header line"), Error);
   CsvOptions k;
   k.num_classes = 2;
-  CHECK(contains(error_of([&] { read_csv(write("f.csv", "1,0\n2,2\n"), k); }), "f.csv:2: label 2 is out of range [0, 2)"));
-  CHECK(contains(error_of([&] { read_csv(dir / "missing.csv", k); }), "missing.csv: cannot open"));
+  CHECK_THROWS_WITH_AS(read_csv(write("f.csv", "1,0\n2,2\n"), k), doctest::Contains("f.csv:2: label 2 is out of range [0, 2)"), Error);
+  CHECK_THROWS_WITH_AS(read_csv(dir / "missing.csv", k), doctest::Contains("missing.csv: cannot open"), Error);
 }
 
 // ---------------------------------------------------------------- the real Fashion-MNIST
@@ -449,7 +439,7 @@ TEST_CASE("loader: an error on the prefetch thread reaches the caller at its bat
   DataLoader loader(d, o);
   loader.start_epoch();
   for (int i = 0; i < 3; ++i) CHECK(loader.next().has_value());  // batches before the failure arrive
-  CHECK(contains(error_of([&] { loader.next(); }), "bad sample 12"));
+  CHECK_THROWS_WITH_AS(loader.next(), doctest::Contains("bad sample 12"), Error);
   loader.start_epoch();  // a new epoch after an error works (and joins the old thread)
   CHECK(loader.next()->indices[0] == 0);
 }
@@ -485,7 +475,7 @@ TEST_CASE("loader: the Fashion-MNIST transform gives [B,1,28,28] float32 or [B,7
   t.std = {1.0, 2.0};
   Tensor y = t.apply(from_vector<float>({1, 2, 10, 14}, {1, 2, 2}));
   CHECK(y.to_vector<float>() == std::vector<float>{0, 1, 0, 2});
-  CHECK(contains(error_of([&] { t.apply(from_vector<float>({1, 2, 3}, {1, 3})); }), "2 mean/std values for 3 channels"));
+  CHECK_THROWS_WITH_AS(t.apply(from_vector<float>({1, 2, 3}, {1, 3})), doctest::Contains("2 mean/std values for 3 channels"), Error);
 }
 
 // ---------------------------------------------------------------- splits and leakage
