@@ -35,8 +35,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   try {
-    const nn::data::Dataset full = nn::data::fashion_mnist(dir, true);
-    const nn::data::Dataset test = nn::data::fashion_mnist(dir, false);
+    const nn::data::Dataset full = nn::data::fashion_mnist(dir, nn::data::Split::Train);
+    const nn::data::Dataset test = nn::data::fashion_mnist(dir, nn::data::Split::Test);
     std::printf("%s: inputs %s, labels %s\n", full.name.c_str(), full.inputs.describe().c_str(),
                 full.labels.describe().c_str());
     std::printf("%s: inputs %s\n", test.name.c_str(), test.inputs.describe().c_str());

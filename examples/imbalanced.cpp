@@ -52,7 +52,7 @@ BinaryRun train_and_score(const nn::data::Dataset& train, const nn::data::Datase
   nn::data::DataLoaderOptions lo;
   lo.batch_size = 128;
   lo.seed = seed;
-  lo.transform = nn::data::Transform::fashion_mnist(false);
+  lo.transform = nn::data::Transform::fashion_mnist();
   nn::data::DataLoader loader(train, lo);
   metrics::TrainingRecorder rec(dp);
   for (int e = 0; e < epochs; ++e) {
@@ -111,7 +111,8 @@ int main(int argc, char** argv) {
   app.add_option("--json", json_path, "write the results as JSON");
   CLI11_PARSE(app, argc, argv);
   try {
-    const nn::data::Dataset train = nn::data::fashion_mnist(dir, true), test = nn::data::fashion_mnist(dir, false);
+    const nn::data::Dataset train = nn::data::fashion_mnist(dir, nn::data::Split::Train);
+    const nn::data::Dataset test = nn::data::fashion_mnist(dir, nn::data::Split::Test);
     const auto counts = train.label_counts();
     const std::int64_t n_pos = counts.at(positive), n_neg = train.size() - n_pos;
     std::printf("Fashion-MNIST, class %lld vs the rest: %lld positives / %lld negatives in training (%.1f%%)\n",

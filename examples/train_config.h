@@ -86,8 +86,8 @@ inline std::pair<nn::data::Dataset, nn::data::Dataset> load_data(const TrainConf
     for (std::int64_t i = 0; i < n; ++i) idx[i] = i;
     return d.subset(idx, d.name);
   };
-  return {first_n(nn::data::fashion_mnist(c.data, true), c.limit_train),
-          first_n(nn::data::fashion_mnist(c.data, false), c.limit_test)};
+  return {first_n(nn::data::fashion_mnist(c.data, nn::data::Split::Train), c.limit_train),
+          first_n(nn::data::fashion_mnist(c.data, nn::data::Split::Test), c.limit_test)};
 }
 
 // Training batches: shuffled by (seed, epoch); pinned when a replica is a GPU,

@@ -30,7 +30,8 @@ Dataset read_cifar10_batch(const std::string& path) {
   return Dataset(images, labels, path, 10);
 }
 
-Dataset cifar10(const std::string& dir, bool train) {
+Dataset cifar10(const std::string& dir, Split split) {
+  const bool train = split == Split::Train;
   std::vector<std::string> files;
   if (train) {
     for (int i = 1; i <= 5; ++i) files.push_back(join_path(dir, "data_batch_" + std::to_string(i) + ".bin"));

@@ -23,7 +23,7 @@ inline constexpr std::int64_t kCifarRecordBytes = 1 + 3 * 32 * 32;
 // One batch file: any whole number of records (the standard files have 10000).
 Dataset read_cifar10_batch(const std::string& path);
 // The five training batches, or test_batch.bin, from `dir`.
-Dataset cifar10(const std::string& dir, bool train = true);
+Dataset cifar10(const std::string& dir, Split split = Split::Train);
 const std::vector<std::string>& cifar10_classes();  // "airplane", "automobile", ...
 
 }  // namespace minidp::nn::data

@@ -20,6 +20,9 @@
 
 namespace minidp::nn::data {
 
+// Which part of a data set a reader returns.
+enum class Split { Train, Test };
+
 struct Dataset {
   Tensor inputs;  // [N, ...] on the CPU, contiguous
   Tensor labels;  // int64 [N] on the CPU

@@ -116,12 +116,14 @@ bool mnist_files_present(const std::string& dir) {
   return true;
 }
 
-Dataset mnist(const std::string& dir, bool train) {
+Dataset mnist(const std::string& dir, Split split) {
+  const bool train = split == Split::Train;
   const MnistFiles f = mnist_files(dir, train, "mnist", "download the four files from https://yann.lecun.com/exdb/mnist/ into that directory");
   return read_idx_dataset(f.images, f.labels, 10, train ? "mnist/train" : "mnist/test");
 }
 
-Dataset fashion_mnist(const std::string& dir, bool train) {
+Dataset fashion_mnist(const std::string& dir, Split split) {
+  const bool train = split == Split::Train;
   const MnistFiles f = mnist_files(dir, train, "fashion_mnist",
                                      "on Debian/Ubuntu install the package dataset-fashion-mnist, or download the "
                                      "four files from https://github.com/zalandoresearch/fashion-mnist into it");

@@ -9,7 +9,7 @@
 // garbage without any error.
 //
 //   Dataset train = fashion_mnist();               // /usr/share/datasets/fashion-mnist
-//   Dataset test = fashion_mnist(dir, /*train=*/false);
+//   Dataset test = fashion_mnist(dir, Split::Test);
 //   train.inputs;  // uint8 [60000, 28, 28]     train.labels;  // int64 [60000]
 #pragma once
 
@@ -35,8 +35,8 @@ Dataset read_idx_dataset(const std::string& images_path, const std::string& labe
                          std::int64_t num_classes = 10, const std::string& name = "idx");
 
 // The standard four-file layout: {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] in `dir`.
-Dataset mnist(const std::string& dir, bool train = true);
-Dataset fashion_mnist(const std::string& dir = kFashionMnistDir, bool train = true);
+Dataset mnist(const std::string& dir, Split split = Split::Train);
+Dataset fashion_mnist(const std::string& dir = kFashionMnistDir, Split split = Split::Train);
 // True when `dir` holds the four files (so examples and tests can skip politely).
 bool mnist_files_present(const std::string& dir);
 const std::vector<std::string>& fashion_mnist_classes();  // "T-shirt/top", "Trouser", ...

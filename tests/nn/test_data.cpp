@@ -119,11 +119,11 @@ TEST_CASE("idx: the standard four-file layout (mnist / fashion_mnist)") {
   write_raw(dir / "t10k-images-idx3-ubyte", idx_images(2, 28, 28));  // a gunzipped copy is accepted too
   write_raw(dir / "t10k-labels-idx1-ubyte", idx_labels({9, 8}));
   CHECK(mnist_files_present(dir.path.string()));
-  Dataset train = fashion_mnist(dir.path.string(), true), test = fashion_mnist(dir.path.string(), false);
+  Dataset train = fashion_mnist(dir.path.string(), Split::Train), test = fashion_mnist(dir.path.string(), Split::Test);
   CHECK(train.size() == 6);
   CHECK(test.size() == 2);
   CHECK(test.labels.to_vector<std::int64_t>() == std::vector<std::int64_t>{9, 8});
-  CHECK(mnist(dir.path.string(), false).name == "mnist/test");
+  CHECK(mnist(dir.path.string(), Split::Test).name == "mnist/test");
   CHECK(fashion_mnist_classes().at(9) == "Ankle boot");
 }
 
@@ -171,8 +171,8 @@ TEST_CASE("idx: corrupt and missing files are reported with the file and what wa
   write_raw(dir / "l", idx_labels({1, 2}));
   CHECK_THROWS_WITH_AS(read_idx_dataset(dir / "i", dir / "l"), doctest::Contains("holds 3 images but"), Error);
 
-  CHECK_THROWS_WITH_AS(fashion_mnist((dir / "empty-dir"), true), doctest::Contains("cannot find train-images-idx3-ubyte.gz"), Error);
-  CHECK_THROWS_WITH_AS(fashion_mnist((dir / "empty-dir"), true), doctest::Contains("dataset-fashion-mnist"), Error);
+  CHECK_THROWS_WITH_AS(fashion_mnist((dir / "empty-dir"), Split::Train), doctest::Contains("cannot find train-images-idx3-ubyte.gz"), Error);
+  CHECK_THROWS_WITH_AS(fashion_mnist((dir / "empty-dir"), Split::Train), doctest::Contains("dataset-fashion-mnist"), Error);
 }
 
 // ---------------------------------------------------------------- CIFAR-10
@@ -196,10 +196,10 @@ TEST_CASE("cifar10: records of 1 label byte + 3072 channel-first pixels") {
   CHECK(px[0 * 3072 + 2 * 1024 + 8] == 160 + 1);      // sample 0, blue, pixel 8
 
   for (int i = 1; i <= 5; ++i) write_raw(dir / ("data_batch_" + std::to_string(i) + ".bin"), batch(2, static_cast<std::uint8_t>(i)));
-  Dataset train = cifar10(dir.path.string(), true);
+  Dataset train = cifar10(dir.path.string(), Split::Train);
   CHECK(train.size() == 10);
   CHECK(train.labels.to_vector<std::int64_t>() == std::vector<std::int64_t>{1, 2, 2, 3, 3, 4, 4, 5, 5, 6});
-  CHECK(cifar10(dir.path.string(), false).size() == 3);
+  CHECK(cifar10(dir.path.string(), Split::Test).size() == 3);
 
   Bytes cut = batch(2, 0);
   cut.resize(cut.size() - 100);
@@ -210,7 +210,7 @@ TEST_CASE("cifar10: records of 1 label byte + 3072 channel-first pixels") {
   write_raw(dir / "label.bin", wrong);
   CHECK_THROWS_WITH_AS(read_cifar10_batch(dir / "label.bin"), doctest::Contains("label.bin: label 10 of record 1 is out of range [0, 10)"), Error);
   fs::remove(dir.path / "data_batch_4.bin");
-  CHECK_THROWS_WITH_AS(cifar10(dir.path.string(), true), doctest::Contains("cannot find"), Error);
+  CHECK_THROWS_WITH_AS(cifar10(dir.path.string(), Split::Train), doctest::Contains("cannot find"), Error);
 }
 
 // ---------------------------------------------------------------- CSV
@@ -271,7 +271,7 @@ TEST_CASE("fashion-mnist: the installed files, if present") {
     MESSAGE("skipped: Fashion-MNIST not found in ", kFashionMnistDir, " (Debian package dataset-fashion-mnist)");
     return;
   }
-  Dataset train = fashion_mnist(), test = fashion_mnist(kFashionMnistDir, false);
+  Dataset train = fashion_mnist(), test = fashion_mnist(kFashionMnistDir, Split::Test);
   CHECK(train.inputs.shape() == Shape{60000, 28, 28});
   CHECK(test.inputs.shape() == Shape{10000, 28, 28});
   const auto l = train.labels.to_vector<std::int64_t>();
