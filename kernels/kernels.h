@@ -35,6 +35,16 @@ struct AdamStep {
   bool decoupled;  // AdamW
 };
 
+// x viewed as [outer, n, inner] around `dim`: the geometry a softmax or an
+// arg-max along `dim` walks (both backends).
+inline void split_dims(const Tensor& x, std::int64_t dim, std::int64_t& outer, std::int64_t& n, std::int64_t& inner) {
+  outer = 1;
+  inner = 1;
+  for (std::int64_t d = 0; d < dim; ++d) outer *= x.shape()[d];
+  n = x.dim() == 0 ? 1 : x.shape()[dim];
+  for (std::int64_t d = dim + 1; d < x.dim(); ++d) inner *= x.shape()[d];
+}
+
 // What one backend provides. Declared twice below (cpu and cuda) from one list.
 #define MINIDP_KERNEL_LIST                                                                      \
   /* out = op(x); x and out contiguous, same shape and dtype (float) */                          \

@@ -42,16 +42,6 @@ void reduce(ReduceOp op, const Tensor& x, const Tensor& out) {
   });
 }
 
-namespace {
-// x viewed as [outer, n, inner] around `dim`.
-void split_dims(const Tensor& x, std::int64_t dim, std::int64_t& outer, std::int64_t& n, std::int64_t& inner) {
-  outer = 1;
-  inner = 1;
-  for (std::int64_t d = 0; d < dim; ++d) outer *= x.shape()[d];
-  n = x.dim() == 0 ? 1 : x.shape()[dim];
-  for (std::int64_t d = dim + 1; d < x.dim(); ++d) inner *= x.shape()[d];
-}
-}  // namespace
 
 void arg_reduce(bool is_max, const Tensor& x, std::int64_t dim, const Tensor& out) {
   std::int64_t outer, n, inner;

@@ -151,14 +151,6 @@ ReduceGeom make_geom(const Tensor& x, const Tensor& out) {
   return g;
 }
 
-void split_dims(const Tensor& x, std::int64_t dim, std::int64_t& outer, std::int64_t& n, std::int64_t& inner) {
-  outer = 1;
-  inner = 1;
-  for (std::int64_t d = 0; d < dim; ++d) outer *= x.shape()[d];
-  n = x.dim() == 0 ? 1 : x.shape()[dim];
-  for (std::int64_t d = dim + 1; d < x.dim(); ++d) inner *= x.shape()[d];
-}
-
 template <typename T>
 __global__ void arg_reduce_kernel(const T* __restrict__ x, std::int64_t* __restrict__ out, std::int64_t outer,
                                   std::int64_t n, std::int64_t inner, bool is_max) {

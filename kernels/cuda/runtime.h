@@ -1,9 +1,9 @@
 // minidp/kernels/cuda/runtime.h — the few CUDA runtime services core/ needs,
 // behind a plain C++ interface so that core/ compiles without CUDA headers.
 //
-// Built from runtime.cu when the CUDA toolkit is found, from runtime_stub.cpp
-// otherwise (where every call but compiled()/device_count()/allow_tf32 raises
-// minidp::Error). Every CUDA call inside is checked and reported with
+// Built from runtime.cu (with pinned_memory.cu and device_errors.cu) when the
+// CUDA toolkit is found; a build without CUDA answers from no_cuda.cpp (no
+// device; every call that needs one raises a minidp::Error saying so). Every CUDA call inside is checked and reported with
 // file:line and CUDA's own message.
 //
 // Streams and events are passed as `void*` (a cudaStream_t / cudaEvent_t).
