@@ -9,6 +9,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <tuple>
 #include <type_traits>
 
 #include "kernels/cuda/allocator.h"
@@ -29,6 +30,21 @@ inline std::uint64_t this_thread_key() {
   thread_local const std::uint64_t key = next++;
   return key;
 }
+
+// A stream as the backend's per-stream tables key it: (device, handle), and
+// for the default stream (nullptr) the host thread too, since that is a
+// different stream in every thread.
+struct StreamKey {
+  int device;
+  std::uintptr_t stream;
+  std::uint64_t thread;
+  static StreamKey of(int device, void* stream) {
+    return {device, reinterpret_cast<std::uintptr_t>(stream), stream == nullptr ? this_thread_key() : 0};
+  }
+  bool operator<(const StreamKey& o) const {
+    return std::tie(device, stream, thread) < std::tie(o.device, o.stream, o.thread);
+  }
+};
 
 // Makes `device` current for a scope: kernels always launch on the current device.
 class DeviceScope {

@@ -19,26 +19,15 @@ namespace minidp::kernels::cuda {
 
 namespace {
 constexpr int kErrorSlots = 1024;  // streams with a record of their own; later ones share the last slot
-struct ErrorSlotKey {
-  int device;
-  std::uintptr_t stream;
-  std::uint64_t thread;
-  bool operator<(const ErrorSlotKey& o) const {
-    return std::tie(device, stream, thread) < std::tie(o.device, o.stream, o.thread);
-  }
-};
 struct ErrorRecords {
   std::mutex mu;
   DeviceErrorRecord* host = nullptr;  // kErrorSlots records
   DeviceErrorRecord* dev = nullptr;   // the same memory as the GPU addresses it
-  std::map<ErrorSlotKey, int> slot;
+  std::map<StreamKey, int> slot;
 };
 ErrorRecords& error_records() {
   static auto* r = new ErrorRecords;  // never freed: kernels may still write while the process ends
   return *r;
-}
-ErrorSlotKey error_key(int device, void* stream) {
-  return {device, reinterpret_cast<std::uintptr_t>(stream), stream == nullptr ? this_thread_key() : 0};
 }
 
 void raise_record(volatile DeviceErrorRecord* v) {
@@ -81,7 +70,7 @@ DeviceErrorRecord* device_error_record(const Launch& l) {
     r.host = static_cast<DeviceErrorRecord*>(p);
     r.dev = static_cast<DeviceErrorRecord*>(dev);
   }
-  auto [it, fresh] = r.slot.emplace(error_key(l.device, l.handle), static_cast<int>(r.slot.size()));
+  auto [it, fresh] = r.slot.emplace(StreamKey::of(l.device, l.handle), static_cast<int>(r.slot.size()));
   if (fresh && it->second >= kErrorSlots) it->second = kErrorSlots - 1;
   return r.dev + it->second;
 }
@@ -91,7 +80,7 @@ void raise_device_error_if_any(int device, void* stream) {
   volatile DeviceErrorRecord* rec = nullptr;
   {
     std::lock_guard<std::mutex> lock(r.mu);
-    auto it = r.slot.find(error_key(device, stream));
+    auto it = r.slot.find(StreamKey::of(device, stream));
     if (r.host == nullptr || it == r.slot.end()) return;  // no kernel of this stream can report
     rec = r.host + it->second;
   }

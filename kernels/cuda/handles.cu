@@ -65,23 +65,14 @@ thread_local ThreadHandles t_handles;
 // cuBLAS scratch memory per (device, stream): 32 MiB on Hopper and later, as
 // NVIDIA recommends, 4 MiB before. Allocated once from the caching allocator
 // on that stream and kept for the life of the process.
-struct WorkspaceKey {
-  int device;
-  std::uintptr_t stream;
-  std::uint64_t thread;
-  bool operator<(const WorkspaceKey& o) const {
-    return std::tie(device, stream, thread) < std::tie(o.device, o.stream, o.thread);
-  }
-};
 std::mutex g_ws_mu;
-std::map<WorkspaceKey, std::pair<void*, std::size_t>>& workspaces() {
-  static auto* m = new std::map<WorkspaceKey, std::pair<void*, std::size_t>>;
+std::map<StreamKey, std::pair<void*, std::size_t>>& workspaces() {
+  static auto* m = new std::map<StreamKey, std::pair<void*, std::size_t>>;
   return *m;
 }
 
 std::pair<void*, std::size_t> blas_workspace(int device, void* stream) {
-  const WorkspaceKey key{device, reinterpret_cast<std::uintptr_t>(stream),
-                         stream == nullptr ? this_thread_key() : 0};
+  const StreamKey key = StreamKey::of(device, stream);
   std::lock_guard<std::mutex> lock(g_ws_mu);
   auto& m = workspaces();
   auto it = m.find(key);
@@ -113,7 +104,7 @@ void release_stream_workspace(int device, void* stream) noexcept {
   if (stream == nullptr) return;
   std::lock_guard<std::mutex> lock(g_ws_mu);
   auto& m = workspaces();
-  auto it = m.find(WorkspaceKey{device, reinterpret_cast<std::uintptr_t>(stream), 0});
+  auto it = m.find(StreamKey{device, reinterpret_cast<std::uintptr_t>(stream), 0});
   if (it == m.end()) return;
   deallocate(it->second.first, device);
   m.erase(it);
