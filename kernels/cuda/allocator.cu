@@ -38,19 +38,8 @@ constexpr std::size_t kSmallRound = 512;                     // and rounded to 5
 constexpr std::size_t kSmallSegment = std::size_t(2) << 20;  // carved out of 2 MiB segments
 constexpr std::size_t kLargeRound = std::size_t(2) << 20;    // large requests: multiples of 2 MiB
 
-// The pool a block belongs to. The default stream (nullptr) is a different
-// stream in every host thread (cudaStreamPerThread), so it is keyed per thread.
-struct StreamKey {
-  std::uintptr_t stream;
-  std::uint64_t thread;
-  bool operator<(const StreamKey& o) const { return std::tie(stream, thread) < std::tie(o.stream, o.thread); }
-  bool operator==(const StreamKey& o) const { return stream == o.stream && thread == o.thread; }
-};
-
-StreamKey key_of(void* stream) {
-  return {reinterpret_cast<std::uintptr_t>(stream), stream == nullptr ? this_thread_key() : 0};
-}
-
+// The pool a block belongs to: its stream (StreamKey, common.cuh — the
+// default stream is keyed per host thread, as it is a different stream in each).
 struct Segment;
 struct Block {
   char* ptr;
@@ -238,8 +227,8 @@ namespace {
 void release_thread(std::uint64_t thread) noexcept {
   try {
     static const int n = device_count();
-    const StreamKey key{0, thread};
     for (int d = 0; d < n; ++d) {
+      const StreamKey key{d, 0, thread};
       DeviceState& st = state(d);
       std::lock_guard<std::mutex> lock(st.mu);
       st.carving.erase(key);
@@ -269,7 +258,7 @@ ThreadExit::~ThreadExit() { release_thread(this_thread_key()); }
 void* allocate(std::size_t nbytes, int device, void* stream) {
   if (nbytes == 0) return nullptr;
   DeviceState& st = state(device);
-  const StreamKey key = key_of(stream);
+  const StreamKey key = StreamKey::of(device, stream);
   if (stream == nullptr) touch_thread_exit();
   const bool cache = caching_enabled();
   const std::size_t rounded = cache ? round_size(nbytes) : nbytes;

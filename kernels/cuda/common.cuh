@@ -44,6 +44,7 @@ struct StreamKey {
   bool operator<(const StreamKey& o) const {
     return std::tie(device, stream, thread) < std::tie(o.device, o.stream, o.thread);
   }
+  bool operator==(const StreamKey& o) const { return device == o.device && stream == o.stream && thread == o.thread; }
 };
 
 // Makes `device` current for a scope: kernels always launch on the current device.
