@@ -120,22 +120,26 @@ double majority_baseline_accuracy(const ConfusionMatrix& cm) {
   return n == 0 ? kNaN : static_cast<double>(best) / static_cast<double>(n);
 }
 
+namespace {
+// TP / denominator per class (predicted count: precision; true count: recall),
+// macro/weighted over the averaged classes, and micro from the summed counts.
+AveragedScore tp_ratio(const Sums& s, const std::vector<double>& den, double den_all, ZeroDivision zd) {
+  AveragedScore a;
+  for (std::size_t c = 0; c < s.tp.size(); ++c) a.per_class.push_back(ratio(s.tp[c], den[c], zd));
+  average(a, s);
+  a.micro = ratio(s.tp_all, den_all, zd);
+  return a;
+}
+}  // namespace
+
 AveragedScore precision(const ConfusionMatrix& cm, ZeroDivision zd) {
   const Sums s = sums(cm);
-  AveragedScore a;
-  for (std::size_t c = 0; c < s.tp.size(); ++c) a.per_class.push_back(ratio(s.tp[c], s.pred[c], zd));
-  average(a, s);
-  a.micro = ratio(s.tp_all, s.pred_all, zd);
-  return a;
+  return tp_ratio(s, s.pred, s.pred_all, zd);
 }
 
 AveragedScore recall(const ConfusionMatrix& cm, ZeroDivision zd) {
   const Sums s = sums(cm);
-  AveragedScore a;
-  for (std::size_t c = 0; c < s.tp.size(); ++c) a.per_class.push_back(ratio(s.tp[c], s.truth[c], zd));
-  average(a, s);
-  a.micro = ratio(s.tp_all, s.truth_all, zd);
-  return a;
+  return tp_ratio(s, s.truth, s.truth_all, zd);
 }
 
 AveragedScore f1(const ConfusionMatrix& cm, ZeroDivision zd) {
