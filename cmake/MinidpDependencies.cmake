@@ -24,6 +24,28 @@ if(MINIDP_BUILD_EXAMPLES)
   minidp_require(CLI11_FOUND "CLI11 (command-line flags of the examples)" libcli11-dev)
 endif()
 
+# ---- MPI: one process per device, launched by mpirun (parallel/process_group.h).
+# Without it the multi-process part is left out (a world of one process) and
+# everything else builds.
+set(MINIDP_MPI AUTO CACHE STRING "Build the multi-process layer with MPI: AUTO (when found), ON or OFF")
+set_property(CACHE MINIDP_MPI PROPERTY STRINGS AUTO ON OFF)
+set(MINIDP_WITH_MPI OFF)
+if(NOT MINIDP_MPI STREQUAL "OFF")
+  find_package(MPI QUIET COMPONENTS CXX)
+  if(MPI_CXX_FOUND)
+    set(MINIDP_WITH_MPI ON)
+    find_program(MINIDP_MPIEXEC NAMES mpirun mpiexec HINTS ${MPI_CXX_COMPILER_DIR} /usr/bin)
+    message(STATUS "minidp: multi-process (MPI) ON (${MPI_CXX_LIBRARIES}; launcher ${MINIDP_MPIEXEC})")
+  elseif(MINIDP_MPI STREQUAL "ON")
+    message(FATAL_ERROR "minidp: MINIDP_MPI=ON but MPI was not found. Install it with: sudo apt-get install libopenmpi-dev openmpi-bin")
+  else()
+    message(STATUS "minidp: multi-process (MPI) OFF: MPI not found (sudo apt-get install libopenmpi-dev openmpi-bin); "
+                   "DistributedDataParallel runs as a world of one process")
+  endif()
+else()
+  message(STATUS "minidp: multi-process (MPI) OFF (MINIDP_MPI=OFF)")
+endif()
+
 # ---- CUDA: AUTO builds it whenever nvcc, cuBLAS, cuDNN and NCCL are all there.
 set(MINIDP_WITH_CUDA OFF)
 if(NOT MINIDP_CUDA STREQUAL "OFF")

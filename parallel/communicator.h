@@ -1,8 +1,11 @@
 // minidp/parallel/communicator.h — collectives between replicas.
 //
-// Every replica calls the same collectives in the same order, each from its
-// own host thread, passing its rank (replica index) and its own tensor. The
-// call returns when the collective is done for that rank.
+// Every rank calls the same collectives in the same order, each from its own
+// host thread (a replica of DataParallel) or its own process (a rank of
+// DistributedDataParallel), passing its rank and its own tensor. The call
+// returns when the collective is done for that rank — or, for
+// allreduce_sum_async, at once, with something to wait on later: that is how
+// the gradients of one bucket are summed while backward computes the next.
 //
 // Implementations:
 //   InProcessCommunicator  replicas in one process that share a device (the
@@ -11,7 +14,9 @@
 //                          On a GPU the ranks' streams are ordered with events:
 //                          the host threads meet at a barrier to swap pointers,
 //                          but no host thread waits for the GPU.
-//   NcclCommunicator       one replica per GPU, NCCL (parallel/nccl_communicator.h).
+//   NcclCommunicator       one rank per GPU, in one process or one process
+//                          per GPU, NCCL (parallel/nccl_communicator.h).
+//   MpiCommunicator        one rank per process, MPI (parallel/mpi_communicator.h).
 //
 //   comm->allreduce_sum(rank, grads);   // grads now hold the sum over replicas
 #pragma once
@@ -35,6 +40,20 @@ class CollectiveAborted : public Error {
   explicit CollectiveAborted(const std::string& why) : Error("collective aborted: " + why) {}
 };
 
+// A collective started by allreduce_sum_async, still running.
+class PendingCollective {
+ public:
+  virtual ~PendingCollective() = default;
+  // Waits for the result: the caller's current stream waits (a GPU tensor:
+  // the host goes on) or the host waits (a CPU tensor). Waiting longer than
+  // `timeout_s` means another rank is dead or stuck: the job is ended
+  // (ProcessGroup::abort), naming this rank and `what` it waited for.
+  virtual void wait(double timeout_s, const std::string& what) = 0;
+  // Seconds the communication itself took, once waited for (NaN when the
+  // communicator cannot tell without making the host wait).
+  virtual double seconds() const;
+};
+
 class Communicator {
  public:
   virtual ~Communicator() = default;
@@ -42,6 +61,10 @@ class Communicator {
   virtual std::string name() const = 0;
   // t = sum over ranks of t (in place; same shape, dtype on every rank).
   virtual void allreduce_sum(int rank, Tensor& t) = 0;
+  // The same, started in the background where the communicator can (NCCL: on
+  // its communication stream; MPI: on its communication thread); `t` must not
+  // be touched until wait(). The default sums at once (nothing to overlap).
+  virtual std::unique_ptr<PendingCollective> allreduce_sum_async(int rank, Tensor& t);
   // t = root's t on every rank.
   virtual void broadcast(int rank, Tensor& t, int root) = 0;
   // out = concatenation along dim 0 of every rank's `in` (same shape on all ranks).

@@ -8,6 +8,7 @@
 #include "core/ops.h"
 #include "core/stream.h"
 #include "nn/layers.h"
+#include "parallel/process_group.h"
 #include "parallel/sync_batchnorm.h"
 
 namespace minidp::parallel {
@@ -16,29 +17,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// Give every parameter's .grad a view into one flat buffer, so a single
-// collective moves all gradients of a replica. One more element at the end
-// carries the replica's loss sum through the same collective.
-Tensor flatten_gradients(const nn::Module& m, std::int64_t* num_grads) {
-  const auto params = m.parameters();
-  MINIDP_CHECK(!params.empty(), "DataParallel: the model has no parameters");
-  std::int64_t total = 0;
-  for (auto& p : params) {
-    MINIDP_CHECK(p.dtype() == params[0].dtype(), "DataParallel: parameters must share one dtype; ",
-                 p.describe(), " differs from ", params[0].describe());
-    total += p.numel();
-  }
-  Tensor flat = zeros({total + 1}, params[0].options());
-  *num_grads = total;
-  std::int64_t off = 0;
-  for (auto p : params) {
-    p.set_grad(flat.narrow(0, off, p.numel()).view(p.shape()));
-    off += p.numel();
-  }
-  return flat;
-}
-
-// How a global batch is cut: shard i is rows [offset[i], offset[i] + size[i]).
+// How a batch is cut: shard i is rows [offset[i], offset[i] + size[i]).
 struct Shards {
   std::vector<std::int64_t> size, offset;
   Tensor rows(const Tensor& t, int i) const { return t.slice(offset[i], offset[i] + size[i]); }  // a view
@@ -63,32 +42,6 @@ void for_each_module(nn::Module& m, const std::function<void(nn::Module&)>& fn) 
 }
 }  // namespace
 
-double& PhaseTimes::operator[](Phase p) {
-  switch (p) {
-    case Phase::Data: return data;
-    case Phase::Forward: return forward;
-    case Phase::Backward: return backward;
-    case Phase::Allreduce: return allreduce;
-    case Phase::Optimizer: return optimizer;
-  }
-  MINIDP_FAIL("PhaseTimes: unknown phase ", static_cast<int>(p));
-}
-
-// ---------------------------------------------------------------- step results
-namespace detail {
-// at[i][k]: boundary k of the step on replica i — before phase k, and
-// at[i][kNumPhases] after the last one. Timing events, recorded on the replica's stream.
-struct StepEvents {
-  std::vector<std::vector<Event>> at;
-  explicit StepEvents(int replicas) : at(replicas) {
-    for (auto& v : at)
-      for (int k = 0; k <= kNumPhases; ++k) v.emplace_back(/*enable_timing=*/true);
-  }
-  Event& begin(int i, Phase p) { return at[i][static_cast<int>(p)]; }
-  Event& end(int i) { return at[i][kNumPhases]; }
-};
-}  // namespace detail
-
 struct DataParallel::EventPool {
   std::mutex mu;
   std::vector<std::unique_ptr<detail::StepEvents>> free;
@@ -112,54 +65,46 @@ std::shared_ptr<detail::StepEvents> DataParallel::take_events() {
   });
 }
 
-bool StepResult::done() const {
-  if (!events) return true;
-  for (std::size_t i = 0; i < events->at.size(); ++i)
-    if (!events->end(static_cast<int>(i)).query()) return false;
-  return true;
-}
-
-void StepResult::stream_wait(const Stream& s) const {
-  if (!events) return;
-  for (std::size_t i = 0; i < events->at.size(); ++i) events->end(static_cast<int>(i)).wait(s);
-}
-
-void StepResult::wait() {
-  if (resolved || !events) return;
-  for (std::size_t rank = 0; rank < replicas.size(); ++rank) {
-    const int r = static_cast<int>(rank);
-    // The one place the host waits for a step — and only if it is not done yet.
-    if (!events->end(r).query()) events->end(r).synchronize();
-    for (int k = 0; k < kNumPhases; ++k)
-      replicas[rank].time[static_cast<Phase>(k)] = events->at[rank][k].elapsed_ms(events->at[rank][k + 1]) / 1e3;
-  }
-  resolved = true;
-}
-
-double StepResult::loss() {
-  wait();
-  return loss_mean.defined() ? loss_mean.item() : 0.0;
-}
-
 Tensor cross_entropy_sum(const Tensor& logits, const Tensor& labels) {
   CrossEntropyOptions o;
   o.reduction = Reduction::Sum;
   return cross_entropy(logits, labels, o);
 }
 
+// ---------------------------------------------------------------- set-up
 DataParallel::DataParallel(nn::ModulePtr model, std::vector<Replica> replicas, const OptimizerFactory& make_optimizer,
                            DataParallelOptions opts)
     : replicas_(std::move(replicas)), event_pool_(std::make_shared<EventPool>()), opts_(opts) {
-  MINIDP_CHECK(model != nullptr, "DataParallel: model is null");
   MINIDP_CHECK(!replicas_.empty(), "DataParallel: no replicas");
-  MINIDP_CHECK(make_optimizer != nullptr, "DataParallel: no optimizer factory");
   std::vector<Device> devices;
+  for (const auto& r : replicas_) devices.push_back(r.device);
+  for (const auto& d : devices) check_device_available(d);
+  comm_ = make_communicator(devices);
+  setup(std::move(model), make_optimizer);
+}
+
+DataParallel::DataParallel(nn::ModulePtr model, Replica replica, const OptimizerFactory& make_optimizer,
+                           DataParallelOptions opts, ProcessGroup& world, std::unique_ptr<Communicator> comm)
+    : replicas_{replica}, event_pool_(std::make_shared<EventPool>()), comm_(std::move(comm)), world_(&world),
+      opts_(opts) {
+  MINIDP_CHECK(comm_ != nullptr && comm_->size() == world.size(), "DistributedDataParallel: the communicator spans ",
+               comm_ ? comm_->size() : 0, " ranks but the job has ", world.size(), " processes");
+  check_device_available(replica.device);
+  setup(std::move(model), make_optimizer);
+  // Backward tells the buckets which gradients are complete; a full bucket is
+  // summed at once, while backward goes on with the layers before it.
+  const auto params = modules_[0]->parameters();
+  for (int i = 0; i < static_cast<int>(params.size()); ++i)
+    params[i].register_hook([this, i](const Tensor&) { on_gradient_ready(i); });
+}
+
+void DataParallel::setup(nn::ModulePtr model, const OptimizerFactory& make_optimizer) {
+  MINIDP_CHECK(model != nullptr, "DataParallel: model is null");
+  MINIDP_CHECK(make_optimizer != nullptr, "DataParallel: no optimizer factory");
   own_stream_.assign(replicas_.size(), false);
   for (std::size_t rank = 0; rank < replicas_.size(); ++rank) {
     Replica& r = replicas_[rank];
     r.rank = static_cast<int>(rank);
-    check_device_available(r.device);
-    devices.push_back(r.device);
     // Each GPU replica queues its work on a stream of its own, so replicas
     // that share a GPU overlap instead of serialising.
     if (r.device.is_cuda() && r.stream.handle == nullptr) {
@@ -173,7 +118,7 @@ DataParallel::DataParallel(nn::ModulePtr model, std::vector<Replica> replicas, c
   modules_.push_back(model);
   for (std::size_t rank = 1; rank < replicas_.size(); ++rank) modules_.push_back(model->deep_copy(replicas_[rank].device));
   for (auto& m : modules_) {
-    flat_grads_.push_back(flatten_gradients(*m, &num_grads_));
+    buckets_.push_back(std::make_unique<GradientBuckets>(*m, opts_.first_bucket_bytes, opts_.bucket_bytes));
     optimizers_.push_back(make_optimizer(m->parameters()));
     dropouts_.emplace_back();
     for_each_module(*m, [this](nn::Module& sub) {
@@ -184,26 +129,26 @@ DataParallel::DataParallel(nn::ModulePtr model, std::vector<Replica> replicas, c
   // streams must not read the parameters before they have landed.
   for (const auto& r : replicas_)
     if (r.device.is_cuda()) synchronize(r.device);
-  comm_ = make_communicator(devices);
   if (opts_.sync_batchnorm)
     for (int rank = 0; rank < size(); ++rank)
       for_each_module(*modules_[rank], [this, rank](nn::Module& m) {
         if (auto* bn = dynamic_cast<nn::BatchNorm*>(&m))
           bn->set_training_fn([this, rank](const Tensor& x, const Tensor& w, const Tensor& b, Tensor rm, Tensor rv,
-                                        double momentum, double eps) {
-            return sync_batch_norm(x, w, b, rm, rv, momentum, eps, *comm_, rank, current_batch_);
+                                           double momentum, double eps) {
+            return sync_batch_norm(x, w, b, rm, rv, momentum, eps, *comm_, comm_rank(rank), current_batch_);
           });
       });
   pool_ = std::make_unique<WorkerPool>(size(), [this](const std::string& why) { comm_->abort(why); });
-  // Broadcast parameters and buffers from replica 0: the copies already hold
-  // the same values, but this is the step that makes it true across processes.
+  // Broadcast parameters and buffers from replica 0 (rank 0 of the job): the
+  // copies in one process already hold the same values, but processes that
+  // made their models independently need it.
   pool_->run([this](int rank) {
     DeviceGuard dg(replicas_[rank].device);
     StreamGuard sg(replicas_[rank].stream);
     NoGradGuard ng;
     for (auto& [name, t] : modules_[rank]->state_dict()) {
       Tensor c = t;
-      comm_->broadcast(rank, c, 0);
+      comm_->broadcast(comm_rank(rank), c, 0);
     }
   });
 }
@@ -214,15 +159,33 @@ DataParallel::~DataParallel() {
     if (own_stream_[rank]) destroy_stream_noexcept(replicas_[rank].stream);  // a destructor must not throw
 }
 
+int DataParallel::comm_rank(int rank) const { return world_ != nullptr ? world_->rank() : rank; }
+
+// ---------------------------------------------------------------- the step
 StepResult DataParallel::train_step(const Tensor& inputs, const Tensor& labels, const LossSumFn& loss_fn) {
+  return run_step(inputs, labels, loss_fn, /*reduce=*/true);
+}
+
+void DataParallel::accumulate(const Tensor& inputs, const Tensor& labels, const LossSumFn& loss_fn) {
+  run_step(inputs, labels, loss_fn, /*reduce=*/false);
+}
+
+StepResult DataParallel::run_step(const Tensor& inputs, const Tensor& labels, const LossSumFn& loss_fn, bool reduce) {
   const Shards shards = plan_shards("DataParallel::train_step", inputs, labels, size());
   const std::int64_t batch = inputs.size(0);
-  MINIDP_CHECK(batch >= 1, "DataParallel::train_step: empty batch");
+  // A rank of a distributed job may have no sample in the last, short batch: it still joins the sums.
+  MINIDP_CHECK(batch >= 1 || world_ != nullptr, "DataParallel::train_step: empty batch");
+  current_batch_ = batch;
+  if (world_ != nullptr && opts_.sync_batchnorm) {
+    std::vector<std::int64_t> global = {batch};  // the count of the BatchNorm statistics, agreed on the host
+    world_->allreduce_sum(global);
+    current_batch_ = global[0];
+  }
   MINIDP_CHECK(!opts_.sync_batchnorm || batch >= size(), "DataParallel: synchronized BatchNorm needs a sample on ",
                "every replica, but the batch of ", batch, " is split over ", size(), " replicas");
 
-  // Dropout: every replica draws the global batch's mask from the same
-  // counters (those replica 0's generator is at) and keeps its own rows.
+  // Dropout: every replica draws the batch's mask from the same counters
+  // (those replica 0's generator is at) and keeps its own rows.
   for (std::size_t k = 0; k < dropouts_[0].size(); ++k) {
     const std::uint64_t at = dropouts_[0][k]->generator().offset();
     for (int rank = 0; rank < size(); ++rank) {
@@ -235,7 +198,7 @@ StepResult DataParallel::train_step(const Tensor& inputs, const Tensor& labels, 
   result.samples = batch;
   result.replicas.resize(size());
   result.events = take_events();
-  current_batch_ = batch;
+  const bool fresh = !accumulated_;  // micro-batches accumulate into the same buckets
   const auto start = Clock::now();
   if (auto* inproc = dynamic_cast<InProcessCommunicator*>(comm_.get())) inproc->reset();
 
@@ -248,14 +211,14 @@ StepResult DataParallel::train_step(const Tensor& inputs, const Tensor& labels, 
     st.samples = shards.size[rank];
     m.train();
     detail::StepEvents& ev = *result.events;
-    Tensor& flat = flat_grads_[rank];
+    GradientBuckets& grads = *buckets_[rank];
 
     ev.begin(rank, Phase::Data).record(r.stream);
     Tensor x = shards.rows(inputs, rank).to(r.device);  // a view, then one (asynchronous) copy
     Tensor y = shards.rows(labels, rank).to(r.device);
     {
       NoGradGuard ng;
-      flat.zero_();  // an empty replica joins the sum with zero gradients and a zero loss
+      if (fresh) grads.zero();  // an empty replica joins the sum with zero gradients, loss and count
       if (opts_.broadcast_buffers) broadcast_buffers(rank);
     }
     ev.begin(rank, Phase::Forward).record(r.stream);
@@ -266,33 +229,92 @@ StepResult DataParallel::train_step(const Tensor& inputs, const Tensor& labels, 
                    "shard's samples), got ", loss.describe());
     }
     ev.begin(rank, Phase::Backward).record(r.stream);
-    if (loss.defined()) {
-      loss.backward();
-      NoGradGuard ng;
-      flat.narrow(0, num_grads_, 1).copy_(loss.detach().reshape({1}));  // the loss rides with the gradients
+    overlap_.active = reduce && world_ != nullptr;  // hooks launch full buckets during this backward
+    if (overlap_.active) {
+      overlap_.next = 0;
+      overlap_.launched.clear();
+      overlap_.waiting.clear();
+      for (int b = 0; b < grads.num_buckets(); ++b)
+        overlap_.waiting.push_back(static_cast<int>(grads.params_of(b).size()));
+    }
+    if (loss.defined()) loss.backward();
+    {
+      NoGradGuard ng;  // the tail: [loss sum, sample count], summed with the gradients
+      if (loss.defined()) grads.tail().narrow(0, 0, 1).add_(loss.detach().reshape({1}));
+      grads.tail().narrow(0, 1, 1).add_(full({1}, static_cast<double>(shards.size[rank]), grads.tail().options()));
     }
     ev.begin(rank, Phase::Allreduce).record(r.stream);
-    comm_->allreduce_sum(rank, flat);
-    ev.begin(rank, Phase::Optimizer).record(r.stream);
-    {
+    if (reduce) reduce_and_step(rank, st, ev);
+    else ev.begin(rank, Phase::Optimizer).record(r.stream);  // accumulate: no sum, no step
+    if (reduce && rank == 0) {
       NoGradGuard ng;
-      flat.mul_(1.0 / static_cast<double>(batch));  // sum of per-sample gradients / global count
-    }
-    optimizers_[rank]->step();
-    if (rank == 0) {
-      NoGradGuard ng;
-      result.loss_mean = flat.narrow(0, num_grads_, 1).clone();  // the global mean loss, kept on the device
+      result.loss_mean = grads.tail().narrow(0, 0, 1).clone();  // the global mean loss, kept on the device
     }
     ev.end(rank).record(r.stream);
     st.loss_sum = loss.defined() ? loss.detach() : Tensor();
   });
 
+  accumulated_ = !reduce;
   result.wall_seconds = seconds_since(start);
-  if (opts_.check_identical)
+  if (reduce && opts_.check_identical)
     MINIDP_CHECK(replicas_identical(), "DataParallel: replicas diverged after a step (parameter hashes differ)");
   return result;
 }
 
+// On replica `rank`'s thread, after backward: the sums, the division by the
+// global sample count, the optimizer.
+void DataParallel::reduce_and_step(int rank, ReplicaStepStats& st, detail::StepEvents& ev) {
+  GradientBuckets& grads = *buckets_[rank];
+  std::vector<std::unique_ptr<PendingCollective>> pending;
+  const auto t0 = Clock::now();
+  if (world_ != nullptr) {
+    // Buckets backward completed are already on their way; launch the rest
+    // (gradients backward never reached stay zero), in order, then the tail.
+    overlap_.active = false;
+    for (auto& w : overlap_.waiting) w = 0;
+    launch_ready_buckets(rank);
+    pending = std::move(overlap_.launched);
+  } else {
+    for (int b = 0; b < grads.num_buckets(); ++b) comm_->allreduce_sum(comm_rank(rank), grads.bucket(b));
+  }
+  pending.push_back(comm_->allreduce_sum_async(comm_rank(rank), grads.tail()));
+  st.comm_seconds = world_ != nullptr ? 0.0 : seconds_since(t0);
+  for (std::size_t b = 0; b < pending.size(); ++b) {
+    pending[b]->wait(opts_.comm_timeout_s, b + 1 == pending.size() ? std::string("the sum of the loss and sample count")
+                                                                   : "the gradient sum of bucket " + std::to_string(b));
+    st.comm_seconds += pending[b]->seconds();  // NaN when the communicator cannot tell (NCCL)
+  }
+  {
+    // Divide by the GLOBAL sample count, on the device: gradients and loss
+    // become means over every sample of every replica and process.
+    NoGradGuard ng;
+    Tensor count = clamp(grads.tail().narrow(0, 1, 1), 1.0, std::nullopt);  // no samples anywhere: nothing to divide
+    Tensor inv = div(full({1}, 1.0, count.options()), count);
+    for (int b = 0; b < grads.num_buckets(); ++b) grads.bucket(b).mul_(inv);
+    grads.tail().narrow(0, 0, 1).mul_(inv);
+  }
+  ev.begin(rank, Phase::Optimizer).record(replicas_[rank].stream);
+  optimizers_[rank]->step();
+}
+
+void DataParallel::on_gradient_ready(int param) {
+  if (!overlap_.active) return;  // a backward outside a reducing step (accumulate, or the user's own)
+  const int b = buckets_[0]->bucket_of(param);
+  if (--overlap_.waiting[b] == 0) launch_ready_buckets(0);
+}
+
+// Buckets are launched strictly in order — bucket b only after 0..b-1 — so
+// every rank issues its collectives in the same order, whatever order its
+// backward finished them in.
+void DataParallel::launch_ready_buckets(int rank) {
+  GradientBuckets& grads = *buckets_[rank];
+  while (overlap_.next < grads.num_buckets() && overlap_.waiting[overlap_.next] == 0) {
+    overlap_.launched.push_back(comm_->allreduce_sum_async(comm_rank(rank), grads.bucket(overlap_.next)));
+    ++overlap_.next;
+  }
+}
+
+// ---------------------------------------------------------------- evaluation
 std::vector<std::int64_t> DataParallel::evaluate_batch(const Tensor& inputs, const Tensor& labels,
                                                        const std::function<void(int, const Tensor&, const Tensor&)>& fn) {
   const Shards shards = plan_shards("DataParallel::evaluate_batch", inputs, labels, size());
@@ -316,11 +338,11 @@ std::vector<std::int64_t> DataParallel::evaluate_batch(const Tensor& inputs, con
 }
 
 void DataParallel::broadcast_buffers(int rank) {
-  if (size() == 1) return;
+  if (comm_->size() == 1) return;
   NoGradGuard ng;
   for (auto& [name, b] : modules_[rank]->named_buffers()) {
     Tensor c = b;
-    comm_->broadcast(rank, c, 0);
+    comm_->broadcast(comm_rank(rank), c, 0);
   }
 }
 

@@ -5,9 +5,9 @@
 //      (views: no copy), and each replica copies its shard to its device;
 //   2. every replica — on its own host thread and stream — runs forward and
 //      backward on its shard with a loss that is the SUM over its samples;
-//   3. the replicas' gradients, each in one flat buffer (with the loss sum as
-//      its last element), are summed by the communicator and divided by B,
-//      the GLOBAL sample count;
+//   3. the replicas' gradients, in buckets (parallel/gradient_buckets.h, with
+//      the loss sum and the sample count in a tail), are summed by the
+//      communicator and divided by B, the GLOBAL sample count;
 //   4. every replica runs the same optimizer step on the same gradients.
 // The host queues all of it and returns: it never waits for a device inside
 // a step (no item(), no synchronize), so replicas sharing a GPU overlap and
@@ -37,7 +37,9 @@
 #include "nn/module.h"
 #include "nn/optim/optimizer.h"
 #include "parallel/communicator.h"
+#include "parallel/gradient_buckets.h"
 #include "parallel/replica.h"
+#include "parallel/step_result.h"
 #include "parallel/worker_pool.h"
 
 namespace minidp::parallel {
@@ -53,66 +55,33 @@ struct DataParallelOptions {
   bool broadcast_buffers = true;   // buffers (BatchNorm running stats) from replica 0 before each step
   bool check_identical = false;    // debug: hash every replica's parameters after each step
   bool sync_batchnorm = false;     // BatchNorm statistics over all replicas (parallel/sync_batchnorm.h)
+  // Gradient buckets (parallel/gradient_buckets.h): a small first one, so the
+  // sum starts early in backward, then buckets of up to bucket_bytes.
+  std::size_t first_bucket_bytes = std::size_t(1) << 20;
+  std::size_t bucket_bytes = std::size_t(25) << 20;
+  // A rank that waits longer than this for a collective ends the job (across processes).
+  double comm_timeout_s = 60.0;
 };
 
-// The phases of a training step, in order. Events recorded on each
-// replica's stream at the boundaries time them: GPU time for a GPU replica,
-// host time for a CPU one.
-enum class Phase : int { Data, Forward, Backward, Allreduce, Optimizer };
-constexpr int kNumPhases = 5;
-
-// Seconds of each phase of one step on one replica.
-struct PhaseTimes {
-  double data = 0;  // shard copy to the device (and the broadcast of buffers from replica 0)
-  double forward = 0, backward = 0, allreduce = 0, optimizer = 0;
-  double busy() const { return data + forward + backward + optimizer; }  // excludes the allreduce (and waiting in it)
-  double& operator[](Phase p);
-};
-
-struct ReplicaStepStats {
-  std::int64_t samples = 0;
-  Tensor loss_sum;   // this replica's summed loss, on its device (undefined for an empty shard)
-  PhaseTimes time;   // valid after StepResult::wait()
-};
-
-namespace detail {
-struct StepEvents;  // the phase-boundary events of one step on every replica (pooled)
-}
-
-// What train_step returns — at once, before the devices have done the work.
-// Nothing in it makes the host wait until you ask for a value: the loss stays
-// on the device and the phase times stay in events, so the host can queue the
-// next step while the GPUs run this one. wait(), loss() and loss_sum() are
-// host synchronisations: call them at a log interval, not every step.
-struct StepResult {
-  std::int64_t samples = 0;      // global batch size
-  double wall_seconds = 0;       // host time inside train_step (on a GPU: queueing the work)
-  std::vector<ReplicaStepStats> replicas;
-  // The global mean loss, on replica 0's device. It is summed with the
-  // gradients in the same collective (one extra element of the flat buffer),
-  // so it costs no communication of its own.
-  Tensor loss_mean;
-
-  bool done() const;                     // every replica has finished the step (never waits)
-  void wait();                           // the host waits for the step; fills replicas[k].time
-  void stream_wait(const Stream& s) const;  // `s` waits for the step; the host does not
-  double loss();                         // wait(), then the mean loss
-  double loss_sum() { return loss() * static_cast<double>(samples); }
-
-  std::shared_ptr<detail::StepEvents> events;  // set by train_step
-  bool resolved = false;
-};
+class ProcessGroup;
 
 class DataParallel {
  public:
   DataParallel(nn::ModulePtr model, std::vector<Replica> replicas, const OptimizerFactory& make_optimizer,
                DataParallelOptions opts = {});
-  ~DataParallel();
+  virtual ~DataParallel();
   DataParallel(const DataParallel&) = delete;
   DataParallel& operator=(const DataParallel&) = delete;
 
-  // One synchronous data-parallel training step on a global batch.
+  // One data-parallel training step on a global batch (on a rank of
+  // DistributedDataParallel: on this process's part of it).
   StepResult train_step(const Tensor& inputs, const Tensor& labels, const LossSumFn& loss_fn = cross_entropy_sum);
+  // Gradient accumulation (PyTorch's no_sync): forward and backward on a
+  // micro-batch, gradients accumulated locally, nothing communicated. The next
+  // train_step adds its own micro-batch, sums once across replicas and divides
+  // by the samples of all micro-batches: k micro-batches of b give the
+  // gradient of one batch of k·b.
+  void accumulate(const Tensor& inputs, const Tensor& labels, const LossSumFn& loss_fn = cross_entropy_sum);
 
   // Sharded evaluation of one batch: each replica runs its shard through its
   // module (eval mode, no gradients) and `fn(replica, outputs, labels)` is
@@ -121,36 +90,64 @@ class DataParallel {
   std::vector<std::int64_t> evaluate_batch(const Tensor& inputs, const Tensor& labels,
                                            const std::function<void(int, const Tensor&, const Tensor&)>& fn);
 
-  int size() const { return static_cast<int>(replicas_.size()); }
+  int size() const { return static_cast<int>(replicas_.size()); }  // replicas in this process
   const Replica& replica(int rank) const { return replicas_.at(rank); }
   nn::ModulePtr module(int rank = 0) const { return modules_.at(rank); }
   nn::Optimizer& optimizer(int rank = 0) { return *optimizers_.at(rank); }
   const Communicator& communicator() const { return *comm_; }
-  // The replica's gradients after the last step (summed over replicas, divided by B).
-  Tensor flat_grad(int rank) const { return flat_grads_.at(rank).narrow(0, 0, num_grads_); }
+  // The processes this model spans: null for one process (DataParallel);
+  // the job's ProcessGroup for DistributedDataParallel.
+  ProcessGroup* process_group() const { return world_; }
+  // The replica's gradients after the last step (summed over replicas and
+  // processes, divided by the global sample count), in parameter order (a copy).
+  Tensor flat_grad(int rank) const { return buckets_.at(rank)->flat_copy(); }
+  const GradientBuckets& buckets(int rank = 0) const { return *buckets_.at(rank); }
 
   // FNV-1a hash of a replica's parameters (bytes on the host). Buffers are
   // left out: with local BatchNorm they differ until the next broadcast.
   std::uint64_t parameter_hash(int rank) const;
   bool replicas_identical() const;
 
+ protected:
+  // For DistributedDataParallel: one replica, whose sums go through `comm`
+  // across the processes of `world` (comm rank = world rank), in buckets
+  // launched from the autograd hooks while backward runs.
+  DataParallel(nn::ModulePtr model, Replica replica, const OptimizerFactory& make_optimizer,
+               DataParallelOptions opts, ProcessGroup& world, std::unique_ptr<Communicator> comm);
+
  private:
+  void setup(nn::ModulePtr model, const OptimizerFactory& make_optimizer);
+  // forward + backward on every replica; with `reduce`, then the sums, the division and the optimizer.
+  StepResult run_step(const Tensor& inputs, const Tensor& labels, const LossSumFn& loss_fn, bool reduce);
+  void reduce_and_step(int rank, ReplicaStepStats& st, detail::StepEvents& ev);
+  void on_gradient_ready(int param);  // autograd hook (distributed: launches full buckets)
+  void launch_ready_buckets(int rank);
+  int comm_rank(int rank) const;      // the rank this replica has in comm_
   // Called on the replica's thread: buffers (BatchNorm statistics) from replica 0.
   void broadcast_buffers(int rank);
+  std::shared_ptr<detail::StepEvents> take_events();
+
   std::vector<Replica> replicas_;
   std::vector<nn::ModulePtr> modules_;
   std::vector<std::unique_ptr<nn::Optimizer>> optimizers_;
-  std::shared_ptr<detail::StepEvents> take_events();
-  std::vector<Tensor> flat_grads_;                   // per replica: every gradient, then the loss (one collective)
-  std::int64_t num_grads_ = 0;                       // gradient elements in a flat buffer
+  std::vector<std::unique_ptr<GradientBuckets>> buckets_;  // per replica
   std::int64_t current_batch_ = 0;                   // global batch of the step in flight (synchronized BatchNorm)
+  bool accumulated_ = false;                         // an accumulate() since the last train_step
   std::vector<std::vector<nn::Dropout*>> dropouts_;  // per replica, in module order
   struct EventPool;
   std::shared_ptr<EventPool> event_pool_;            // reused StepEvents (results may outlive a step)
   std::vector<bool> own_stream_;                     // streams this object created
   std::unique_ptr<Communicator> comm_;
+  ProcessGroup* world_ = nullptr;
   DataParallelOptions opts_;
   std::unique_ptr<WorkerPool> pool_;
+  // Buckets launched from backward's hooks (distributed: one replica).
+  struct Overlap {
+    bool active = false;                 // inside the backward of a reducing step
+    std::vector<int> waiting;            // per bucket: gradients not yet complete
+    int next = 0;                        // the first bucket not launched (launches go in order)
+    std::vector<std::unique_ptr<PendingCollective>> launched;
+  } overlap_;
 };
 
 }  // namespace minidp::parallel

@@ -1,11 +1,22 @@
 // minidp/parallel/nccl_communicator.cpp — the NCCL communicator (compiled in
 // CUDA builds only; kernels/cuda/no_cuda.cpp answers for it otherwise).
+//
+// Two ways to make one: all GPUs of one process at once (ncclCommInitAll; the
+// ranks are the process's replicas, each on its own host thread), or one rank
+// per process (ncclCommInitRank with the unique id that rank 0 made and MPI
+// carried to every process: parallel/process_group.cpp). Either way a rank's
+// collectives run on a communication stream of its own, fenced by events: the
+// stream waits for the caller's stream (the gradients are ready), NCCL runs,
+// and the caller's stream waits for NCCL. The host waits for neither. A real
+// stream, never cudaStreamPerThread, which NCCL does not support; and the
+// shape a bucketed allreduce overlaps backward with.
 #include "parallel/nccl_communicator.h"
 
 #include <cuda_runtime.h>
 #include <nccl.h>
 
 #include <atomic>
+#include <cstring>
 
 #include "core/device.h"
 #include "core/stream.h"
@@ -32,15 +43,12 @@ ncclDataType_t nccl_type(DType t) {
   return ncclFloat32;
 }
 
-// Each rank's collectives run on a communication stream of its own, fenced
-// by events: the stream waits for the caller's stream (the gradients are
-// ready), NCCL runs, and the caller's stream waits for NCCL. The host waits
-// for neither. A real stream, never cudaStreamPerThread, which NCCL does not
-// support; and the same shape a later bucketed allreduce overlaps backward with.
 class NcclCommunicator : public Communicator {
  public:
+  // All ranks in this process: rank i drives devices[i].
   explicit NcclCommunicator(const std::vector<Device>& devices)
-      : devices_(devices), barrier_(static_cast<int>(devices.size())), ready_(devices.size()), done_(devices.size()) {
+      : devices_(devices), first_rank_(0), size_(static_cast<int>(devices.size())),
+        barrier_(static_cast<int>(devices.size())), ready_(devices.size()), done_(devices.size()) {
     std::vector<int> ids;
     for (auto& d : devices) {
       ids.push_back(d.index);
@@ -49,33 +57,43 @@ class NcclCommunicator : public Communicator {
     comms_.resize(devices.size());
     MINIDP_NCCL_OK(ncclCommInitAll(comms_.data(), static_cast<int>(ids.size()), ids.data()));
   }
+  // One rank of a job of `size` processes, on `device`.
+  NcclCommunicator(int rank, int size, const ncclUniqueId& id, const Device& device)
+      : devices_{device}, first_rank_(rank), size_(size), barrier_(1), ready_(1), done_(1) {
+    streams_.push_back(create_stream(device));
+    comms_.resize(1);
+    DeviceGuard g(device);
+    MINIDP_NCCL_OK(ncclCommInitRank(&comms_[0], size, id, rank));
+  }
   ~NcclCommunicator() override {
     if (!aborted_)
       for (auto c : comms_) ncclCommDestroy(c);  // aborted communicators are already gone
     for (auto& s : streams_) destroy_stream_noexcept(s);
   }
-  int size() const override { return static_cast<int>(devices_.size()); }
+  int size() const override { return size_; }
   std::string name() const override { return "NCCL"; }
 
   void allreduce_sum(int rank, Tensor& t) override {
-    check(rank, t);
-    Fence f(*this, rank);
+    const int l = local(rank, t);
+    Fence f(*this, l);
     MINIDP_NCCL_OK(ncclAllReduce(t.raw_data(), t.raw_data(), static_cast<size_t>(t.numel()), nccl_type(t.dtype()),
-                                 ncclSum, comms_[rank], f.stream));
+                                 ncclSum, comms_[l], f.stream));
   }
   void broadcast(int rank, Tensor& t, int root) override {
-    check(rank, t);
-    Fence f(*this, rank);
+    const int l = local(rank, t);
+    Fence f(*this, l);
     MINIDP_NCCL_OK(ncclBroadcast(t.raw_data(), t.raw_data(), static_cast<size_t>(t.numel()), nccl_type(t.dtype()),
-                                 root, comms_[rank], f.stream));
+                                 root, comms_[l], f.stream));
   }
   void allgather(int rank, const Tensor& in, Tensor& out) override {
-    check(rank, in);
-    check(rank, out);
-    Fence f(*this, rank);
+    const int l = local(rank, in);
+    local(rank, out);
+    Fence f(*this, l);
     MINIDP_NCCL_OK(ncclAllGather(in.raw_data(), out.raw_data(), static_cast<size_t>(in.numel()),
-                                 nccl_type(in.dtype()), comms_[rank], f.stream));
+                                 nccl_type(in.dtype()), comms_[l], f.stream));
   }
+  // In-process ranks meet at a host barrier; across processes the stream
+  // order of the collectives is the barrier.
   void barrier(int /*rank*/) override { barrier_.arrive_and_wait(); }
   void abort(const std::string& why) override {
     barrier_.abort(why);
@@ -84,38 +102,43 @@ class NcclCommunicator : public Communicator {
   }
 
  private:
-  void check(int rank, const Tensor& t) const {
+  // The index of `rank` among this process's ranks, after checking the tensor.
+  int local(int rank, const Tensor& t) const {
     MINIDP_CHECK(!aborted_, "NCCL communicator: aborted after an error in an earlier step; NCCL communicators ",
-                 "cannot be reused after ncclCommAbort — create a new DataParallel");
-    MINIDP_CHECK(rank >= 0 && rank < size(), "NCCL communicator: rank ", rank, " out of range");
-    MINIDP_CHECK(t.device() == devices_[rank] && t.is_contiguous(), "NCCL communicator: rank ", rank,
-                 " expects a contiguous tensor on ", devices_[rank].str(), ", got ", t.describe());
+                 "cannot be reused after ncclCommAbort — create a new one");
+    const int l = rank - first_rank_;
+    MINIDP_CHECK(l >= 0 && l < static_cast<int>(devices_.size()), "NCCL communicator: rank ", rank,
+                 " is not one of this process's ranks");
+    MINIDP_CHECK(t.device() == devices_[l] && t.is_contiguous(), "NCCL communicator: rank ", rank,
+                 " expects a contiguous tensor on ", devices_[l].str(), ", got ", t.describe());
+    return l;
   }
-  // Queues a collective of `rank` on its communication stream, after the
-  // caller's stream's work; the caller's stream waits for it when the scope ends.
+  // Queues a collective of local rank `l` on its communication stream, after
+  // the caller's stream's work; the caller's stream waits for it when the scope ends.
   struct Fence {
-    Fence(NcclCommunicator& c, int rank)
-        : comm(c), r(rank), guard(c.devices_[rank]), caller(current_stream(c.devices_[rank])),
-          stream(static_cast<cudaStream_t>(kernels::cuda::native_stream(c.streams_[rank].handle))) {
-      comm.ready_[r].record(caller);
-      comm.ready_[r].wait(comm.streams_[r]);
+    Fence(NcclCommunicator& c, int local_rank)
+        : comm(c), l(local_rank), guard(c.devices_[local_rank]), caller(current_stream(c.devices_[local_rank])),
+          stream(static_cast<cudaStream_t>(kernels::cuda::native_stream(c.streams_[local_rank].handle))) {
+      comm.ready_[l].record(caller);
+      comm.ready_[l].wait(comm.streams_[l]);
     }
     ~Fence() {
       try {
-        comm.done_[r].record(comm.streams_[r]);
-        comm.done_[r].wait(caller);
+        comm.done_[l].record(comm.streams_[l]);
+        comm.done_[l].wait(caller);
       } catch (...) {
         // the collective's own error (raised by the call) is the one to report
       }
     }
     NcclCommunicator& comm;
-    int r;
+    int l;
     DeviceGuard guard;
     Stream caller;
     cudaStream_t stream;
   };
-  std::vector<Device> devices_;
-  std::vector<Stream> streams_;  // one communication stream per rank
+  std::vector<Device> devices_;  // this process's ranks' devices
+  int first_rank_, size_;        // global rank of devices_[0]; ranks in the job
+  std::vector<Stream> streams_;  // one communication stream per local rank
   std::vector<ncclComm_t> comms_;
   AbortableBarrier barrier_;
   std::vector<Event> ready_, done_;
@@ -125,6 +148,22 @@ class NcclCommunicator : public Communicator {
 
 std::unique_ptr<Communicator> make_nccl_communicator(const std::vector<Device>& devices) {
   return std::make_unique<NcclCommunicator>(devices);
+}
+
+std::string nccl_unique_id() {
+  ncclUniqueId id;
+  MINIDP_NCCL_OK(ncclGetUniqueId(&id));
+  return std::string(id.internal, sizeof(id.internal));
+}
+
+std::unique_ptr<Communicator> make_nccl_communicator(int rank, int size, const std::string& unique_id,
+                                                     const Device& device) {
+  ncclUniqueId id;
+  MINIDP_CHECK(unique_id.size() == sizeof(id.internal), "make_nccl_communicator: the unique id has ",
+               unique_id.size(), " bytes; expected ", sizeof(id.internal), " (from nccl_unique_id on rank 0)");
+  std::memcpy(id.internal, unique_id.data(), sizeof(id.internal));
+  check_device_available(device);
+  return std::make_unique<NcclCommunicator>(rank, size, id, device);
 }
 
 }  // namespace minidp::parallel

@@ -75,6 +75,10 @@ std::unique_ptr<Communicator> make_nccl_communicator(const std::vector<Device>& 
   (void)devices;
   needs_cuda("the NCCL communicator");
 }
+std::string nccl_unique_id() { needs_cuda("the NCCL communicator"); }
+std::unique_ptr<Communicator> make_nccl_communicator(int, int, const std::string&, const Device&) {
+  needs_cuda("the NCCL communicator");
+}
 }  // namespace parallel
 
 }  // namespace minidp

@@ -1,0 +1,19 @@
+// minidp/parallel/mpi_check.h — every MPI call checked and reported with the
+// failing expression, file:line and MPI's own error string, as minidp::Error.
+// (Internal to parallel/: needs <mpi.h>.)
+#pragma once
+
+#include <mpi.h>
+
+#include "core/error.h"
+
+#define MINIDP_MPI_CHECK(expr)                                                                \
+  do {                                                                                        \
+    const int rc_ = (expr);                                                                   \
+    if (rc_ != MPI_SUCCESS) {                                                                 \
+      char msg_[MPI_MAX_ERROR_STRING] = {0};                                                  \
+      int len_ = 0;                                                                           \
+      MPI_Error_string(rc_, msg_, &len_);                                                     \
+      MINIDP_FAIL("MPI error at ", __FILE__, ":", __LINE__, ": ", #expr, " failed: ", msg_); \
+    }                                                                                         \
+  } while (0)

@@ -1,0 +1,226 @@
+// minidp/parallel/mpi_communicator.cpp — Communicator over MPI: reduce-scatter +
+// allgather for sums that are the same bits on every rank; GPU tensors staged
+// through host memory.
+#include "parallel/mpi_communicator.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+
+#include "core/autograd.h"
+#include "core/stream.h"
+#include "parallel/mpi_check.h"
+
+namespace minidp::parallel {
+
+namespace {
+MPI_Datatype mpi_type(DType t) {
+  switch (t) {
+    case DType::Float32: return MPI_FLOAT;
+    case DType::Float64: return MPI_DOUBLE;
+    case DType::Int32: return MPI_INT32_T;
+    case DType::Int64: return MPI_INT64_T;
+    case DType::UInt8: return MPI_UINT8_T;
+  }
+  MINIDP_FAIL("MPI communicator: unsupported dtype ", dtype_name(t));
+}
+
+// Runs `fn` on a host tensor holding t's values and writes the result back:
+// t itself on the CPU, a staging copy for a GPU tensor (the host waits for
+// the device: this is the slow path, for processes that share a GPU).
+template <typename F>
+void on_host(Tensor& t, bool write_back, F&& fn) {
+  if (t.device().is_cpu()) {
+    fn(t);
+    return;
+  }
+  NoGradGuard ng;
+  Tensor host = t.to(Device::cpu());
+  fn(host);
+  if (write_back) t.copy_(host);
+}
+}  // namespace
+
+namespace {
+// What a queued collective shares between the caller and the communication thread.
+struct JobState {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  std::exception_ptr error;
+  double seconds = 0;
+  Event on_device;  // GPU tensors: recorded after the copy back, on the communication thread's stream
+};
+
+class MpiPending : public PendingCollective {
+ public:
+  MpiPending(std::shared_ptr<JobState> st, Device device, int rank, int size)
+      : st_(std::move(st)), device_(device), rank_(rank), size_(size) {}
+  void wait(double timeout_s, const std::string& what) override {
+    std::unique_lock<std::mutex> lock(st_->mu);
+    const bool done = st_->cv.wait_for(lock, std::chrono::duration<double>(timeout_s), [&] { return st_->done; });
+    if (!done) {
+      std::fprintf(stderr,
+                   "minidp rank %d of %d: waited %.0f s for %s (MPI) without an answer: another rank is dead or "
+                   "stuck; ending the job\n",
+                   rank_, size_, timeout_s, what.c_str());
+      std::fflush(stderr);
+      MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    if (st_->error) std::rethrow_exception(st_->error);
+    if (device_.is_cuda()) st_->on_device.wait(current_stream(device_));  // the caller's stream waits, not the host
+  }
+  double seconds() const override { return st_->seconds; }
+
+ private:
+  std::shared_ptr<JobState> st_;
+  Device device_;
+  int rank_, size_;
+};
+}  // namespace
+
+MpiCommunicator::MpiCommunicator(int rank, int size, double timeout_s)
+    : rank_(rank), size_(size), timeout_s_(timeout_s) {
+  MINIDP_CHECK(size >= 1 && rank >= 0 && rank < size, "MpiCommunicator: rank ", rank, " of ", size);
+  MINIDP_CHECK(timeout_s > 0, "MpiCommunicator: the timeout must be positive, got ", timeout_s, " s");
+  worker_ = std::thread([this] { loop(); });
+}
+
+MpiCommunicator::~MpiCommunicator() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  worker_.join();
+}
+
+void MpiCommunicator::loop() {
+  while (true) {
+    std::function<void()> job;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
+      if (jobs_.empty()) return;  // stopping, and nothing left to do
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    job();
+  }
+}
+
+std::unique_ptr<PendingCollective> MpiCommunicator::submit(std::function<void()> job, const Tensor& gpu_result) {
+  auto st = std::make_shared<JobState>();
+  const Device device = gpu_result.defined() ? gpu_result.device() : Device::cpu();
+  std::shared_ptr<Event> ready;
+  if (device.is_cuda()) {
+    ready = std::make_shared<Event>();
+    ready->record(current_stream(device));  // what the caller queued before: the tensor's values
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    jobs_.push_back([st, ready, device, job = std::move(job)] {
+      const auto start = std::chrono::steady_clock::now();
+      try {
+        DeviceGuard g(device);
+        if (ready) ready->synchronize();  // this thread waits for the device, the caller does not
+        job();
+        if (device.is_cuda()) st->on_device.record(current_stream(device));
+      } catch (...) {
+        st->error = std::current_exception();
+      }
+      std::lock_guard<std::mutex> lock(st->mu);
+      st->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      st->done = true;
+      st->cv.notify_all();
+    });
+  }
+  cv_.notify_all();
+  return std::make_unique<MpiPending>(st, device, rank_, size_);
+}
+
+void MpiCommunicator::run(const std::string& what, std::function<void()> job) {
+  submit(std::move(job), Tensor())->wait(timeout_s_, what);
+}
+
+void MpiCommunicator::check(int rank, const Tensor& t, const char* op) const {
+  MINIDP_CHECK(rank == rank_, "MPI communicator: ", op, " called as rank ", rank, " in the process of rank ", rank_);
+  MINIDP_CHECK(t.defined() && t.is_contiguous(), "MPI communicator: ", op, " expects a contiguous tensor, got ",
+               t.defined() ? t.describe() : std::string("an undefined tensor"));
+}
+
+void MpiCommunicator::sum_on_host(Tensor& t) {
+  on_host(t, true, [&](Tensor& h) {
+    const MPI_Datatype type = mpi_type(h.dtype());
+    const std::size_t es = dtype_size(h.dtype());
+    const std::int64_t n = h.numel(), chunk = (n + size_ - 1) / size_;
+    const std::size_t padded = static_cast<std::size_t>(chunk * size_) * es;
+    // [padded input | this rank's chunk]; the input is the tensor itself when it splits evenly.
+    scratch_.resize(padded + static_cast<std::size_t>(chunk) * es);
+    char* mine = scratch_.data() + padded;
+    char* all = static_cast<char*>(h.raw_data());
+    if (chunk * size_ != n) {
+      std::memcpy(scratch_.data(), all, static_cast<std::size_t>(n) * es);
+      std::memset(scratch_.data() + n * es, 0, padded - static_cast<std::size_t>(n) * es);
+      all = scratch_.data();
+    }
+    MINIDP_MPI_CHECK(MPI_Reduce_scatter_block(all, mine, static_cast<int>(chunk), type, MPI_SUM, MPI_COMM_WORLD));
+    MINIDP_MPI_CHECK(MPI_Allgather(mine, static_cast<int>(chunk), type, all, static_cast<int>(chunk), type,
+                                   MPI_COMM_WORLD));
+    if (all != h.raw_data()) std::memcpy(h.raw_data(), all, static_cast<std::size_t>(n) * es);
+  });
+}
+
+std::unique_ptr<PendingCollective> MpiCommunicator::allreduce_sum_async(int rank, Tensor& t) {
+  check(rank, t, "allreduce_sum");
+  if (size_ == 1 || t.numel() == 0) return Communicator::allreduce_sum_async(rank, t);
+  Tensor target = t;  // the handle keeps the storage alive until the job has run
+  return submit([this, target]() mutable { sum_on_host(target); }, t.device().is_cuda() ? t : Tensor());
+}
+
+void MpiCommunicator::allreduce_sum(int rank, Tensor& t) {
+  allreduce_sum_async(rank, t)->wait(timeout_s_, "a sum (allreduce) of " + t.describe());
+}
+
+void MpiCommunicator::broadcast(int rank, Tensor& t, int root) {
+  check(rank, t, "broadcast");
+  MINIDP_CHECK(root >= 0 && root < size_, "MPI communicator: broadcast root ", root, " out of range [0, ", size_, ")");
+  if (size_ == 1 || t.numel() == 0) return;
+  if (t.device().is_cuda()) synchronize(current_stream(t.device()));  // the slow path: values on the host
+  run("a broadcast of " + t.describe() + " from rank " + std::to_string(root), [&] {
+    on_host(t, rank != root, [&](Tensor& h) {
+      MINIDP_MPI_CHECK(MPI_Bcast(h.raw_data(), static_cast<int>(h.numel()), mpi_type(h.dtype()), root, MPI_COMM_WORLD));
+    });
+  });
+}
+
+void MpiCommunicator::allgather(int rank, const Tensor& in, Tensor& out) {
+  check(rank, in, "allgather");
+  check(rank, out, "allgather");
+  MINIDP_CHECK(out.numel() == in.numel() * size_ && out.dtype() == in.dtype() && out.device() == in.device(),
+               "MPI communicator: allgather output ", out.describe(), " must hold ", size_, " x ", in.describe());
+  if (in.device().is_cuda()) synchronize(current_stream(in.device()));
+  run("an allgather of " + in.describe(), [&] {
+    NoGradGuard ng;
+    const Tensor src = in.device().is_cpu() ? in : in.to(Device::cpu());
+    on_host(out, true, [&](Tensor& h) {
+      MINIDP_MPI_CHECK(MPI_Allgather(src.raw_data(), static_cast<int>(src.numel()), mpi_type(src.dtype()),
+                                     h.raw_data(), static_cast<int>(src.numel()), mpi_type(src.dtype()),
+                                     MPI_COMM_WORLD));
+    });
+  });
+}
+
+void MpiCommunicator::barrier(int rank) {
+  MINIDP_CHECK(rank == rank_, "MPI communicator: barrier called as rank ", rank, " in the process of rank ", rank_);
+  if (size_ > 1) run("a barrier", [] { MINIDP_MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD)); });
+}
+
+void MpiCommunicator::abort(const std::string& why) {
+  std::fprintf(stderr, "minidp rank %d of %d: %s\n", rank_, size_, why.c_str());
+  std::fflush(stderr);
+  MPI_Abort(MPI_COMM_WORLD, 1);
+}
+
+}  // namespace minidp::parallel

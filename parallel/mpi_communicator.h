@@ -1,0 +1,70 @@
+// minidp/parallel/mpi_communicator.h — collectives between processes through MPI.
+//
+// One rank per process (rank = the process's rank in the job). CPU tensors go
+// to MPI directly; GPU tensors are staged through host memory (the host waits
+// for the device: the MPI path for GPUs exists for processes that share one
+// GPU, which NCCL refuses; NCCL is the fast path).
+//
+// The sum is the same bits on every rank, by construction: MPI_Allreduce does
+// not promise that (its algorithm may add in a different order on each rank,
+// which would let replicas drift apart), so allreduce_sum is a reduce-scatter
+// — every element summed once, by the rank that owns its chunk — followed by
+// an allgather of the sums. That is also how a ring allreduce moves its bytes,
+// so it costs no extra bandwidth.
+//
+// Every collective runs on one communication thread of the communicator: the
+// asynchronous sums of gradient buckets while backward goes on, and the
+// others too, so that a caller never waits on MPI directly but on that
+// thread, with a timeout. A rank that waits longer than `timeout_s` (60 s by
+// default) for a collective ends the job, naming itself and the collective:
+// a dead or stuck peer cannot hang the others forever.
+//
+//   MpiCommunicator comm(world.rank(), world.size());
+//   comm.allreduce_sum(world.rank(), grads);   // every process, same order
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "parallel/communicator.h"
+
+namespace minidp::parallel {
+
+class MpiCommunicator : public Communicator {
+ public:
+  MpiCommunicator(int rank, int size, double timeout_s = 60.0);
+  ~MpiCommunicator() override;
+  int size() const override { return size_; }
+  std::string name() const override { return "MPI"; }
+  void allreduce_sum(int rank, Tensor& t) override;
+  std::unique_ptr<PendingCollective> allreduce_sum_async(int rank, Tensor& t) override;
+  void broadcast(int rank, Tensor& t, int root) override;
+  void allgather(int rank, const Tensor& in, Tensor& out) override;
+  void barrier(int rank) override;
+  // Ends the job (MPI_Abort): a rank waiting in MPI cannot be woken otherwise.
+  void abort(const std::string& why) override;
+
+ private:
+  void check(int rank, const Tensor& t, const char* op) const;
+  void sum_on_host(Tensor& t);  // the reduce-scatter + allgather (on the communication thread)
+  // Queues `job` on the communication thread; the returned collective completes when it has run.
+  std::unique_ptr<PendingCollective> submit(std::function<void()> job, const Tensor& gpu_result);
+  void run(const std::string& what, std::function<void()> job);  // submit and wait (with the timeout)
+  void loop();
+
+  int rank_, size_;
+  double timeout_s_;
+  std::vector<char> scratch_;  // padded buffer when a tensor does not split evenly over the ranks
+  std::thread worker_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  bool stop_ = false;
+};
+
+}  // namespace minidp::parallel

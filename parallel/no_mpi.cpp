@@ -1,0 +1,40 @@
+// minidp/parallel/no_mpi.cpp — the job's processes in a build without MPI: a
+// world of one process, where every host-side collective is the identity.
+// This is the only file such a build adds; the same programs run, on one process.
+#include <cstdio>
+#include <cstdlib>
+
+#include "core/error.h"
+#include "parallel/process_group.h"
+
+namespace minidp::parallel {
+
+ProcessGroup& ProcessGroup::world() {
+  static ProcessGroup group;
+  return group;
+}
+
+ProcessGroup::ProcessGroup() = default;
+
+void ProcessGroup::allreduce_sum(std::vector<double>&) {}
+void ProcessGroup::allreduce_sum(std::vector<std::int64_t>&) {}
+void ProcessGroup::allreduce_max(std::vector<double>&) {}
+std::vector<std::string> ProcessGroup::gather(const std::string& mine, int) { return {mine}; }
+void ProcessGroup::broadcast(std::string&, int) {}
+void ProcessGroup::barrier() {}
+
+void ProcessGroup::abort(const std::string& what, int code) {
+  std::fprintf(stderr, "minidp rank 0 of 1: %s\n", what.c_str());
+  std::fflush(stderr);
+  std::exit(code);
+}
+
+Device ProcessGroup::default_device() const { return cuda_device_count() > 0 ? Device::cuda(0) : Device::cpu(); }
+
+std::unique_ptr<Communicator> make_process_communicator(ProcessGroup&, const Device&, const std::string& kind) {
+  MINIDP_CHECK(kind == "auto" || kind == "mpi" || kind == "nccl", "make_process_communicator: unknown kind '", kind,
+               "'; expected auto, mpi or nccl");
+  return std::make_unique<InProcessCommunicator>(1);
+}
+
+}  // namespace minidp::parallel
