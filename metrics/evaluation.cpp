@@ -3,6 +3,8 @@
 
 #include <vector>
 
+#include "parallel/process_group.h"
+
 namespace minidp::metrics {
 
 Evaluation evaluate(parallel::DataParallel& dp, nn::data::DataLoader& loader, std::int64_t num_classes,
@@ -18,6 +20,16 @@ Evaluation evaluate(parallel::DataParallel& dp, nn::data::DataLoader& loader, st
   for (auto& p : per_replica) {
     total.cm.merge(p.cm);
     total.loss.merge(p.loss);
+  }
+  if (parallel::ProcessGroup* world = dp.process_group(); world != nullptr && world->distributed()) {
+    // Across processes: the counts are summed — integers exactly, the loss sum in double.
+    world->allreduce_sum(total.cm.mutable_counts());
+    std::vector<double> loss = {total.loss.sum()};
+    std::vector<std::int64_t> count = {total.loss.count()};
+    world->allreduce_sum(loss);
+    world->allreduce_sum(count);
+    total.loss.reset();
+    total.loss.add_sum(loss[0], count[0]);
   }
   MINIDP_CHECK(total.cm.total() == loader.dataset().size(), "evaluate: counted ", total.cm.total(),
                " samples but the data set has ", loader.dataset().size());

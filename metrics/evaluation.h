@@ -2,7 +2,9 @@
 //
 // Each replica runs its shard of every test batch (DataParallel::evaluate_batch:
 // every sample exactly once, no padding) and counts what it saw into its own
-// confusion matrix and loss sum; the counts are then added up. Accuracy,
+// confusion matrix and loss sum; the counts are then added up — and, for
+// DistributedDataParallel, summed across the processes (each loaded its part
+// of the test set with parallel::DistributedSampler). Accuracy,
 // precision, recall and the mean loss are computed once, from the merged
 // counts — never as an average of the replicas' ratios, which would weigh a
 // replica with 3 samples like one with 300.

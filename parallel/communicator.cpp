@@ -33,11 +33,14 @@ class DoneCollective : public PendingCollective {
 };
 }  // namespace
 
+std::unique_ptr<PendingCollective> finished_collective(double seconds) {
+  return std::make_unique<DoneCollective>(seconds);
+}
+
 std::unique_ptr<PendingCollective> Communicator::allreduce_sum_async(int rank, Tensor& t) {
   const auto start = std::chrono::steady_clock::now();
   allreduce_sum(rank, t);
-  return std::make_unique<DoneCollective>(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  return finished_collective(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
 void AbortableBarrier::arrive_and_wait() {

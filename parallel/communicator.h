@@ -54,6 +54,9 @@ class PendingCollective {
   virtual double seconds() const;
 };
 
+// A collective that had nothing left to do (one rank, or an empty tensor).
+std::unique_ptr<PendingCollective> finished_collective(double seconds = 0.0);
+
 class Communicator {
  public:
   virtual ~Communicator() = default;

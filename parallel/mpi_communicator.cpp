@@ -174,7 +174,7 @@ void MpiCommunicator::sum_on_host(Tensor& t) {
 
 std::unique_ptr<PendingCollective> MpiCommunicator::allreduce_sum_async(int rank, Tensor& t) {
   check(rank, t, "allreduce_sum");
-  if (size_ == 1 || t.numel() == 0) return Communicator::allreduce_sum_async(rank, t);
+  if (size_ == 1 || t.numel() == 0) return finished_collective();  // nothing to sum with
   Tensor target = t;  // the handle keeps the storage alive until the job has run
   return submit([this, target]() mutable { sum_on_host(target); }, t.device().is_cuda() ? t : Tensor());
 }

@@ -31,7 +31,8 @@ void ProcessGroup::abort(const std::string& what, int code) {
 
 Device ProcessGroup::default_device() const { return cuda_device_count() > 0 ? Device::cuda(0) : Device::cpu(); }
 
-std::unique_ptr<Communicator> make_process_communicator(ProcessGroup&, const Device&, const std::string& kind) {
+std::unique_ptr<Communicator> make_process_communicator(ProcessGroup&, const Device&, const std::string& kind,
+                                                         double) {
   MINIDP_CHECK(kind == "auto" || kind == "mpi" || kind == "nccl", "make_process_communicator: unknown kind '", kind,
                "'; expected auto, mpi or nccl");
   return std::make_unique<InProcessCommunicator>(1);

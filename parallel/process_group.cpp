@@ -128,7 +128,7 @@ Device ProcessGroup::default_device() const {
 }
 
 std::unique_ptr<Communicator> make_process_communicator(ProcessGroup& world, const Device& device,
-                                                         const std::string& kind) {
+                                                         const std::string& kind, double timeout_s) {
   MINIDP_CHECK(kind == "auto" || kind == "mpi" || kind == "nccl", "make_process_communicator: unknown kind '", kind,
                "'; expected auto, mpi or nccl");
   if (!world.mpi()) return std::make_unique<InProcessCommunicator>(1);  // a world of one
@@ -139,7 +139,7 @@ std::unique_ptr<Communicator> make_process_communicator(ProcessGroup& world, con
     world.allreduce_sum(shared);
     nccl = shared[0] == 0;
   }
-  if (!nccl) return std::make_unique<MpiCommunicator>(world.rank(), world.size());
+  if (!nccl) return std::make_unique<MpiCommunicator>(world.rank(), world.size(), timeout_s);
   MINIDP_CHECK(device.is_cuda(), "make_process_communicator: NCCL sums GPU tensors, but this rank's device is ",
                device.str(), "; use --comm mpi");
   std::string id = world.rank() == 0 ? nccl_unique_id() : std::string();

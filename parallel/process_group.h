@@ -79,6 +79,6 @@ class ProcessGroup {
 // NCCL is built, MPI otherwise). The rank argument of its collectives is
 // world.rank().
 std::unique_ptr<Communicator> make_process_communicator(ProcessGroup& world, const Device& device,
-                                                         const std::string& kind = "auto");
+                                                         const std::string& kind = "auto", double timeout_s = 60.0);
 
 }  // namespace minidp::parallel

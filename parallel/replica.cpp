@@ -28,11 +28,4 @@ std::vector<Replica> parse_replicas(const std::string& list) {
   return out;
 }
 
-std::vector<std::int64_t> shard_sizes(std::int64_t n, std::int64_t k) {
-  MINIDP_CHECK(n >= 0 && k >= 1, "shard_sizes: cannot split ", n, " samples over ", k, " replicas");
-  std::vector<std::int64_t> s(static_cast<std::size_t>(k), n / k);
-  for (std::int64_t i = 0; i < n % k; ++i) ++s[i];
-  return s;
-}
-
 }  // namespace minidp::parallel

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/device.h"
+#include "nn/data/sampler.h"
 
 namespace minidp::parallel {
 
@@ -31,6 +32,6 @@ std::vector<Replica> parse_replicas(const std::string& list);
 
 // Sizes of the k shards of a batch of n samples, as even as possible: the
 // first n % k shards get one sample more. Some are 0 when n < k.
-std::vector<std::int64_t> shard_sizes(std::int64_t n, std::int64_t k);
+using nn::data::shard_sizes;
 
 }  // namespace minidp::parallel

@@ -75,6 +75,8 @@ struct DataLoader::Run {
 DataLoader::DataLoader(Dataset dataset, DataLoaderOptions opts) : dataset_(std::move(dataset)), opts_(std::move(opts)) {
   MINIDP_CHECK(opts_.batch_size > 0, "DataLoader: batch_size must be positive, got ", opts_.batch_size);
   MINIDP_CHECK(opts_.prefetch >= 0, "DataLoader: prefetch must be >= 0, got ", opts_.prefetch);
+  MINIDP_CHECK(opts_.parts >= 1 && opts_.part >= 0 && opts_.part < opts_.parts, "DataLoader: part ", opts_.part,
+               " of ", opts_.parts, " is out of range; expected 0 <= part < parts");
   MINIDP_CHECK(dataset_.inputs.defined(), "DataLoader: the dataset is empty (no inputs tensor)");
 }
 
@@ -100,9 +102,15 @@ std::vector<std::int64_t> DataLoader::order(std::int64_t epoch) const {
 
 Batch DataLoader::build(const std::vector<std::int64_t>& order, std::int64_t i) const {
   MINIDP_CHECK(i >= 0 && i < num_batches(), "DataLoader: batch ", i, " out of range [0, ", num_batches(), ")");
-  const std::int64_t begin = i * opts_.batch_size;
-  const std::int64_t end = std::min<std::int64_t>(begin + opts_.batch_size, dataset_.size());
+  std::int64_t begin = i * opts_.batch_size;
+  std::int64_t end = std::min<std::int64_t>(begin + opts_.batch_size, dataset_.size());
   Batch b;
+  b.global_size = end - begin;
+  if (opts_.parts > 1) {  // this process's consecutive rows of the global batch
+    const auto sizes = shard_sizes(end - begin, opts_.parts);
+    for (int p = 0; p < opts_.part; ++p) begin += sizes[p];
+    end = begin + sizes[opts_.part];
+  }
   b.indices.assign(order.begin() + begin, order.begin() + end);
   b.inputs = gather_rows(dataset_.inputs, b.indices);
   b.labels = gather_rows(dataset_.labels, b.indices);

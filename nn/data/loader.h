@@ -37,6 +37,7 @@ struct Batch {
   Tensor inputs;                      // transformed, on the loader's device
   Tensor labels;                      // int64 [B], on the loader's device
   std::vector<std::int64_t> indices;  // which samples of the dataset, in batch order
+  std::int64_t global_size = 0;       // samples of the whole batch (= size() unless parts > 1)
   std::int64_t size() const { return static_cast<std::int64_t>(indices.size()); }
 };
 
@@ -57,6 +58,14 @@ struct DataLoaderOptions {
   // `device` is a GPU; set it when batches stay on the host for DataParallel
   // GPU replicas. No effect in a build without CUDA.
   bool pin_memory = false;
+  // Deliver only part `part` of `parts` of every batch — consecutive rows, as
+  // even as possible (shard_sizes) — while batch_size stays the size of the
+  // whole batch. Each process of a distributed job loads its own part of the
+  // same global batches this way (parallel::DistributedSampler), so N
+  // processes see exactly the batches one process would: nothing is padded or
+  // repeated, and a part of the last, short batch may be empty.
+  int part = 0;
+  int parts = 1;
 };
 
 class DataLoader {

@@ -24,4 +24,9 @@ std::vector<std::int64_t> shuffled_indices(std::int64_t n, std::uint64_t seed, s
 // 0 .. n-1 in order (what an evaluation loader, or shuffle = false, uses).
 std::vector<std::int64_t> sequential_indices(std::int64_t n);
 
+// Sizes of the k parts of n samples, as even as possible: the first n % k
+// parts get one sample more; some are 0 when n < k. How a batch is cut among
+// replicas (parallel::DataParallel) and among processes (DataLoaderOptions::parts).
+std::vector<std::int64_t> shard_sizes(std::int64_t n, std::int64_t k);
+
 }  // namespace minidp::nn::data

@@ -1,0 +1,190 @@
+// Tests of the multi-process layer, run by ctest under `mpirun -np N` for N = 1,
+// 2 and 3 (tests/CMakeLists.txt). Every process runs every test case, in the
+// same order, so their collectives meet. Each process can compute the
+// single-process reference itself — same seeds, same data — and checks that N
+// processes computed exactly that.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "minidp.h"
+#include "test_util.h"
+
+using namespace minidp;
+using parallel::DistributedDataParallel;
+using parallel::ProcessGroup;
+
+namespace {
+ProcessGroup& world() { return ProcessGroup::world(); }
+
+nn::ModulePtr make_mlp(std::uint64_t seed, bool batchnorm = false) {
+  manual_seed(seed);
+  auto m = std::make_shared<nn::Sequential>();
+  m->add(std::make_shared<nn::Linear>(20, 32));
+  if (batchnorm) m->add(std::make_shared<nn::BatchNorm1d>(32));
+  m->add(std::make_shared<nn::ReLU>());
+  m->add(std::make_shared<nn::Linear>(32, 16));
+  m->add(std::make_shared<nn::ReLU>());
+  m->add(std::make_shared<nn::Linear>(16, 5));
+  return m;
+}
+
+parallel::OptimizerFactory sgd(double lr, double momentum = 0.0) {
+  return [=](std::vector<Tensor> ps) {
+    return std::make_unique<nn::SGD>(ps, nn::SGDOptions{.lr = lr, .momentum = momentum});
+  };
+}
+
+double rel_err(const Tensor& a, const Tensor& b) {
+  const auto x = a.to_vector<double>(), y = b.to_vector<double>();
+  REQUIRE(x.size() == y.size());
+  double num = 0, den = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    num += (x[i] - y[i]) * (x[i] - y[i]);
+    den += y[i] * y[i];
+  }
+  return std::sqrt(num / std::max(den, 1e-30));
+}
+
+// This process's rows of a global batch: the DistributedSampler's rule.
+Tensor my_rows(const Tensor& t) {
+  const auto sizes = parallel::shard_sizes(t.size(0), world().size());
+  std::int64_t begin = 0;
+  for (int r = 0; r < world().rank(); ++r) begin += sizes[r];
+  return t.slice(begin, begin + sizes[world().rank()]);
+}
+
+// True when every process holds the same 64-bit value.
+bool same_on_every_rank(std::uint64_t h) {
+  std::vector<double> lo = {-static_cast<double>(h >> 11)}, hi = {static_cast<double>(h >> 11)};
+  world().allreduce_max(lo);
+  world().allreduce_max(hi);
+  return -lo[0] == hi[0];
+}
+}  // namespace
+
+TEST_CASE("distributed: the world and a sum across processes that is the same bits on every rank") {
+  INFO("rank ", world().rank(), " of ", world().size());
+  CHECK(world().size() >= 1);
+  CHECK(world().rank() < world().size());
+  std::vector<std::int64_t> one = {1};
+  world().allreduce_sum(one);
+  CHECK(one[0] == world().size());
+  auto comm = parallel::make_process_communicator(world(), Device::cpu(), "mpi", 30);
+  // 1001 elements: not a multiple of 2 or 3, so the padded path of the reduce-scatter runs too.
+  for (std::int64_t n : {1001, 3000}) {
+    Generator g(100 + world().rank());
+    Tensor mine = randn({n}, {}, &g);
+    Tensor expected = zeros({n});
+    for (int r = 0; r < world().size(); ++r) {
+      Generator gr(100 + r);
+      expected = add(expected, randn({n}, {}, &gr));  // every rank's values, regenerated here
+    }
+    comm->allreduce_sum(world().rank(), mine);
+    CHECK(rel_err(mine, expected) < 1e-6);
+    std::uint64_t h = 1469598103934665603ull;
+    for (float v : mine.to_vector<float>()) {
+      std::uint32_t bits;
+      std::memcpy(&bits, &v, 4);
+      h = (h ^ bits) * 1099511628211ull;
+    }
+    CHECK(same_on_every_rank(h));
+  }
+  Tensor b = full({5}, static_cast<double>(world().rank() + 7));
+  comm->broadcast(world().rank(), b, 0);
+  CHECK(b.to_vector<float>() == std::vector<float>(5, 7.0f));
+  Tensor out = zeros({2 * world().size()});
+  comm->allgather(world().rank(), full({2}, static_cast<double>(world().rank())), out);
+  for (int r = 0; r < world().size(); ++r) CHECK(out.to_vector<float>()[2 * r + 1] == static_cast<float>(r));
+}
+
+TEST_CASE("distributed: N processes give the single-process gradient, any batch size, any bucket size") {
+  for (std::int64_t batch : {1, 2, 7, 64, 100}) {
+    Generator g(batch);
+    const Tensor x = randn({batch, 20}, {}, &g);
+    const Tensor y = randint(0, 5, {batch}, kInt64, &g);
+    auto ref = make_mlp(11);
+    cross_entropy(ref->forward(x), y).backward();
+    std::vector<Tensor> parts;
+    for (auto& p : ref->parameters()) parts.push_back(p.grad().reshape({-1}));
+    const Tensor ref_grad = cat(parts, 0);
+    const double ref_loss = cross_entropy(ref->forward(x), y).item();
+    for (std::size_t bucket : {std::size_t(1) << 10, std::size_t(1) << 20, std::size_t(1) << 40}) {
+      CAPTURE(batch);
+      CAPTURE(bucket);
+      parallel::DistributedOptions o;
+      o.first_bucket_bytes = o.bucket_bytes = bucket;
+      o.comm_timeout_s = 30;
+      DistributedDataParallel dp(make_mlp(11), sgd(0.0), o, world(), Device::cpu());
+      if (bucket == 1024) CHECK(dp.buckets().num_buckets() > 3);  // 1 KiB: several buckets, launched from backward
+      auto r = dp.train_step(my_rows(x), my_rows(y));
+      CHECK(rel_err(dp.flat_grad(0), ref_grad) < 1e-6);
+      CHECK(r.loss() == doctest::Approx(ref_loss).epsilon(1e-5));  // the global mean, travelling with the gradients
+    }
+  }
+}
+
+TEST_CASE("distributed: processes stay bitwise identical and follow the single-process loss curve") {
+  Generator g(5);
+  const Tensor x = randn({60, 20}, {}, &g);
+  const Tensor y = randint(0, 5, {60}, kInt64, &g);
+  parallel::DataParallel single(make_mlp(3), parallel::parse_replicas("cpu"), sgd(0.1, 0.9));
+  DistributedDataParallel dp(make_mlp(3), sgd(0.1, 0.9), {}, world(), Device::cpu());
+  for (int step = 0; step < 8; ++step) {
+    const std::int64_t lo = (step * 20) % 60;
+    const double l1 = single.train_step(x.slice(lo, lo + 20), y.slice(lo, lo + 20)).loss();
+    const double ln = dp.train_step(my_rows(x.slice(lo, lo + 20)), my_rows(y.slice(lo, lo + 20))).loss();
+    CHECK(std::abs(l1 - ln) / l1 < 1e-5);
+  }
+  CHECK(same_on_every_rank(dp.parameter_hash(0)));
+  CHECK(rel_err(dp.flat_grad(0), single.flat_grad(0)) < 1e-5);
+}
+
+TEST_CASE("distributed: gradient accumulation — k micro-batches of b give the gradient of one batch of k*b") {
+  Generator g(8);
+  const Tensor x = randn({36, 20}, {}, &g);
+  const Tensor y = randint(0, 5, {36}, kInt64, &g);
+  DistributedDataParallel whole(make_mlp(6), sgd(0.0), {}, world(), Device::cpu());
+  whole.train_step(my_rows(x), my_rows(y));
+  DistributedDataParallel micro(make_mlp(6), sgd(0.0), {}, world(), Device::cpu());
+  micro.accumulate(my_rows(x.slice(0, 12)), my_rows(y.slice(0, 12)));  // no communication
+  micro.accumulate(my_rows(x.slice(12, 24)), my_rows(y.slice(12, 24)));
+  const double loss = micro.train_step(my_rows(x.slice(24, 36)), my_rows(y.slice(24, 36))).loss();
+  CHECK(rel_err(micro.flat_grad(0), whole.flat_grad(0)) < 1e-6);
+  auto ref = make_mlp(6);
+  CHECK(loss == doctest::Approx(cross_entropy(ref->forward(x), y).item()).epsilon(1e-5));  // over all 36 samples
+}
+
+TEST_CASE("distributed: synchronized BatchNorm across processes equals one process on the whole batch") {
+  Generator g(12);
+  const Tensor x = randn({12, 20}, {}, &g);
+  const Tensor y = randint(0, 5, {12}, kInt64, &g);
+  auto ref = make_mlp(4, true);
+  cross_entropy(ref->forward(x), y).backward();
+  std::vector<Tensor> parts;
+  for (auto& p : ref->parameters()) parts.push_back(p.grad().reshape({-1}));
+  parallel::DistributedOptions o;
+  o.sync_batchnorm = true;
+  DistributedDataParallel dp(make_mlp(4, true), sgd(0.0), o, world(), Device::cpu());
+  dp.train_step(my_rows(x), my_rows(y));
+  CHECK(rel_err(dp.flat_grad(0), cat(parts, 0)) < 1e-5);
+}
+
+TEST_CASE("distributed: evaluation counts every test sample exactly once (10000 samples)") {
+  // A synthetic test set of 10000 samples, sharded by the DistributedSampler.
+  Generator g(3);
+  nn::data::Dataset test(randn({10000, 20}, {}, &g), randint(0, 5, {10000}, kInt64, &g), "synthetic");
+  DistributedDataParallel dp(make_mlp(2), sgd(0.0), {}, world(), Device::cpu());
+  nn::data::DataLoaderOptions lo{.batch_size = 999, .shuffle = false};
+  nn::data::DataLoader loader(test, parallel::DistributedSampler(world()).apply(lo));
+  const metrics::Evaluation ev = metrics::evaluate(dp, loader, 5);
+  CHECK(ev.cm.total() == 10000);  // summed over the processes, no sample padded or repeated
+  CHECK(ev.loss.count() == 10000);
+  // The same counts as one process evaluating everything.
+  parallel::DataParallel single(make_mlp(2), parallel::parse_replicas("cpu"), sgd(0.0));
+  nn::data::DataLoader all(test, lo);
+  const metrics::Evaluation one = metrics::evaluate(single, all, 5);
+  CHECK(ev.cm.counts() == one.cm.counts());
+  CHECK(ev.loss.sum() == doctest::Approx(one.loss.sum()).epsilon(1e-6));  // float32 sums over other subsets
+}
