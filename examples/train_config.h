@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -37,6 +38,11 @@ struct TrainConfig {
   std::string init, save, resume, metrics_json, log_jsonl;
   bool quiet = false;
   bool tf32 = false;
+  // One process per device (launched by mpirun): DistributedDataParallel.
+  bool ddp = false;
+  std::string comm = "auto";
+  double comm_timeout = 60.0;
+  std::string trace;
 };
 
 inline void add_flags(CLI::App& app, TrainConfig& c) {
@@ -65,6 +71,15 @@ inline void add_flags(CLI::App& app, TrainConfig& c) {
   app.add_option("--log-jsonl", c.log_jsonl, "append one JSON object per epoch");
   app.add_flag("--quiet", c.quiet, "no per-epoch table");
   app.add_flag("--tf32", c.tf32, "TF32 tensor cores for float32 GEMMs and convolutions on GPUs (off: results match the CPU)");
+  app.add_flag("--ddp", c.ddp, "one process per device: launch with mpirun -np N (each process: --devices auto = its "
+                               "local GPU or the CPU, or one device)");
+  app.add_option("--comm", c.comm, "with --ddp: how processes sum gradients: auto | mpi | nccl")
+      ->check(CLI::IsMember({"auto", "mpi", "nccl"}))->capture_default_str();
+  app.add_option("--comm-timeout", c.comm_timeout, "with --ddp: seconds a rank waits in a collective before it ends "
+                                                   "the job, naming itself")
+      ->check(CLI::Range(0.1, 86400.0))->capture_default_str();
+  app.add_option("--trace", c.trace, "write the step phases and the gradient sums of every rank as a Chrome trace "
+                                     "(JSON for Perfetto or chrome://tracing)");
 }
 
 inline nn::ModulePtr make_model(const std::string& name) { return name == "cnn" ? make_cnn() : make_mlp(); }
@@ -90,18 +105,52 @@ inline std::pair<nn::data::Dataset, nn::data::Dataset> load_data(const TrainConf
           first_n(nn::data::fashion_mnist(c.data, nn::data::Split::Test), c.limit_test)};
 }
 
+// DataParallel over --devices, or with --ddp this process's rank of a
+// DistributedDataParallel (its device: --devices auto = the local rank's GPU
+// or the CPU, or the one device named).
+inline std::unique_ptr<parallel::DataParallel> make_data_parallel(const TrainConfig& c, nn::ModulePtr model) {
+  auto optimizer = [&c](std::vector<Tensor> ps) { return make_optimizer(c, ps); };  // called while constructing
+  if (!c.ddp) return std::make_unique<parallel::DataParallel>(model, parallel::parse_replicas(c.devices), optimizer);
+  std::optional<Device> device;
+  if (c.devices != "auto") {
+    const auto replicas = parallel::parse_replicas(c.devices);
+    MINIDP_CHECK(replicas.size() == 1, "--ddp: each process drives one device, but --devices names ", replicas.size(),
+                 " (", c.devices, "); start one process per device instead (mpirun -np N)");
+    device = replicas[0].device;
+  }
+  parallel::DistributedOptions o;
+  o.comm = c.comm;
+  o.comm_timeout_s = c.comm_timeout;
+  return std::make_unique<parallel::DistributedDataParallel>(model, optimizer, o, parallel::ProcessGroup::world(),
+                                                             device);
+}
+
 // Training batches: shuffled by (seed, epoch); pinned when a replica is a GPU,
-// so that each replica's copy of its shard is asynchronous.
+// so that each replica's copy of its shard is asynchronous; with --ddp, this
+// process's part of every global batch.
 inline nn::data::DataLoaderOptions train_loader_options(const TrainConfig& c, const parallel::DataParallel& dp) {
   nn::data::DataLoaderOptions o{.batch_size = c.batch, .shuffle = !c.no_shuffle, .seed = c.seed,
                                 .transform = nn::data::Transform::fashion_mnist()};
   for (int r = 0; r < dp.size(); ++r) o.pin_memory = o.pin_memory || dp.replica(r).device.is_cuda();
+  if (dp.process_group() != nullptr) o = parallel::DistributedSampler(*dp.process_group()).apply(o);
   return o;
 }
 
-// Test batches: in file order, 1000 at a time.
-inline nn::data::DataLoaderOptions test_loader_options() {
-  return {.batch_size = 1000, .shuffle = false, .transform = nn::data::Transform::fashion_mnist()};
+// Test batches: in file order, 1000 at a time (with --ddp, this process's part).
+inline nn::data::DataLoaderOptions test_loader_options(const parallel::DataParallel& dp) {
+  nn::data::DataLoaderOptions o{.batch_size = 1000, .shuffle = false,
+                                .transform = nn::data::Transform::fashion_mnist()};
+  if (dp.process_group() != nullptr) o = parallel::DistributedSampler(*dp.process_group()).apply(o);
+  return o;
+}
+
+// "run.json" -> "run.rank2.json" for ranks of a distributed job (every rank writes its own).
+inline std::string per_rank_path(const std::string& path, const parallel::DataParallel& dp) {
+  const parallel::ProcessGroup* world = dp.process_group();
+  if (world == nullptr || !world->distributed()) return path;
+  const auto dot = path.rfind('.');
+  const std::string tag = ".rank" + std::to_string(world->rank());
+  return dot == std::string::npos || dot < path.rfind('/') + 1 ? path + tag : path.substr(0, dot) + tag + path.substr(dot);
 }
 
 }  // namespace minidp::examples

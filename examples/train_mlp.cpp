@@ -14,6 +14,7 @@
 //   reports            classification report, speed report, warnings, JSON
 //
 //   ./train_mlp --epochs 5 --devices cpu,cpu --metrics-json mlp.json
+//   mpirun -np 4 ./train_mlp --ddp --devices auto   (one process per GPU, or 4 CPU processes)
 //   ./train_cnn --epochs 3          (this same file, built with --model cnn as the default)
 #include <chrono>
 #include <cstdio>
@@ -51,18 +52,26 @@ int run(examples::TrainConfig c) {
                   static_cast<unsigned long long>(resume->progress.seed));
     c.seed = resume->progress.seed;
   }
-  parallel::DataParallel dp(model, parallel::parse_replicas(c.devices),
-                            [&](std::vector<Tensor> ps) { return examples::make_optimizer(c, ps); });
+  // DataParallel over --devices; with --ddp, this process's rank of a job launched by mpirun.
+  std::unique_ptr<parallel::DataParallel> dp_owner = examples::make_data_parallel(c, model);
+  parallel::DataParallel& dp = *dp_owner;
+  const bool lead = dp.process_group() == nullptr || dp.process_group()->rank() == 0;  // prints, saves
+  c.quiet = c.quiet || !lead;
   if (resume)
     for (int rank = 0; rank < dp.size(); ++rank) resume->load_optimizer(dp.optimizer(rank));
   nn::TrainingProgress at = resume ? resume->progress : nn::TrainingProgress{.seed = c.seed};
   nn::data::DataLoader loader(train, examples::train_loader_options(c, dp));
-  nn::data::DataLoader test_loader(test, examples::test_loader_options());
+  nn::data::DataLoader test_loader(test, examples::test_loader_options(dp));
   const std::string title = c.model == "cnn" ? "CNN conv32-pool-conv64-pool-fc128-fc10" : "MLP 784-1024-1024-10";
   if (!c.quiet) {
-    std::printf("%s: %lld parameters, %d replica(s) [%s], %s communicator\n", title.c_str(),
-                static_cast<long long>(model->num_parameters()), dp.size(), c.devices.c_str(),
-                dp.communicator().name().c_str());
+    if (dp.process_group() != nullptr)
+      std::printf("%s: %lld parameters, %d processes of one replica each [%s on rank 0], %s communicator\n",
+                  title.c_str(), static_cast<long long>(model->num_parameters()), dp.process_group()->size(),
+                  dp.replica(0).device.str().c_str(), dp.communicator().name().c_str());
+    else
+      std::printf("%s: %lld parameters, %d replica(s) [%s], %s communicator\n", title.c_str(),
+                  static_cast<long long>(model->num_parameters()), dp.size(), c.devices.c_str(),
+                  dp.communicator().name().c_str());
     std::printf("data: %lld training / %lld test samples, batch %lld, %lld steps per epoch\n",
                 static_cast<long long>(train.size()), static_cast<long long>(test.size()),
                 static_cast<long long>(c.batch), static_cast<long long>(loader.num_batches()));
@@ -71,7 +80,7 @@ int run(examples::TrainConfig c) {
                 "samples/s", "time_s");
   }
   std::unique_ptr<metrics::JsonlWriter> jsonl;
-  if (!c.log_jsonl.empty()) jsonl = std::make_unique<metrics::JsonlWriter>(c.log_jsonl);
+  if (!c.log_jsonl.empty() && lead) jsonl = std::make_unique<metrics::JsonlWriter>(c.log_jsonl);
 
   // ---- the training loop
   metrics::TrainingRecorder rec(dp);
@@ -92,7 +101,7 @@ int run(examples::TrainConfig c) {
       bar.update(at.step_in_epoch, samples);
       if (c.max_steps > 0 && at.global_step >= c.max_steps) {
         stop = true;
-        if (!c.save.empty()) nn::save_training_state(c.save, *dp.module(0), dp.optimizer(0), at);
+        if (!c.save.empty() && lead) nn::save_training_state(c.save, *dp.module(0), dp.optimizer(0), at);
         break;
       }
       t_data = Clock::now();
@@ -114,12 +123,13 @@ int run(examples::TrainConfig c) {
                     {"test", {{"loss", metrics::json_number(test_curve.back())}, {"accuracy", accuracy},
                               {"f1_macro", metrics::json_number(macro_f1)}}}});
   }
-  if (!c.save.empty() && (c.max_steps == 0 || at.global_step < c.max_steps))
+  if (!c.save.empty() && lead && (c.max_steps == 0 || at.global_step < c.max_steps))
     nn::save_training_state(c.save, *dp.module(0), dp.optimizer(0), at);
 
   // ---- reports
   metrics::ReportOptions ro;
   ro.class_names = nn::data::fashion_mnist_classes();
+  rec.gather_ranks();  // every rank's speed to rank 0 (a collective: every rank calls it)
   const auto warnings = metrics::check_training_run(eval.cm, train_curve, test_curve, rec.balance(), leakage);
   if (!c.quiet) {
     if (eval.cm.total() > 0)
@@ -137,9 +147,11 @@ int run(examples::TrainConfig c) {
     j["model"] = title;
     j["devices"] = c.devices;
     j["replicas"] = dp.size();
-    std::ofstream out(c.metrics_json);
+    if (dp.process_group() != nullptr) j["rank"] = dp.process_group()->rank(), j["processes"] = dp.process_group()->size();
+    const std::string path = examples::per_rank_path(c.metrics_json, dp);
+    std::ofstream out(path);
     out << j.dump(2) << "\n";
-    MINIDP_CHECK(out.good(), "--metrics-json: could not write ", c.metrics_json);
+    MINIDP_CHECK(out.good(), "--metrics-json: could not write ", path);
   }
   return 0;
 }
@@ -155,6 +167,9 @@ int main(int argc, char** argv) {
   try {
     return run(c);
   } catch (const std::exception& e) {
+    // In a job of several processes the others would wait for this one in
+    // their next collective: end the whole job, naming this rank.
+    if (c.ddp && parallel::ProcessGroup::world().distributed()) parallel::ProcessGroup::world().abort(e.what());
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
   }

@@ -270,18 +270,55 @@ std::string speed_report(const ThroughputMeter* tm, const StepTimer* timer, cons
 std::string speed_report(const TrainingRecorder& rec) {
   std::ostringstream os;
   os << speed_report(&rec.throughput(), &rec.timer(), &rec.memory(), &rec.balance());
+  const double total = rec.comm_total_mean(), exposed = rec.timer().mean("allreduce");
+  if (std::isfinite(total) && std::isfinite(exposed))
+    os << "gradient sums: " << fixed(total * 1e3, 3) << " ms per step in all, " << fixed(exposed * 1e3, 3)
+       << " ms exposed (the step waited for them after backward); " << fixed(std::max(0.0, total - exposed) * 1e3, 3)
+       << " ms overlapped with backward\n";
+  if (!rec.ranks().empty()) {
+    const auto& ranks = rec.ranks();
+    os << "across " << ranks.size() << " processes: " << fixed(rec.global_samples_per_second(), 1)
+       << " samples/s (every rank's samples over the slowest rank's time)\n";
+    os << "  rank  device      samples/s   busy_s  comm_ms  exposed_ms  peak_MiB\n";
+    double busy_sum = 0, busy_max = 0;
+    int slowest = 0;
+    for (const auto& r : ranks) {
+      os << "  " << pad_left(std::to_string(r.rank), 4) << "  " << pad_left(r.device, 8) << "  "
+         << pad_left(fixed(r.seconds > 0 ? r.samples / r.seconds : 0.0, 1), 11) << "  "
+         << pad_left(fixed(r.busy_seconds, 3), 7) << "  " << pad_left(fixed(r.comm_total * 1e3, 3), 7) << "  "
+         << pad_left(fixed(r.comm_exposed * 1e3, 3), 10) << "  "
+         << pad_left(fixed(static_cast<double>(r.peak_bytes) / (1024.0 * 1024.0), 1), 8) << "\n";
+      busy_sum += r.busy_seconds;
+      if (r.busy_seconds > busy_max) busy_max = r.busy_seconds, slowest = r.rank;
+    }
+    const double ratio = busy_sum > 0 ? busy_max / (busy_sum / static_cast<double>(ranks.size())) : 1.0;
+    os << "load balance across processes: imbalance ratio " << fixed(ratio, 3) << " (max/mean busy time); "
+       << "the slowest is rank " << slowest << "\n";
+  }
   os << "host synchronisations: " << fixed(rec.host_syncs_per_step(), 2) << " per step (the host waited for a "
      << "device this often inside the training loop)\n";
   return os.str();
 }
 
 json speed_json(const TrainingRecorder& rec) {
-  return {{"samples_per_s", json_number(rec.throughput().samples_per_second())},
-          {"step_time", to_json(rec.timer())},
-          {"throughput", to_json(rec.throughput())},
-          {"load_balance", to_json(rec.balance())},
-          {"peak_memory", to_json(rec.memory())},
-          {"host_syncs_per_step", json_number(rec.host_syncs_per_step())}};
+  json j = {{"samples_per_s", json_number(rec.throughput().samples_per_second())},
+            {"step_time", to_json(rec.timer())},
+            {"throughput", to_json(rec.throughput())},
+            {"load_balance", to_json(rec.balance())},
+            {"peak_memory", to_json(rec.memory())},
+            {"comm_total_s_per_step", json_number(rec.comm_total_mean())},
+            {"comm_exposed_s_per_step", json_number(rec.timer().mean("allreduce"))},
+            {"host_syncs_per_step", json_number(rec.host_syncs_per_step())}};
+  if (!rec.ranks().empty()) {
+    j["global_samples_per_s"] = json_number(rec.global_samples_per_second());
+    j["ranks"] = json::array();
+    for (const auto& r : rec.ranks())
+      j["ranks"].push_back({{"rank", r.rank}, {"device", r.device}, {"samples", r.samples},
+                            {"seconds", json_number(r.seconds)}, {"busy_seconds", json_number(r.busy_seconds)},
+                            {"comm_total_s_per_step", json_number(r.comm_total)},
+                            {"comm_exposed_s_per_step", json_number(r.comm_exposed)}, {"peak_bytes", r.peak_bytes}});
+  }
+  return j;
 }
 
 json training_run_json(const TrainingRecorder& rec, double train_loss, const Evaluation& test,

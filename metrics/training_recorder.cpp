@@ -3,11 +3,14 @@
 
 #include <algorithm>
 #include <limits>
+#include <cstdlib>
 #include <set>
+#include <sstream>
 
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/stream.h"
+#include "parallel/process_group.h"
 
 namespace minidp::metrics {
 
@@ -29,7 +32,7 @@ TrainingRecorder::TrainingRecorder(const parallel::DataParallel& dp, std::int64_
 void TrainingRecorder::start_epoch() {
   flush();
   loss_sum_ = Tensor();
-  loss_samples_ = 0;
+  loss_count_ = Tensor();
   sync_mark_ = host_sync_count();
 }
 
@@ -43,10 +46,14 @@ void TrainingRecorder::record(const parallel::StepResult& r, double data_wait_se
     DeviceGuard dg(r0.device);
     StreamGuard sg(r0.stream);
     NoGradGuard ng;
-    Tensor step_sum = mul(r.loss_mean.to(kFloat64), static_cast<double>(r.samples));
-    if (!loss_sum_.defined()) loss_sum_ = zeros({1}, TensorOptions(kFloat64).with_device(r0.device));
-    loss_sum_.add_(step_sum);
-    loss_samples_ += r.samples;
+    // Weighted by the step's global sample count: the epoch's mean over every sample seen.
+    const Tensor count = r.global_samples.to(kFloat64);
+    if (!loss_sum_.defined()) {
+      loss_sum_ = zeros({1}, TensorOptions(kFloat64).with_device(r0.device));
+      loss_count_ = zeros({1}, TensorOptions(kFloat64).with_device(r0.device));
+    }
+    loss_sum_.add_(mul(r.loss_mean.to(kFloat64), count));
+    loss_count_.add_(count);
   }
   pending_.push_back({r, data_wait_seconds});
   while (!pending_.empty() && (pending_.front().result.done() || pending_.size() > kMaxPending)) {
@@ -70,8 +77,10 @@ void TrainingRecorder::fold(parallel::StepResult& r, double data_wait) {
   r.wait();  // returns at once for a step that is done
   std::vector<std::int64_t> per(r.replicas.size());
   parallel::PhaseTimes slowest;  // a phase lasts as long as its slowest replica
+  double comm = 0;
   for (std::size_t k = 0; k < r.replicas.size(); ++k) {
     const auto& rs = r.replicas[k];
+    comm = std::max(comm, rs.comm_seconds);
     per[k] = rs.samples;
     balance_.record(static_cast<std::int64_t>(k), rs.samples, rs.time.busy());
     slowest.data = std::max(slowest.data, rs.time.data);
@@ -81,6 +90,10 @@ void TrainingRecorder::fold(parallel::StepResult& r, double data_wait) {
     slowest.optimizer = std::max(slowest.optimizer, rs.time.optimizer);
   }
   speed_.step(r.wall_seconds + data_wait, per);
+  if (speed_.steps_counted() > 0) {  // after the warm-up, as the other meters
+    comm_total_ += comm;
+    ++comm_steps_;
+  }
   timer_.add("data", data_wait + slowest.data);
   timer_.add("forward", slowest.forward);
   timer_.add("backward", slowest.backward);
@@ -91,9 +104,10 @@ void TrainingRecorder::fold(parallel::StepResult& r, double data_wait) {
 
 double TrainingRecorder::mean_loss() {
   flush();
-  if (loss_samples_ == 0 || !loss_sum_.defined()) return std::numeric_limits<double>::quiet_NaN();
+  if (!loss_sum_.defined()) return std::numeric_limits<double>::quiet_NaN();
   synchronize(dp_.replica(0).stream);  // the sums were queued there after the steps
-  return loss_sum_.item() / static_cast<double>(loss_samples_);
+  const double count = loss_count_.item();
+  return count > 0 ? loss_sum_.item() / count : std::numeric_limits<double>::quiet_NaN();
 }
 
 void TrainingRecorder::record_memory() {
@@ -106,6 +120,45 @@ void TrainingRecorder::record_memory() {
 double TrainingRecorder::host_syncs_per_step() const {
   return steps_ == 0 ? std::numeric_limits<double>::quiet_NaN()
                      : static_cast<double>(syncs_) / static_cast<double>(steps_);
+}
+
+double TrainingRecorder::comm_total_mean() const {
+  return comm_steps_ == 0 ? std::numeric_limits<double>::quiet_NaN() : comm_total_ / static_cast<double>(comm_steps_);
+}
+
+void TrainingRecorder::gather_ranks() {
+  flush();
+  parallel::ProcessGroup* world = dp_.process_group();
+  if (world == nullptr || !world->distributed()) return;
+  double busy = 0;
+  for (std::int64_t k = 0; k < balance_.num_replicas(); ++k) busy += balance_.busy_seconds(k);
+  std::int64_t peak = 0;
+  for (const auto& [device, bytes] : memory_.peaks()) peak = std::max(peak, bytes);
+  std::ostringstream mine;
+  mine.precision(17);
+  mine << world->rank() << ' ' << dp_.replica(0).device.str() << ' ' << speed_.samples() << ' ' << speed_.seconds()
+       << ' ' << busy << ' ' << comm_total_mean() << ' ' << timer_.mean("allreduce") << ' ' << peak;
+  ranks_.clear();
+  for (const std::string& line : world->gather(mine.str(), 0)) {
+    std::istringstream in(line);
+    RankStats st;
+    std::string comm, exposed;  // "nan" does not parse as a double with >>
+    in >> st.rank >> st.device >> st.samples >> st.seconds >> st.busy_seconds >> comm >> exposed >> st.peak_bytes;
+    st.comm_total = std::strtod(comm.c_str(), nullptr);
+    st.comm_exposed = std::strtod(exposed.c_str(), nullptr);
+    ranks_.push_back(st);
+  }
+}
+
+double TrainingRecorder::global_samples_per_second() const {
+  if (ranks_.empty()) return speed_.samples_per_second();
+  std::int64_t samples = 0;
+  double seconds = 0;
+  for (const auto& r : ranks_) {
+    samples += r.samples;
+    seconds = std::max(seconds, r.seconds);
+  }
+  return seconds > 0 ? static_cast<double>(samples) / seconds : std::numeric_limits<double>::quiet_NaN();
 }
 
 }  // namespace minidp::metrics

@@ -22,6 +22,8 @@
 
 #include <cstdint>
 #include <deque>
+#include <string>
+#include <vector>
 
 #include "metrics/resources.h"
 #include "metrics/step_timer.h"
@@ -56,6 +58,25 @@ class TrainingRecorder {
   const StepTimer& timer() const { return timer_; }
   const LoadBalance& balance() const { return balance_; }
   const MemoryTracker& memory() const { return memory_; }
+  // Seconds per step the gradient sums took in all, overlapped with backward
+  // or not (NaN when the communicator cannot tell); the part the step waited
+  // for after backward — the *exposed* part — is timer().mean("allreduce").
+  double comm_total_mean() const;
+
+  // ---- across the processes of DistributedDataParallel
+  // Every rank calls it (a collective) before the reports: each rank's
+  // samples, time, busy time, communication and peak memory go to rank 0.
+  void gather_ranks();
+  struct RankStats {
+    int rank = 0;
+    std::string device;
+    std::int64_t samples = 0;  // counted (after warm-up)
+    double seconds = 0, busy_seconds = 0, comm_total = 0, comm_exposed = 0;
+    std::int64_t peak_bytes = 0;
+  };
+  const std::vector<RankStats>& ranks() const { return ranks_; }  // on rank 0 after gather_ranks()
+  // All ranks' samples over the slowest rank's time (this process's throughput in one process).
+  double global_samples_per_second() const;
 
  private:
   void fold(parallel::StepResult& r, double data_wait);  // a finished step into the meters
@@ -70,8 +91,11 @@ class TrainingRecorder {
     double data_wait;
   };
   std::deque<Pending> pending_;
-  Tensor loss_sum_;  // sum of mean loss x samples since start_epoch(), on replica 0's device
-  std::int64_t loss_samples_ = 0;
+  Tensor loss_sum_;    // sum of (mean loss x global samples) since start_epoch(), on replica 0's device
+  Tensor loss_count_;  // the global samples of those steps
+  double comm_total_ = 0;
+  std::int64_t comm_steps_ = 0;
+  std::vector<RankStats> ranks_;
   std::int64_t steps_ = 0;
   std::uint64_t syncs_ = 0, sync_mark_ = 0;
 };

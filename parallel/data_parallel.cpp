@@ -248,7 +248,9 @@ StepResult DataParallel::run_step(const Tensor& inputs, const Tensor& labels, co
     else ev.begin(rank, Phase::Optimizer).record(r.stream);  // accumulate: no sum, no step
     if (reduce && rank == 0) {
       NoGradGuard ng;
-      result.loss_mean = grads.tail().narrow(0, 0, 1).clone();  // the global mean loss, kept on the device
+      const Tensor tail = grads.tail().clone();  // [global mean loss, global sample count], kept on the device
+      result.loss_mean = tail.narrow(0, 0, 1);
+      result.global_samples = tail.narrow(0, 1, 1);
     }
     ev.end(rank).record(r.stream);
     st.loss_sum = loss.defined() ? loss.detach() : Tensor();

@@ -66,6 +66,9 @@ struct StepResult {
   // gradients (the tail of the gradient buckets, parallel/gradient_buckets.h),
   // so it costs no communication of its own.
   Tensor loss_mean;
+  // The samples of the whole step (every replica of every process), on the
+  // same device: the divisor of the gradients, summed like them.
+  Tensor global_samples;
 
   bool done() const;                     // every replica has finished the step (never waits)
   void wait();                           // the host waits for the step; fills replicas[k].time
