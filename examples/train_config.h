@@ -42,6 +42,7 @@ struct TrainConfig {
   bool ddp = false;
   std::string comm = "auto";
   double comm_timeout = 60.0;
+  double bucket_mb = 25.0;
   std::string trace;
 };
 
@@ -78,6 +79,9 @@ inline void add_flags(CLI::App& app, TrainConfig& c) {
   app.add_option("--comm-timeout", c.comm_timeout, "with --ddp: seconds a rank waits in a collective before it ends "
                                                    "the job, naming itself")
       ->check(CLI::Range(0.1, 86400.0))->capture_default_str();
+  app.add_option("--bucket-mb", c.bucket_mb, "gradient bucket size in MiB (the first bucket is 1 MiB); smaller "
+                                             "buckets start summing earlier in backward")
+      ->check(CLI::Range(0.001, 4096.0))->capture_default_str();
   app.add_option("--trace", c.trace, "write the step phases and the gradient sums of every rank as a Chrome trace "
                                      "(JSON for Perfetto or chrome://tracing)");
 }
@@ -110,7 +114,12 @@ inline std::pair<nn::data::Dataset, nn::data::Dataset> load_data(const TrainConf
 // or the CPU, or the one device named).
 inline std::unique_ptr<parallel::DataParallel> make_data_parallel(const TrainConfig& c, nn::ModulePtr model) {
   auto optimizer = [&c](std::vector<Tensor> ps) { return make_optimizer(c, ps); };  // called while constructing
-  if (!c.ddp) return std::make_unique<parallel::DataParallel>(model, parallel::parse_replicas(c.devices), optimizer);
+  const auto bucket_bytes = static_cast<std::size_t>(c.bucket_mb * 1024 * 1024);
+  if (!c.ddp) {
+    parallel::DataParallelOptions o;
+    o.bucket_bytes = bucket_bytes;
+    return std::make_unique<parallel::DataParallel>(model, parallel::parse_replicas(c.devices), optimizer, o);
+  }
   std::optional<Device> device;
   if (c.devices != "auto") {
     const auto replicas = parallel::parse_replicas(c.devices);
@@ -121,6 +130,7 @@ inline std::unique_ptr<parallel::DataParallel> make_data_parallel(const TrainCon
   parallel::DistributedOptions o;
   o.comm = c.comm;
   o.comm_timeout_s = c.comm_timeout;
+  o.bucket_bytes = bucket_bytes;
   return std::make_unique<parallel::DistributedDataParallel>(model, optimizer, o, parallel::ProcessGroup::world(),
                                                              device);
 }

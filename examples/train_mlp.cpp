@@ -84,6 +84,7 @@ int run(examples::TrainConfig c) {
 
   // ---- the training loop
   metrics::TrainingRecorder rec(dp);
+  if (!c.trace.empty()) rec.enable_trace();
   metrics::Evaluation eval{metrics::ConfusionMatrix(10), {}};
   std::vector<double> train_curve, test_curve;
   loader.set_epoch(at.epoch, at.step_in_epoch);  // a resumed run starts mid-epoch, skipping nothing twice
@@ -130,6 +131,7 @@ int run(examples::TrainConfig c) {
   metrics::ReportOptions ro;
   ro.class_names = nn::data::fashion_mnist_classes();
   rec.gather_ranks();  // every rank's speed to rank 0 (a collective: every rank calls it)
+  if (!c.trace.empty()) rec.write_trace(c.trace);
   const auto warnings = metrics::check_training_run(eval.cm, train_curve, test_curve, rec.balance(), leakage);
   if (!c.quiet) {
     if (eval.cm.total() > 0)

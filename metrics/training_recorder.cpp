@@ -2,10 +2,14 @@
 #include "metrics/training_recorder.h"
 
 #include <algorithm>
-#include <limits>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
+
+#include <nlohmann/json.hpp>  // the trace file
 
 #include "core/autograd.h"
 #include "core/ops.h"
@@ -89,6 +93,7 @@ void TrainingRecorder::fold(parallel::StepResult& r, double data_wait) {
     slowest.allreduce = std::max(slowest.allreduce, rs.time.allreduce);
     slowest.optimizer = std::max(slowest.optimizer, rs.time.optimizer);
   }
+  if (trace_ && traced_ < trace_max_) trace_step(r);
   speed_.step(r.wall_seconds + data_wait, per);
   if (speed_.steps_counted() > 0) {  // after the warm-up, as the other meters
     comm_total_ += comm;
@@ -159,6 +164,79 @@ double TrainingRecorder::global_samples_per_second() const {
     seconds = std::max(seconds, r.seconds);
   }
   return seconds > 0 ? static_cast<double>(samples) / seconds : std::numeric_limits<double>::quiet_NaN();
+}
+
+void TrainingRecorder::enable_trace(std::int64_t max_steps) {
+  trace_ = true;
+  trace_max_ = max_steps;
+  trace_origin_.clear();
+  for (int k = 0; k < dp_.size(); ++k) {
+    trace_origin_.emplace_back(/*enable_timing=*/true);
+    trace_origin_.back().record(dp_.replica(k).stream);
+  }
+  trace_origin_host_ = parallel::steady_seconds();
+}
+
+void TrainingRecorder::trace_step(const parallel::StepResult& r) {
+  static const char* names[] = {"data", "forward", "backward", "allreduce (exposed)", "optimizer"};
+  const int pid = dp_.process_group() ? dp_.process_group()->rank() : 0;
+  char buf[256];
+  auto add = [&](const char* name, int tid, double begin_s, double end_s) {
+    if (!(end_s >= begin_s)) return;  // NaN or unknown
+    std::snprintf(buf, sizeof buf, "%s{\"name\":\"%s\",\"ph\":\"X\",\"pid\":%d,\"tid\":%d,\"ts\":%.3f,\"dur\":%.3f}",
+                  trace_events_.empty() ? "" : ",", name, pid, tid, begin_s * 1e6, (end_s - begin_s) * 1e6);
+    trace_events_ += buf;
+  };
+  for (std::size_t k = 0; k < r.replicas.size(); ++k) {
+    const auto& at = r.events->at[k];
+    for (int p = 0; p < parallel::kNumPhases; ++p) {
+      const double b = trace_origin_host_ + trace_origin_[k].elapsed_ms(at[p]) / 1e3;
+      const double e = trace_origin_host_ + trace_origin_[k].elapsed_ms(at[p + 1]) / 1e3;
+      add(names[p], static_cast<int>(k), b, e);
+    }
+    const auto& spans = r.replicas[k].comm_spans;
+    for (std::size_t i = 0; i < spans.size(); ++i) {
+      const std::string name = i + 1 == spans.size() ? "sum: loss + count" : "sum: bucket " + std::to_string(i);
+      add(name.c_str(), 100 + static_cast<int>(k), spans[i].first, spans[i].second);
+    }
+  }
+  ++traced_;
+}
+
+void TrainingRecorder::write_trace(const std::string& path) {
+  flush();
+  parallel::ProcessGroup* world = dp_.process_group();
+  const int rank = world ? world->rank() : 0;
+  std::string mine = "[" + trace_events_ + "]";
+  std::vector<std::string> all = world ? world->gather(mine, 0) : std::vector<std::string>{mine};
+  std::vector<std::string> devices = world ? world->gather(dp_.replica(0).device.str(), 0)
+                                           : std::vector<std::string>{dp_.replica(0).device.str()};
+  if (rank != 0) return;
+  nlohmann::json events = nlohmann::json::array();
+  double t0 = std::numeric_limits<double>::infinity();
+  std::vector<nlohmann::json> per_rank;
+  for (const auto& s : all) {
+    per_rank.push_back(nlohmann::json::parse(s));
+    for (const auto& e : per_rank.back()) t0 = std::min(t0, e["ts"].get<double>());
+  }
+  for (std::size_t r = 0; r < per_rank.size(); ++r) {
+    const int pid = static_cast<int>(r);
+    events.push_back({{"name", "process_name"}, {"ph", "M"}, {"pid", pid},
+                      {"args", {{"name", "rank " + std::to_string(r) + " (" + devices[r] + ")"}}}});
+    std::set<int> tids;
+    for (auto e : per_rank[r]) {
+      e["ts"] = e["ts"].get<double>() - t0;  // the timeline starts at 0
+      tids.insert(e["tid"].get<int>());
+      events.push_back(e);
+    }
+    for (int tid : tids)
+      events.push_back({{"name", "thread_name"}, {"ph", "M"}, {"pid", pid}, {"tid", tid},
+                        {"args", {{"name", tid >= 100 ? "communication (replica " + std::to_string(tid - 100) + ")"
+                                                      : "replica " + std::to_string(tid) + " stream"}}}});
+  }
+  std::ofstream out(path);
+  out << nlohmann::json({{"traceEvents", events}, {"displayTimeUnit", "ms"}}).dump() << "\n";
+  MINIDP_CHECK(out.good(), "--trace: could not write ", path);
 }
 
 }  // namespace minidp::metrics

@@ -78,6 +78,13 @@ class TrainingRecorder {
   // All ranks' samples over the slowest rank's time (this process's throughput in one process).
   double global_samples_per_second() const;
 
+  // ---- a timeline to look at (--trace): each step's phases per replica and
+  // every gradient sum, as Chrome trace events (Perfetto, chrome://tracing).
+  void enable_trace(std::int64_t max_steps = 2000);
+  // Every rank calls it: rank 0 writes one file, a process row per rank, a
+  // thread row per replica and one per communication thread.
+  void write_trace(const std::string& path);
+
  private:
   void fold(parallel::StepResult& r, double data_wait);  // a finished step into the meters
 
@@ -96,6 +103,12 @@ class TrainingRecorder {
   double comm_total_ = 0;
   std::int64_t comm_steps_ = 0;
   std::vector<RankStats> ranks_;
+  void trace_step(const parallel::StepResult& r);
+  bool trace_ = false;
+  std::int64_t trace_max_ = 0, traced_ = 0;
+  std::vector<Event> trace_origin_;  // per replica, recorded when tracing began
+  double trace_origin_host_ = 0;     // the host's steady clock then (seconds)
+  std::string trace_events_;         // JSON objects, comma-separated
   std::int64_t steps_ = 0;
   std::uint64_t syncs_ = 0, sync_mark_ = 0;
 };

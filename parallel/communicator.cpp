@@ -19,17 +19,25 @@
 namespace minidp::parallel {
 
 double PendingCollective::seconds() const { return std::numeric_limits<double>::quiet_NaN(); }
+std::pair<double, double> PendingCollective::host_span() const {
+  return {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::quiet_NaN()};
+}
+
+double steady_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 namespace {
 // A collective that was done when it was started.
 class DoneCollective : public PendingCollective {
  public:
-  explicit DoneCollective(double seconds) : seconds_(seconds) {}
+  explicit DoneCollective(double seconds) : seconds_(seconds), end_(steady_seconds()) {}
   void wait(double, const std::string&) override {}
   double seconds() const override { return seconds_; }
+  std::pair<double, double> host_span() const override { return {end_ - seconds_, end_}; }
 
  private:
-  double seconds_;
+  double seconds_, end_;
 };
 }  // namespace
 

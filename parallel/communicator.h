@@ -25,6 +25,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/stream.h"
@@ -52,10 +53,15 @@ class PendingCollective {
   // Seconds the communication itself took, once waited for (NaN when the
   // communicator cannot tell without making the host wait).
   virtual double seconds() const;
+  // When it ran, on the host's steady clock (seconds since its epoch), once
+  // waited for: what a trace draws. {NaN, NaN} when unknown.
+  virtual std::pair<double, double> host_span() const;
 };
 
-// A collective that had nothing left to do (one rank, or an empty tensor).
+// A collective that was done when it was started: it took `seconds`, ending now.
 std::unique_ptr<PendingCollective> finished_collective(double seconds = 0.0);
+// The host's steady clock in seconds (the clock of host_span and of CPU events).
+double steady_seconds();
 
 class Communicator {
  public:

@@ -268,7 +268,6 @@ StepResult DataParallel::run_step(const Tensor& inputs, const Tensor& labels, co
 void DataParallel::reduce_and_step(int rank, ReplicaStepStats& st, detail::StepEvents& ev) {
   GradientBuckets& grads = *buckets_[rank];
   std::vector<std::unique_ptr<PendingCollective>> pending;
-  const auto t0 = Clock::now();
   if (world_ != nullptr) {
     // Buckets backward completed are already on their way; launch the rest
     // (gradients backward never reached stay zero), in order, then the tail.
@@ -277,14 +276,20 @@ void DataParallel::reduce_and_step(int rank, ReplicaStepStats& st, detail::StepE
     launch_ready_buckets(rank);
     pending = std::move(overlap_.launched);
   } else {
-    for (int b = 0; b < grads.num_buckets(); ++b) comm_->allreduce_sum(comm_rank(rank), grads.bucket(b));
+    for (int b = 0; b < grads.num_buckets(); ++b) {
+      const auto tb = Clock::now();
+      comm_->allreduce_sum(comm_rank(rank), grads.bucket(b));
+      pending.push_back(finished_collective(seconds_since(tb)));
+    }
   }
   pending.push_back(comm_->allreduce_sum_async(comm_rank(rank), grads.tail()));
-  st.comm_seconds = world_ != nullptr ? 0.0 : seconds_since(t0);
+  st.comm_seconds = 0;
+  st.comm_spans.clear();
   for (std::size_t b = 0; b < pending.size(); ++b) {
     pending[b]->wait(opts_.comm_timeout_s, b + 1 == pending.size() ? std::string("the sum of the loss and sample count")
                                                                    : "the gradient sum of bucket " + std::to_string(b));
     st.comm_seconds += pending[b]->seconds();  // NaN when the communicator cannot tell (NCCL)
+    st.comm_spans.push_back(pending[b]->host_span());
   }
   {
     // Divide by the GLOBAL sample count, on the device: gradients and loss

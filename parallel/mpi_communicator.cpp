@@ -49,7 +49,7 @@ struct JobState {
   std::condition_variable cv;
   bool done = false;
   std::exception_ptr error;
-  double seconds = 0;
+  double seconds = 0, begin = 0, end = 0;  // begin/end: steady_seconds()
   Event on_device;  // GPU tensors: recorded after the copy back, on the communication thread's stream
 };
 
@@ -72,6 +72,7 @@ class MpiPending : public PendingCollective {
     if (device_.is_cuda()) st_->on_device.wait(current_stream(device_));  // the caller's stream waits, not the host
   }
   double seconds() const override { return st_->seconds; }
+  std::pair<double, double> host_span() const override { return {st_->begin, st_->end}; }
 
  private:
   std::shared_ptr<JobState> st_;
@@ -122,6 +123,7 @@ std::unique_ptr<PendingCollective> MpiCommunicator::submit(std::function<void()>
     std::lock_guard<std::mutex> lock(mu_);
     jobs_.push_back([st, ready, device, job = std::move(job)] {
       const auto start = std::chrono::steady_clock::now();
+      const double begin = steady_seconds();
       try {
         DeviceGuard g(device);
         if (ready) ready->synchronize();  // this thread waits for the device, the caller does not
@@ -132,6 +134,8 @@ std::unique_ptr<PendingCollective> MpiCommunicator::submit(std::function<void()>
       }
       std::lock_guard<std::mutex> lock(st->mu);
       st->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      st->begin = begin;
+      st->end = steady_seconds();
       st->done = true;
       st->cv.notify_all();
     });

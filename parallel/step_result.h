@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "core/stream.h"
@@ -37,6 +38,9 @@ struct ReplicaStepStats {
   // is only the part the step waited for after backward: the *exposed* part).
   // NaN where it cannot be told without a host wait (NCCL).
   double comm_seconds = 0;
+  // When each sum ran (buckets in order, then the tail), on the host's steady
+  // clock: what a trace draws on the communication row. NaN when unknown.
+  std::vector<std::pair<double, double>> comm_spans;
 };
 
 namespace detail {
