@@ -16,7 +16,14 @@
 #include <nccl.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
 #include <cstring>
+#include <functional>
+#include <list>
+#include <mutex>
+#include <thread>
 
 #include "core/device.h"
 #include "core/stream.h"
@@ -57,15 +64,28 @@ class NcclCommunicator : public Communicator {
     comms_.resize(devices.size());
     MINIDP_NCCL_OK(ncclCommInitAll(comms_.data(), static_cast<int>(ids.size()), ids.data()));
   }
-  // One rank of a job of `size` processes, on `device`.
-  NcclCommunicator(int rank, int size, const ncclUniqueId& id, const Device& device)
-      : devices_{device}, first_rank_(rank), size_(size), barrier_(1), ready_(1), done_(1) {
+  // One rank of a job of `size` processes, on `device`. A watchdog thread
+  // ends the job through `fatal` when a collective has not completed after
+  // `timeout_s` or NCCL reports an asynchronous error (a peer died).
+  NcclCommunicator(int rank, int size, const ncclUniqueId& id, const Device& device, double timeout_s,
+                   std::function<void(const std::string&)> fatal)
+      : devices_{device}, first_rank_(rank), size_(size), barrier_(1), ready_(1), done_(1), timeout_s_(timeout_s),
+        fatal_(std::move(fatal)) {
     streams_.push_back(create_stream(device));
     comms_.resize(1);
     DeviceGuard g(device);
     MINIDP_NCCL_OK(ncclCommInitRank(&comms_[0], size, id, rank));
+    watchdog_ = std::thread([this] { watch(); });
   }
   ~NcclCommunicator() override {
+    if (watchdog_.joinable()) {
+      {
+        std::lock_guard<std::mutex> lock(watch_mu_);
+        stop_watch_ = true;
+      }
+      watch_cv_.notify_all();
+      watchdog_.join();
+    }
     if (!aborted_)
       for (auto c : comms_) ncclCommDestroy(c);  // aborted communicators are already gone
     for (auto& s : streams_) destroy_stream_noexcept(s);
@@ -78,6 +98,27 @@ class NcclCommunicator : public Communicator {
     Fence f(*this, l);
     MINIDP_NCCL_OK(ncclAllReduce(t.raw_data(), t.raw_data(), static_cast<size_t>(t.numel()), nccl_type(t.dtype()),
                                  ncclSum, comms_[l], f.stream));
+  }
+  // On the communication stream, after the caller's stream's work so far;
+  // the caller's stream goes on with other work (the rest of backward) and
+  // waits for the sum only in wait().
+  std::unique_ptr<PendingCollective> allreduce_sum_async(int rank, Tensor& t) override {
+    const int l = local(rank, t);
+    DeviceGuard g(devices_[l]);
+    const Stream caller = current_stream(devices_[l]);
+    Event ready;
+    ready.record(caller);
+    ready.wait(streams_[l]);
+    MINIDP_NCCL_OK(ncclAllReduce(t.raw_data(), t.raw_data(), static_cast<size_t>(t.numel()), nccl_type(t.dtype()),
+                                 ncclSum, comms_[l],
+                                 static_cast<cudaStream_t>(kernels::cuda::native_stream(streams_[l].handle))));
+    auto done = std::make_shared<Event>();
+    done->record(streams_[l]);
+    if (watchdog_.joinable()) {
+      std::lock_guard<std::mutex> lock(watch_mu_);
+      watched_.push_back({done, std::chrono::steady_clock::now(), "a sum (allreduce) of " + t.describe()});
+    }
+    return std::make_unique<Pending>(done, devices_[l]);
   }
   void broadcast(int rank, Tensor& t, int root) override {
     const int l = local(rank, t);
@@ -92,6 +133,13 @@ class NcclCommunicator : public Communicator {
     MINIDP_NCCL_OK(ncclAllGather(in.raw_data(), out.raw_data(), static_cast<size_t>(in.numel()),
                                  nccl_type(in.dtype()), comms_[l], f.stream));
   }
+  // Waiting for an asynchronous sum is a stream waiting on its event: the host goes on.
+  struct Pending : PendingCollective {
+    Pending(std::shared_ptr<Event> e, Device d) : done(std::move(e)), device(d) {}
+    void wait(double, const std::string&) override { done->wait(current_stream(device)); }  // the watchdog times out
+    std::shared_ptr<Event> done;
+    Device device;
+  };
   // In-process ranks meet at a host barrier; across processes the stream
   // order of the collectives is the barrier.
   void barrier(int /*rank*/) override { barrier_.arrive_and_wait(); }
@@ -143,6 +191,51 @@ class NcclCommunicator : public Communicator {
   AbortableBarrier barrier_;
   std::vector<Event> ready_, done_;
   std::atomic<bool> aborted_{false};
+
+  // ---- the watchdog (one rank per process): NCCL's waits happen on the GPU,
+  // where no host timeout can see them, so a thread polls the pending sums.
+  void watch() {
+    std::unique_lock<std::mutex> lock(watch_mu_);
+    while (!watch_cv_.wait_for(lock, std::chrono::milliseconds(500), [&] { return stop_watch_; })) {
+      std::string why;
+      ncclResult_t async = ncclSuccess;
+      if (ncclCommGetAsyncError(comms_[0], &async) == ncclSuccess && async != ncclSuccess)
+        why = std::string("NCCL reported an asynchronous error: ") + ncclGetErrorString(async);
+      const auto now = std::chrono::steady_clock::now();
+      for (auto it = watched_.begin(); it != watched_.end() && why.empty();) {
+        if (it->done->query()) {
+          it = watched_.erase(it);
+          continue;
+        }
+        const double waited = std::chrono::duration<double>(now - it->since).count();
+        if (waited > timeout_s_)
+          why = "waited " + std::to_string(static_cast<int>(waited)) + " s for " + it->what +
+                " (NCCL) without an answer: another rank is dead or stuck";
+        ++it;
+      }
+      if (!why.empty()) {
+        std::fprintf(stderr, "minidp rank %d of %d: %s; aborting NCCL and ending the job\n", first_rank_, size_,
+                     why.c_str());
+        std::fflush(stderr);
+        if (!aborted_.exchange(true)) ncclCommAbort(comms_[0]);
+        lock.unlock();
+        if (fatal_) fatal_(why);
+        return;
+      }
+    }
+  }
+  struct Watched {
+    std::shared_ptr<Event> done;
+    std::chrono::steady_clock::time_point since;
+    std::string what;
+  };
+  double timeout_s_ = 60.0;
+  std::function<void(const std::string&)> fatal_;
+  std::thread watchdog_;
+  std::mutex watch_mu_;
+  std::condition_variable watch_cv_;
+  std::list<Watched> watched_;
+  bool stop_watch_ = false;
 };
 }  // namespace
 
@@ -157,13 +250,14 @@ std::string nccl_unique_id() {
 }
 
 std::unique_ptr<Communicator> make_nccl_communicator(int rank, int size, const std::string& unique_id,
-                                                     const Device& device) {
+                                                     const Device& device, double timeout_s,
+                                                     std::function<void(const std::string&)> fatal) {
   ncclUniqueId id;
   MINIDP_CHECK(unique_id.size() == sizeof(id.internal), "make_nccl_communicator: the unique id has ",
                unique_id.size(), " bytes; expected ", sizeof(id.internal), " (from nccl_unique_id on rank 0)");
   std::memcpy(id.internal, unique_id.data(), sizeof(id.internal));
   check_device_available(device);
-  return std::make_unique<NcclCommunicator>(rank, size, id, device);
+  return std::make_unique<NcclCommunicator>(rank, size, id, device, timeout_s, std::move(fatal));
 }
 
 }  // namespace minidp::parallel

@@ -9,6 +9,7 @@
 // sizes, and give every rank the same bits.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,9 +23,12 @@ namespace minidp::parallel {
 std::unique_ptr<Communicator> make_nccl_communicator(const std::vector<Device>& devices);
 
 // Across processes: rank 0 calls nccl_unique_id(), every rank receives those
-// bytes (MPI_Bcast) and makes its own rank of `size` on `device`.
+// bytes (MPI_Bcast) and makes its own rank of `size` on `device`. A watchdog
+// calls `fatal` (which ends the job) when a sum has not completed after
+// `timeout_s` or NCCL reports an asynchronous error.
 std::string nccl_unique_id();
 std::unique_ptr<Communicator> make_nccl_communicator(int rank, int size, const std::string& unique_id,
-                                                     const Device& device);
+                                                     const Device& device, double timeout_s,
+                                                     std::function<void(const std::string&)> fatal);
 
 }  // namespace minidp::parallel

@@ -144,7 +144,8 @@ std::unique_ptr<Communicator> make_process_communicator(ProcessGroup& world, con
                device.str(), "; use --comm mpi");
   std::string id = world.rank() == 0 ? nccl_unique_id() : std::string();
   world.broadcast(id, 0);
-  return make_nccl_communicator(world.rank(), world.size(), id, device);
+  return make_nccl_communicator(world.rank(), world.size(), id, device, timeout_s,
+                                [&world](const std::string& why) { world.abort(why); });
 }
 
 }  // namespace minidp::parallel

@@ -43,7 +43,7 @@ elapsed() { echo $(( $(date +%s) - START )); }
 left() { echo $(( DEADLINE - $(elapsed) - RESERVE )); }
 
 # ---------------------------------------------------------------- the summary
-ROWS=(gpu preflight configure "build test_gpu" "GPU tests" memcheck "build all" "dp 1 vs 2" benchmark racecheck)
+ROWS=(gpu preflight configure "build test_gpu" "GPU tests" memcheck "build all" "dp 1 vs 2" "ddp on GPU" benchmark racecheck)
 declare -A RESULT
 for r in "${ROWS[@]}"; do RESULT[$r]="pending"; done
 BENCH_TABLE=""
@@ -152,6 +152,7 @@ fake() {
     memcheck) echo "[doctest] test cases: 34 | 16 passed | 0 failed | 18 skipped"; echo "========= ERROR SUMMARY: 0 errors" ;;
     dp) echo "epoch 1: train loss relative difference 1.20e-08, test accuracy difference 0.00 points -> same"
         echo "epoch 2: train loss relative difference 3.10e-08, test accuracy difference 0.00 points -> same" ;;
+    ddp) echo "[doctest] test cases: 2 | 2 passed | 0 failed | 0 skipped" ;;
     racecheck) echo "[doctest] test cases: 34 | 3 passed | 0 failed | 31 skipped"; echo "========= RACECHECK SUMMARY: 0 hazards displayed (0 errors, 0 warnings)" ;;
     bench-minidp)
       echo "{\"framework\": \"minidp\", \"mode\": \"eager\", \"model\": \"$2\", \"batch\": $3, \"devices\": \"$4\", \"device_kind\": \"cuda\", \"tf32\": $5, \"samples_per_s\": 1000000.0, \"ms_per_step\": 0.5, \"peak_memory_mib\": 80.0}" >> "$OUT/bench.jsonl" ;;
@@ -310,6 +311,25 @@ if [ $built_all = 1 ]; then
       *) fail_row "dp 1 vs 2" "DIFFERENT or failed (rc $rc): $(tail -2 "$LOGS/dp_equivalence.log" | tr '\n' ' ')";;
     esac
   fi
+fi
+
+# ---------------------------------------------------------------- 5b. one process per device (mpirun)
+if [ $built_all = 1 ]; then
+  # Two processes sharing cuda:0 (the MPI path: NCCL refuses two ranks on one
+  # GPU), then one process per GPU through NCCL (world size 1 on one GPU).
+  np_nccl=$(nvidia-smi -L 2>/dev/null | wc -l); [ "$np_nccl" -ge 1 ] || np_nccl=1; [ "$np_nccl" -le 8 ] || np_nccl=8
+  if [ $DRY = 1 ]; then cmd=(fake ddp)
+  else cmd=(env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 bash -c
+            "mpirun --oversubscribe --bind-to none -np 2 $BUILD/tests/test_ddp_gpu && mpirun --oversubscribe --bind-to none -np $np_nccl $BUILD/tests/test_ddp_gpu"); fi
+  run_step "ddp on GPU" 20 120 ddp_gpu.log -- "${cmd[@]}"
+  rc=$?
+  read -r n p f s <<< "$(cases "$LOGS/ddp_gpu.log")"
+  case $rc in
+    0) set_row "ddp on GPU" "mpirun -np 2 (MPI, shared cuda:0) and -np $np_nccl (NCCL): ${p:-?}/${n:-?} passed";;
+    2) ;;
+    3) fail_row "ddp on GPU" "$TIMED_OUT";;
+    *) fail_row "ddp on GPU" "FAILED (rc $rc): $(grep -m2 -E 'ERROR|error|minidp rank' "$LOGS/ddp_gpu.log" | tr '\n' ' ' | cut -c1-300)";;
+  esac
 fi
 
 # ---------------------------------------------------------------- 6. the step benchmark, minidp and PyTorch in this call

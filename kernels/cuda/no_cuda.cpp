@@ -76,7 +76,8 @@ std::unique_ptr<Communicator> make_nccl_communicator(const std::vector<Device>& 
   needs_cuda("the NCCL communicator");
 }
 std::string nccl_unique_id() { needs_cuda("the NCCL communicator"); }
-std::unique_ptr<Communicator> make_nccl_communicator(int, int, const std::string&, const Device&) {
+std::unique_ptr<Communicator> make_nccl_communicator(int, int, const std::string&, const Device&, double,
+                                                     std::function<void(const std::string&)>) {
   needs_cuda("the NCCL communicator");
 }
 }  // namespace parallel

@@ -8,7 +8,7 @@ script="$1/tools/gpu-check.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; [ -f "$out/summary.txt" ] && cat "$out/summary.txt"; exit 1; }
-rows="gpu preflight configure build.test_gpu GPU.tests memcheck build.all dp.1.vs.2 benchmark racecheck total"
+rows="gpu preflight configure build.test_gpu GPU.tests memcheck build.all dp.1.vs.2 ddp.on.GPU benchmark racecheck total"
 
 # 1. Time enough: every row filled, none pending, the benchmark table, at most 3 files.
 out="$tmp/full"
