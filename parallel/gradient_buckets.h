@@ -34,6 +34,7 @@ class GradientBuckets {
 
   int num_buckets() const { return static_cast<int>(buckets_.size()); }
   Tensor& bucket(int b) { return buckets_.at(b); }
+  const Tensor& bucket(int b) const { return buckets_.at(b); }
   // The parameters (indices into model.parameters()) of bucket b, in the order backward finishes them.
   const std::vector<int>& params_of(int b) const { return params_.at(b); }
   int bucket_of(int param) const { return bucket_of_.at(param); }

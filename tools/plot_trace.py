@@ -43,7 +43,7 @@ def main():
         i = min(5, len(starts) - 1)
         a.span_ms = (starts[min(i + 3, len(starts) - 1)] - starts[i]) / 1e3 if len(starts) > i + 3 else 50
     lo, hi = a.from_ms * 1e3, (a.from_ms + a.span_ms) * 1e3
-    fig, ax = plt.subplots(figsize=(12, 0.55 * len(rows) + 1.2))
+    fig, ax = plt.subplots(figsize=(13, 0.55 * len(rows) + 1.4))
     for y, (pid, tid) in enumerate(rows):
         for e in bars:
             if (e["pid"], e["tid"]) != (pid, tid) or e["ts"] + e["dur"] < lo or e["ts"] > hi:
@@ -56,8 +56,8 @@ def main():
     ax.set_xlim(0, a.span_ms)
     ax.set_xlabel("ms")
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in COLOURS.values()] + [plt.Rectangle((0, 0), 1, 1, color="#b279a2")]
-    ax.legend(handles, list(COLOURS) + ["gradient sum (communication thread)"], ncol=3, fontsize=8, loc="upper center",
-              bbox_to_anchor=(0.5, -0.45 if len(rows) <= 4 else -0.2))
+    ax.legend(handles, list(COLOURS) + ["gradient sum\n(communication thread)"], fontsize=8, loc="center left",
+              bbox_to_anchor=(1.01, 0.5))
     ax.set_title(a.trace.split("/")[-1])
     fig.tight_layout()
     fig.savefig(a.png, dpi=110)

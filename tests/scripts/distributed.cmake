@@ -12,6 +12,16 @@ if(MINIDP_BUILD_EXAMPLES AND MINIDP_WITH_MPI AND MINIDP_MPIEXEC)
       PROPERTIES LABELS distributed TIMEOUT 300 SKIP_RETURN_CODE 77 RESOURCE_LOCK mpi ENVIRONMENT "${_ompi_root}"
       PASS_REGULAR_EXPRESSION "1 process == 3 processes")
   endif()
+  add_test(NAME "distributed: resume across 2 processes is exact"
+           COMMAND bash ${PROJECT_SOURCE_DIR}/tests/distributed/resume_ddp.sh ${MINIDP_MPIEXEC} $<TARGET_FILE:train_mlp>)
+  set_tests_properties("distributed: resume across 2 processes is exact" PROPERTIES LABELS distributed TIMEOUT 300
+    SKIP_RETURN_CODE 77 RESOURCE_LOCK mpi ENVIRONMENT "${_ompi_root}" PASS_REGULAR_EXPRESSION "-> identical")
+  add_test(NAME "examples: ddp_tour under mpirun -np 2"
+           COMMAND ${MINIDP_MPIEXEC} --oversubscribe --bind-to none -np 2 $<TARGET_FILE:ddp_tour>)
+  set_tests_properties("examples: ddp_tour under mpirun -np 2" PROPERTIES LABELS "examples;distributed" TIMEOUT 120
+    RESOURCE_LOCK mpi ENVIRONMENT "${_ompi_root}"
+    PASS_REGULAR_EXPRESSION "step 3: loss [0-9.]+ with 2 process\\(es\\), [0-9.]+ in one -> same"
+    FAIL_REGULAR_EXPRESSION "DIFFERENT")
   add_test(NAME "distributed: a killed, stopped or failing rank ends the job within a minute, named"
            COMMAND bash ${PROJECT_SOURCE_DIR}/tests/distributed/faults.sh ${MINIDP_MPIEXEC} $<TARGET_FILE:train_mlp>)
   set_tests_properties("distributed: a killed, stopped or failing rank ends the job within a minute, named"
