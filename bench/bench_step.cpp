@@ -23,6 +23,8 @@
 #include <cstdio>
 #include <fstream>
 
+#include <sys/resource.h>  // getrusage: the peak resident memory
+
 #include "examples/models.h"
 #include "minidp.h"
 
@@ -36,8 +38,18 @@ struct Config {
   std::string devices = "cpu";
   int warmup = 20, steps = 200, runs = 3;
   bool tf32 = false;
+  int threads = 0;
   std::string jsonl;
 };
+
+// The process's peak resident memory so far (MiB): what the operating system
+// counts, libraries and caches included — the figure to compare with another
+// framework's process.
+double peak_rss_mib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;  // Linux: KiB
+}
 
 // Multiply-adds of one sample's forward pass through the Linear and Conv2d
 // layers, x 2 (flops) x 3 (forward, and backward's two GEMMs per layer).
@@ -52,6 +64,7 @@ double training_flops_per_sample(const std::string& model) {
 
 int run(const Config& c) {
   set_allow_tf32(c.tf32);
+  if (c.threads > 0) set_num_threads(c.threads);
   manual_seed(0);
   nn::ModulePtr model = c.model == "mlp"   ? examples::make_mlp()
                         : c.model == "cnn" ? examples::make_cnn()
@@ -88,10 +101,15 @@ int run(const Config& c) {
   const double tflops = training_flops_per_sample(c.model) * sps / 1e12;
   const double peak_mib = static_cast<double>(metrics::device_peak_bytes(r0.device.str())) / (1024.0 * 1024.0);
   const double loss = last.loss();
+  const int threads = r0.device.is_cpu() ? num_threads() : 0;
   std::printf("minidp  %-5s batch %-6lld %-16s %s  %10.3f ms/step  %12.0f samples/s  %7.2f TFLOP/s  peak %.1f MiB  "
-              "loss %.4f  host syncs/step %.2f\n",
+              "loss %.4f  host syncs/step %.2f",
               c.model.c_str(), static_cast<long long>(c.batch), c.devices.c_str(), c.tf32 ? "tf32" : "fp32", median_ms,
               sps, tflops, peak_mib, loss, static_cast<double>(syncs) / (c.runs * c.steps));
+  if (threads > 0)
+    std::printf("  threads %d (%d per replica, %s)  peak RSS %.0f MiB", threads, dp.cpu_threads_per_replica(),
+                cpu_gemm_library(), peak_rss_mib());
+  std::printf("\n");
   if (!c.jsonl.empty()) {
     nlohmann::json j = {{"framework", "minidp"},
                         {"mode", "eager"},
@@ -106,6 +124,10 @@ int run(const Config& c) {
                         {"tflops", tflops},
                         {"runs_ms", ms},
                         {"peak_memory_mib", peak_mib},
+                        {"peak_rss_mib", peak_rss_mib()},
+                        {"threads", threads},
+                        {"threads_per_replica", threads > 0 ? dp.cpu_threads_per_replica() : 0},
+                        {"gemm", threads > 0 ? cpu_gemm_library() : "cuBLAS"},
                         {"loss", metrics::json_number(loss)},
                         {"host_syncs_per_step", static_cast<double>(syncs) / (c.runs * c.steps)}};
     std::ofstream out(c.jsonl, std::ios::app);
@@ -131,6 +153,8 @@ int main(int argc, char** argv) {
   app.add_option("--runs", c.runs, "timed runs (the median is reported)")->check(CLI::Range(1, 1000))
       ->capture_default_str();
   app.add_flag("--tf32", c.tf32, "TF32 tensor cores for float32 GEMMs and convolutions");
+  app.add_option("--threads", c.threads, "CPU threads, divided among CPU replicas (default: every core, or "
+                                         "MINIDP_NUM_THREADS / OMP_NUM_THREADS)")->check(CLI::Range(0, 4096));
   app.add_option("--jsonl", c.jsonl, "append the result as one JSON line");
   CLI11_PARSE(app, argc, argv);
   try {

@@ -15,6 +15,7 @@ Modes:
 """
 import argparse
 import json
+import resource
 import statistics
 import sys
 import time
@@ -142,9 +143,12 @@ def main():
                "batch": a.batch, "devices": a.device, "device_kind": a.device, "replicas": 1, "tf32": a.tf32,
                "threads": torch.get_num_threads(), "ms_per_step": ms, "samples_per_s": sps,
                "tflops": flops_per_sample(a.model) * sps / 1e12, "runs_ms": times,
-               "peak_memory_mib": None if peak != peak else peak, "loss": float(loss.item())}
+               "peak_memory_mib": None if peak != peak else peak, "loss": float(loss.item()),
+               # the process's peak resident memory (Linux: KiB), libraries and caches included
+               "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
         print(f"pytorch {a.model:<5} batch {a.batch:<6} {a.device:<6} {mode:<5} {'tf32' if a.tf32 else 'fp32'}  "
-              f"{ms:10.3f} ms/step  {sps:12.0f} samples/s  {row['tflops']:7.2f} TFLOP/s")
+              f"{ms:10.3f} ms/step  {sps:12.0f} samples/s  {row['tflops']:7.2f} TFLOP/s"
+              + (f"  threads {row['threads']}  peak RSS {row['peak_rss_mib']:.0f} MiB" if a.device == "cpu" else ""))
         if a.jsonl:
             with open(a.jsonl, "a") as f:
                 f.write(json.dumps(row) + "\n")

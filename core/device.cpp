@@ -4,6 +4,8 @@
 #include <map>
 
 #include "core/error.h"
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/parallel.h"
 #include "kernels/cuda/runtime.h"
 
 namespace minidp {
@@ -34,6 +36,9 @@ std::string Device::str() const {
 
 bool cuda_compiled() { return kernels::cuda::compiled(); }
 void set_allow_tf32(bool allow) { kernels::cuda::set_allow_tf32(allow); }
+void set_num_threads(int n) { kernels::cpu::set_max_threads(n); }
+int num_threads() { return kernels::cpu::num_threads(); }
+const char* cpu_gemm_library() { return kernels::cpu::gemm_library(); }
 bool allow_tf32() { return kernels::cuda::allow_tf32(); }
 int cuda_device_count() { return kernels::cuda::device_count(); }
 

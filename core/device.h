@@ -40,6 +40,16 @@ bool cuda_compiled();
 int cuda_device_count();
 // Raise a clear minidp::Error unless `d` can be used in this process.
 void check_device_available(const Device& d);
+// The CPU device's thread budget: how many threads a CPU op may use. All
+// cores by default; MINIDP_NUM_THREADS (else OMP_NUM_THREADS) in the
+// environment, or set_num_threads. CPU replicas of DataParallel divide it.
+// Results never depend on it: the CPU kernels cut their work into chunks of
+// fixed size and add partial sums in a fixed order (kernels/cpu/parallel.h).
+void set_num_threads(int n);
+int num_threads();  // the calling thread's share
+// The library behind the CPU's matrix products: "OpenBLAS" or "Eigen".
+const char* cpu_gemm_library();
+
 // TF32 tensor cores for float32 GEMMs and convolutions on the GPU. Off by
 // default: float32 results then match the CPU reference to ~1e-6. On, large
 // GEMMs run several times faster (Ampere and later) with ~1e-3 relative

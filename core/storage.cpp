@@ -1,11 +1,12 @@
-// minidp/core/storage.cpp — host memory from the C library (page-locked host
-// memory from the CUDA runtime), device memory from the caching allocator.
+// minidp/core/storage.cpp — host memory from the CPU's caching allocator
+// (page-locked host memory from the CUDA runtime), device memory from the
+// GPU's caching allocator.
 #include "core/storage.h"
 
 #include <atomic>
-#include <cstdlib>
 
 #include "core/error.h"
+#include "kernels/cpu/allocator.h"
 #include "kernels/cuda/allocator.h"
 #include "kernels/cuda/runtime.h"
 
@@ -14,8 +15,6 @@ namespace minidp {
 namespace {
 std::atomic<std::size_t> g_host_bytes{0};
 std::atomic<std::size_t> g_host_peak{0};
-constexpr std::size_t kAlign = 64;  // one cache line; also what AVX-512 loads like
-
 void count_host(std::size_t nbytes) {
   const std::size_t now = g_host_bytes += nbytes;
   std::size_t peak = g_host_peak.load();
@@ -34,10 +33,7 @@ Storage::Storage(std::size_t nbytes, Device device, bool pinned)
     data_ = nbytes == 0 ? nullptr : kernels::cuda::host_malloc_pinned(nbytes);
     count_host(nbytes);
   } else if (device.is_cpu()) {
-    const std::size_t rounded = (nbytes + kAlign - 1) / kAlign * kAlign;
-    data_ = rounded == 0 ? nullptr : std::aligned_alloc(kAlign, rounded);
-    MINIDP_CHECK(rounded == 0 || data_ != nullptr, "out of host memory: could not allocate ",
-                 nbytes, " bytes");
+    data_ = nbytes == 0 ? nullptr : kernels::cpu::allocate(nbytes);
     count_host(nbytes);
   } else {
     check_device_available(device);
@@ -51,7 +47,7 @@ Storage::~Storage() {
     if (data_ != nullptr) kernels::cuda::host_free_pinned(data_);
     g_host_bytes -= nbytes_;
   } else if (device_.is_cpu()) {
-    std::free(data_);
+    kernels::cpu::deallocate(data_, nbytes_);
     g_host_bytes -= nbytes_;
   } else if (data_ != nullptr) {
     kernels::cuda::deallocate(data_, device_.index);

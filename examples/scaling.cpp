@@ -18,6 +18,7 @@ using namespace minidp;
 namespace {
 struct Row {
   double samples_per_s = 0, train_loss = 0, test_accuracy = 0, macro_f1 = 0, comm_total_ms = 0;
+  int threads = 0;  // CPU threads of each replica (0: not on the CPU)
   std::map<std::string, double> phase_ms;  // mean per step
 };
 
@@ -47,6 +48,7 @@ Row train_on(examples::TrainConfig c, const std::string& devices) {
   row.samples_per_s = rec.global_samples_per_second();
   for (const auto& phase : rec.timer().phases()) row.phase_ms[phase] = 1e3 * rec.timer().mean(phase);
   row.comm_total_ms = 1e3 * rec.comm_total_mean();
+  row.threads = rec.cpu_threads_per_replica();
   row.test_accuracy = metrics::accuracy(eval.cm);
   row.macro_f1 = metrics::f1(eval.cm).macro;
   return row;
@@ -65,16 +67,17 @@ int main(int argc, char** argv) {
   app.add_option("--json", json_path, "write the table as JSON (for tools/plot_metrics.py); with --ddp, append the row");
   app.add_option("--baseline", baseline, "with --ddp: the samples/s of one process, for speedup and efficiency");
   CLI11_PARSE(app, argc, argv);
+  if (c.threads > 0) set_num_threads(c.threads);
   try {
     auto header = [] {
-      std::printf("%9s %12s %8s %10s %8s %8s %8s %9s %8s %8s %9s %9s\n", "replicas", "samples/s", "speedup",
+      std::printf("%9s %8s %12s %8s %10s %8s %8s %8s %9s %8s %8s %9s %9s\n", "replicas", "threads", "samples/s", "speedup",
                   "efficiency", "data_ms", "fwd_ms", "bwd_ms", "comm_ms", "exposed", "optim_ms", "test_acc",
                   "macro_f1");
     };
     auto print = [](const std::string& label, const Row& s, double base, std::int64_t n) {
       const double eff = metrics::scaling_efficiency(s.samples_per_s, n, base);
-      std::printf("%9s %12.0f %7.2fx %9.1f%% %8.2f %8.2f %8.2f %9.2f %8.2f %8.2f %8.2f%% %9.4f\n", label.c_str(),
-                  s.samples_per_s, s.samples_per_s / base, 100 * eff, s.phase_ms.at("data"), s.phase_ms.at("forward"),
+      std::printf("%9s %8s %12.0f %7.2fx %9.1f%% %8.2f %8.2f %8.2f %9.2f %8.2f %8.2f %8.2f%% %9.4f\n", label.c_str(),
+                  s.threads > 0 ? std::to_string(s.threads).c_str() : "-", s.samples_per_s, s.samples_per_s / base, 100 * eff, s.phase_ms.at("data"), s.phase_ms.at("forward"),
                   s.phase_ms.at("backward"), s.comm_total_ms, s.phase_ms.at("allreduce"), s.phase_ms.at("optimizer"),
                   100 * s.test_accuracy, s.macro_f1);
       std::fflush(stdout);
@@ -83,7 +86,8 @@ int main(int argc, char** argv) {
     auto json_row = [&](const std::string& devices, std::int64_t n, const Row& s, double base, double eff) {
       return nlohmann::json{{"replicas", n}, {"devices", devices}, {"samples_per_s", s.samples_per_s},
                             {"speedup", s.samples_per_s / base}, {"efficiency", eff}, {"phase_ms", s.phase_ms},
-                            {"comm_total_ms", metrics::json_number(s.comm_total_ms)}, {"train_loss", s.train_loss},
+                            {"comm_total_ms", metrics::json_number(s.comm_total_ms)}, {"cpu_threads_per_replica", s.threads},
+                            {"train_loss", s.train_loss},
                             {"test_accuracy", s.test_accuracy}, {"macro_f1", s.macro_f1}};
     };
     if (c.ddp) {
@@ -107,8 +111,9 @@ int main(int argc, char** argv) {
       return 0;
     }
     const auto all = parallel::parse_replicas(c.devices);
-    std::printf("scaling study: %s, global batch %lld, %lld training samples, replicas from '%s'\n\n", c.model.c_str(),
+    std::printf("scaling study: %s, global batch %lld, %lld training samples, replicas from '%s'\n", c.model.c_str(),
                 static_cast<long long>(c.batch), static_cast<long long>(c.limit_train), c.devices.c_str());
+    std::printf("CPU: %d threads, divided among the replicas on the CPU (threads: each one's share)\n\n", num_threads());
     header();
     std::vector<std::pair<std::int64_t, double>> points;
     nlohmann::json rows = nlohmann::json::array();

@@ -38,6 +38,7 @@ struct TrainConfig {
   std::string init, save, resume, metrics_json, log_jsonl;
   bool quiet = false;
   bool tf32 = false;
+  int threads = 0;  // CPU threads (0: every core, or MINIDP_NUM_THREADS / OMP_NUM_THREADS)
   // One process per device (launched by mpirun): DistributedDataParallel.
   bool ddp = false;
   std::string comm = "auto";
@@ -71,6 +72,9 @@ inline void add_flags(CLI::App& app, TrainConfig& c) {
   app.add_option("--metrics-json", c.metrics_json, "write the final metrics as JSON");
   app.add_option("--log-jsonl", c.log_jsonl, "append one JSON object per epoch");
   app.add_flag("--quiet", c.quiet, "no per-epoch table");
+  app.add_option("--threads", c.threads, "CPU threads, divided among CPU replicas (default: every core, or "
+                                         "MINIDP_NUM_THREADS / OMP_NUM_THREADS); results do not depend on it")
+      ->check(CLI::Range(0, 4096));
   app.add_flag("--tf32", c.tf32, "TF32 tensor cores for float32 GEMMs and convolutions on GPUs (off: results match the CPU)");
   app.add_flag("--ddp", c.ddp, "one process per device: launch with mpirun -np N (each process: --devices auto = its "
                                "local GPU or the CPU, or one device)");

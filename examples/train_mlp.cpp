@@ -39,6 +39,7 @@ int run(examples::TrainConfig c) {
   auto [train, test] = examples::load_data(c);
   const auto leakage = metrics::check_data_leakage(metrics::find_overlap(train.inputs, test.inputs));
   set_allow_tf32(c.tf32);
+  if (c.threads > 0) set_num_threads(c.threads);
   manual_seed(c.seed);
   nn::ModulePtr model = examples::make_model(c.model);
   if (!c.init.empty()) model->load_state_dict(nn::load_safetensors(c.init).tensors);
@@ -72,6 +73,9 @@ int run(examples::TrainConfig c) {
       std::printf("%s: %lld parameters, %d replica(s) [%s], %s communicator\n", title.c_str(),
                   static_cast<long long>(model->num_parameters()), dp.size(), c.devices.c_str(),
                   dp.communicator().name().c_str());
+    if (c.devices.find("cpu") != std::string::npos || dp.replica(0).device.is_cpu())
+      std::printf("CPU threads: %d (%d per replica), matrix products by %s\n", num_threads(),
+                  dp.cpu_threads_per_replica(), cpu_gemm_library());
     std::printf("data: %lld training / %lld test samples, batch %lld, %lld steps per epoch\n",
                 static_cast<long long>(train.size()), static_cast<long long>(test.size()),
                 static_cast<long long>(c.batch), static_cast<long long>(loader.num_batches()));

@@ -62,7 +62,9 @@ inline void split_dims(const Tensor& x, std::int64_t dim, std::int64_t& outer, s
   /* c = alpha * op(a) @ op(b) + beta * c; 2-D, contiguous */                                   \
   void gemm(bool ta, bool tb, double alpha, const Tensor& a, const Tensor& b, double beta,       \
             const Tensor& c);                                                                    \
-  void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& out, const Conv2dOptions& o); \
+  /* out = conv(x, w) + bias[c] (bias [OC], or an undefined Tensor for none) */                \
+  void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& out,   \
+                      const Conv2dOptions& o);                                                   \
   void conv2d_backward_input(const Tensor& gout, const Tensor& w, const Tensor& gx,              \
                              const Conv2dOptions& o);                                            \
   void conv2d_backward_weight(const Tensor& gout, const Tensor& x, const Tensor& gw,             \

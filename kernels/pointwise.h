@@ -32,10 +32,13 @@ enum class UnaryOp {
   Neg, Exp, Log, Sqrt, Abs, Relu, LeakyRelu /* slope a */, Sigmoid, Tanh, Gelu,
   Affine /* a*x + b */, Pow /* x^a */, Clamp /* to [a, b] */,
   // derivatives with respect to x, used by backward passes
-  ReluGrad /* x>0 */, LeakyReluGrad /* x>0 ? 1 : a */, AbsGrad /* sign(x) */, GeluGrad,
+  LeakyReluGrad /* x>0 ? 1 : a */, AbsGrad /* sign(x) */, GeluGrad,
   ClampGrad /* a<=x<=b */, GtScalar /* x>a */, PowGrad /* a*x^(a-1) */
 };
-enum class BinaryOp { Add, Sub, Mul, Div, Pow, Max, Min, Eq };
+enum class BinaryOp {
+  Add, Sub, Mul, Div, Pow, Max, Min, Eq,
+  ReluBackward /* (g, x): x > 0 ? g : 0 — ReLU's backward in one pass, as PyTorch's threshold_backward */
+};
 enum class ReduceOp { Sum, Max, Min };
 
 namespace math {
@@ -97,7 +100,6 @@ MINIDP_HD inline T unary_op(T x, T a, T b) {
   if constexpr (op == UnaryOp::Abs) return math::abs(x);
   if constexpr (op == UnaryOp::AbsGrad) return x > T(0) ? T(1) : (x < T(0) ? T(-1) : T(0));
   if constexpr (op == UnaryOp::Relu) return x > T(0) ? x : T(0);
-  if constexpr (op == UnaryOp::ReluGrad) return x > T(0) ? T(1) : T(0);
   if constexpr (op == UnaryOp::LeakyRelu) return x > T(0) ? x : a * x;
   if constexpr (op == UnaryOp::LeakyReluGrad) return x > T(0) ? T(1) : a;
   // Sigmoid in the form that cannot overflow: exp of a non-positive number only.
@@ -128,6 +130,7 @@ MINIDP_HD inline T binary_op(T a, T b) {
   if constexpr (op == BinaryOp::Max) return a > b ? a : b;
   if constexpr (op == BinaryOp::Min) return a < b ? a : b;
   if constexpr (op == BinaryOp::Eq) return a == b ? T(1) : T(0);
+  if constexpr (op == BinaryOp::ReluBackward) return b > T(0) ? a : T(0);
   return a;
 }
 
@@ -137,7 +140,7 @@ MINIDP_HD inline T unary(UnaryOp op, T x, T a, T b) {
 #define MINIDP_CASE(name) case UnaryOp::name: return unary_op<UnaryOp::name>(x, a, b);
   switch (op) {
     MINIDP_CASE(Neg) MINIDP_CASE(Exp) MINIDP_CASE(Log) MINIDP_CASE(Sqrt) MINIDP_CASE(Abs) MINIDP_CASE(AbsGrad)
-    MINIDP_CASE(Relu) MINIDP_CASE(ReluGrad) MINIDP_CASE(LeakyRelu) MINIDP_CASE(LeakyReluGrad) MINIDP_CASE(Sigmoid)
+    MINIDP_CASE(Relu) MINIDP_CASE(LeakyRelu) MINIDP_CASE(LeakyReluGrad) MINIDP_CASE(Sigmoid)
     MINIDP_CASE(Tanh) MINIDP_CASE(Gelu) MINIDP_CASE(GeluGrad) MINIDP_CASE(Affine) MINIDP_CASE(Pow)
     MINIDP_CASE(PowGrad) MINIDP_CASE(Clamp) MINIDP_CASE(ClampGrad) MINIDP_CASE(GtScalar)
   }
@@ -148,7 +151,8 @@ MINIDP_HD inline T unary(UnaryOp op, T x, T a, T b) {
 template <typename T>
 MINIDP_HD inline T binary(BinaryOp op, T a, T b) {
 #define MINIDP_CASE(name) case BinaryOp::name: return binary_op<BinaryOp::name>(a, b);
-  switch (op) { MINIDP_CASE(Add) MINIDP_CASE(Sub) MINIDP_CASE(Mul) MINIDP_CASE(Div) MINIDP_CASE(Pow) MINIDP_CASE(Max) MINIDP_CASE(Min) MINIDP_CASE(Eq) }
+  switch (op) { MINIDP_CASE(Add) MINIDP_CASE(Sub) MINIDP_CASE(Mul) MINIDP_CASE(Div) MINIDP_CASE(Pow) MINIDP_CASE(Max) MINIDP_CASE(Min) MINIDP_CASE(Eq)
+              MINIDP_CASE(ReluBackward) }
 #undef MINIDP_CASE
   return a;
 }

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include "core/device.h"
+
 namespace minidp::metrics {
 
 using nlohmann::json;
@@ -297,6 +299,9 @@ std::string speed_report(const TrainingRecorder& rec) {
   }
   os << "host synchronisations: " << fixed(rec.host_syncs_per_step(), 2) << " per step (the host waited for a "
      << "device this often inside the training loop)\n";
+  if (rec.cpu_threads() > 0)
+    os << "CPU threads: " << rec.cpu_threads() << " (" << rec.cpu_threads_per_replica() << " per replica; matrix products: "
+       << cpu_gemm_library() << ")\n";
   return os.str();
 }
 
@@ -308,7 +313,9 @@ json speed_json(const TrainingRecorder& rec) {
             {"peak_memory", to_json(rec.memory())},
             {"comm_total_s_per_step", json_number(rec.comm_total_mean())},
             {"comm_exposed_s_per_step", json_number(rec.timer().mean("allreduce"))},
-            {"host_syncs_per_step", json_number(rec.host_syncs_per_step())}};
+            {"host_syncs_per_step", json_number(rec.host_syncs_per_step())},
+            {"cpu_threads", rec.cpu_threads()},
+            {"cpu_threads_per_replica", rec.cpu_threads_per_replica()}};
   if (!rec.ranks().empty()) {
     j["global_samples_per_s"] = json_number(rec.global_samples_per_second());
     j["ranks"] = json::array();

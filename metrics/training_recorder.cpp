@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>  // the trace file
 
 #include "core/autograd.h"
+#include "core/device.h"
 #include "core/ops.h"
 #include "core/stream.h"
 #include "parallel/process_group.h"
@@ -30,6 +31,10 @@ TrainingRecorder::TrainingRecorder(const parallel::DataParallel& dp, std::int64_
   std::set<std::string> devices;
   for (int i = 0; i < dp.size(); ++i) devices.insert(dp.replica(i).device.str());
   for (const auto& d : devices) reset_device_peak(d);
+  if (devices.count("cpu") > 0) {
+    cpu_threads_ = num_threads();
+    cpu_threads_per_replica_ = dp.cpu_threads_per_replica();
+  }
   sync_mark_ = host_sync_count();
 }
 

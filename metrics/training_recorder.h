@@ -54,6 +54,11 @@ class TrainingRecorder {
   // Host synchronisations per recorded step, counted from start_epoch() to
   // each record(): the loader, the step and the recorder itself.
   double host_syncs_per_step() const;
+  // The CPU's threads when the recorder was made: the process's budget, and
+  // each replica's share of it (core/device.h, num_threads). 0 and 0 when no
+  // replica is on the CPU.
+  int cpu_threads() const { return cpu_threads_; }
+  int cpu_threads_per_replica() const { return cpu_threads_per_replica_; }
   const ThroughputMeter& throughput() const { return speed_; }
   const StepTimer& timer() const { return timer_; }
   const LoadBalance& balance() const { return balance_; }
@@ -111,6 +116,7 @@ class TrainingRecorder {
   std::string trace_events_;         // JSON objects, comma-separated
   std::int64_t steps_ = 0;
   std::uint64_t syncs_ = 0, sync_mark_ = 0;
+  int cpu_threads_ = 0, cpu_threads_per_replica_ = 0;
 };
 
 }  // namespace minidp::metrics

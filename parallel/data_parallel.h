@@ -91,6 +91,8 @@ class DataParallel {
                                            const std::function<void(int, const Tensor&, const Tensor&)>& fn);
 
   int size() const { return static_cast<int>(replicas_.size()); }  // replicas in this process
+  // CPU threads each replica's ops may use: the CPU's budget divided among the replicas.
+  int cpu_threads_per_replica() const { return WorkerPool::threads_per_worker(size()); }
   const Replica& replica(int rank) const { return replicas_.at(rank); }
   nn::ModulePtr module(int rank = 0) const { return modules_.at(rank); }
   nn::Optimizer& optimizer(int rank = 0) { return *optimizers_.at(rank); }

@@ -1,9 +1,11 @@
 // minidp/parallel/worker_pool.cpp — the replica threads.
 #include "parallel/worker_pool.h"
 
+#include <algorithm>
 #include <string>
 
 #include "core/error.h"
+#include "kernels/cpu/parallel.h"
 #include "parallel/communicator.h"  // CollectiveAborted
 
 namespace minidp::parallel {
@@ -21,6 +23,8 @@ WorkerPool::~WorkerPool() {
   start_cv_.notify_all();
   for (auto& t : threads_) t.join();
 }
+
+int WorkerPool::threads_per_worker(int n) { return std::max(1, kernels::cpu::max_threads() / std::max(1, n)); }
 
 void WorkerPool::run(const std::function<void(int)>& fn) {
   std::unique_lock<std::mutex> lock(mu_);
@@ -54,6 +58,7 @@ void WorkerPool::loop(int rank) {
     }
     std::exception_ptr err;
     bool secondary = false;
+    const kernels::cpu::ThreadBudget budget(threads_per_worker(size()));
     try {
       (*job)(rank);
     } catch (const CollectiveAborted&) {

@@ -27,6 +27,10 @@ class WorkerPool {
 
   void run(const std::function<void(int)>& fn);
   int size() const { return static_cast<int>(threads_.size()); }
+  // The CPU threads each of `n` workers may use for its ops while it runs a
+  // job: the CPU's budget (core/device.h, num_threads) divided among them, so
+  // that replicas and the threads of their ops never oversubscribe the cores.
+  static int threads_per_worker(int n);
 
  private:
   void loop(int rank);

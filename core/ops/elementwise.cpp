@@ -167,7 +167,7 @@ Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> m
 Tensor relu(const Tensor& x) {
   Tensor y = unary_raw("relu", UnaryOp::Relu, x);
   return record("relu", y, {x}, [x = x.detach()](const Tensor& g) {
-    return G{mul(g, unary_raw("relu", UnaryOp::ReluGrad, x))};  // 1 where x > 0
+    return G{binary_raw("relu", BinaryOp::ReluBackward, g, x)};  // g where x > 0, else 0: one pass
   });
 }
 

@@ -2,12 +2,15 @@
 //
 // The reference every CUDA kernel is compared with: plain loops, math in the
 // element type, one element at a time. The formulas themselves are in
-// kernels/pointwise.h, shared with the CUDA kernels.
+// kernels/pointwise.h, shared with the CUDA kernels. Large loops run in chunks
+// on the CPU's threads; an element's result never depends on its chunk.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <type_traits>
 
 #include "core/rng.h"
+#include "kernels/cpu/parallel.h"
 #include "kernels/cpu/strided.h"
 #include "kernels/kernels.h"
 
@@ -23,7 +26,7 @@ void with_unary_op(UnaryOp op, F&& f) {
   switch (op) {
     MINIDP_U(Neg) MINIDP_U(Exp) MINIDP_U(Log) MINIDP_U(Sqrt) MINIDP_U(Abs) MINIDP_U(Relu) MINIDP_U(LeakyRelu)
     MINIDP_U(Sigmoid) MINIDP_U(Tanh) MINIDP_U(Gelu) MINIDP_U(Affine) MINIDP_U(Pow) MINIDP_U(Clamp)
-    MINIDP_U(ReluGrad) MINIDP_U(LeakyReluGrad) MINIDP_U(AbsGrad) MINIDP_U(GeluGrad) MINIDP_U(ClampGrad)
+    MINIDP_U(LeakyReluGrad) MINIDP_U(AbsGrad) MINIDP_U(GeluGrad) MINIDP_U(ClampGrad)
     MINIDP_U(GtScalar) MINIDP_U(PowGrad)
   }
 #undef MINIDP_U
@@ -32,7 +35,7 @@ void with_unary_op(UnaryOp op, F&& f) {
 template <typename F>
 void with_binary_op(BinaryOp op, F&& f) {
 #define MINIDP_B(name) case BinaryOp::name: return f(std::integral_constant<BinaryOp, BinaryOp::name>{});
-  switch (op) { MINIDP_B(Add) MINIDP_B(Sub) MINIDP_B(Mul) MINIDP_B(Div) MINIDP_B(Pow) MINIDP_B(Max) MINIDP_B(Min) MINIDP_B(Eq) }
+  switch (op) { MINIDP_B(Add) MINIDP_B(Sub) MINIDP_B(Mul) MINIDP_B(Div) MINIDP_B(Pow) MINIDP_B(Max) MINIDP_B(Min) MINIDP_B(Eq) MINIDP_B(ReluBackward) }
 #undef MINIDP_B
 }
 
@@ -47,7 +50,9 @@ void unary(UnaryOp op, const Tensor& x, const Tensor& out, double a, double b) {
       const std::int64_t n = x.numel();
       const T ta = static_cast<T>(a), tb = static_cast<T>(b);
       with_unary_op(op, [&](auto op_c) {
-        for (std::int64_t i = 0; i < n; ++i) po[i] = unary_op<decltype(op_c)::value>(px[i], ta, tb);
+        parallel_for(n, kGrain, [&](std::int64_t lo, std::int64_t hi) {
+          for (std::int64_t i = lo; i < hi; ++i) po[i] = unary_op<decltype(op_c)::value>(px[i], ta, tb);
+        });
       });
     } else {
       MINIDP_FAIL("unary kernel: expected a float tensor, got ", x.describe());
@@ -55,29 +60,8 @@ void unary(UnaryOp op, const Tensor& x, const Tensor& out, double a, double b) {
   });
 }
 
-namespace {
-// Same-shape contiguous operands are walked as one flat row.
-struct Geometry {
-  std::vector<std::int64_t> shape;
-  std::vector<std::vector<std::int64_t>> strides;
-};
-Geometry flat_if_contiguous(const std::vector<const Tensor*>& ts) {
-  bool flat = true;
-  for (auto* t : ts) flat = flat && t->is_contiguous();
-  Geometry g;
-  if (flat) {
-    g.shape = {ts[0]->numel()};
-    g.strides.assign(ts.size(), {1});
-  } else {
-    g.shape = ts[0]->shape();
-    for (auto* t : ts) g.strides.push_back(t->strides());
-  }
-  return g;
-}
-}  // namespace
-
 void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
-  const Geometry geo = flat_if_contiguous({&out, &a, &b});
+  const Walk<3> walk = coalesce<3>(out.shape(), {&a.strides(), &b.strides(), &out.strides()});
   visit_dtype(out.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* pa = static_cast<const T*>(a.storage()->data());
@@ -85,7 +69,7 @@ void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
     T* po = static_cast<T*>(out.storage()->data());
     with_binary_op(op, [&](auto op_c) {
       constexpr BinaryOp kOp = decltype(op_c)::value;
-      for_each_row<3>(geo.shape, {&geo.strides[1], &geo.strides[2], &geo.strides[0]}, {a.offset(), b.offset(), out.offset()},
+      parallel_rows<3>(walk, {a.offset(), b.offset(), out.offset()},
                       [&](const std::array<std::int64_t, 3>& off, std::int64_t n, const std::array<std::int64_t, 3>& st) {
                         const T* ra = pa + off[0];
                         const T* rb = pb + off[1];
@@ -105,14 +89,14 @@ void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
 }
 
 void copy(const Tensor& src, const Tensor& dst) {
-  const Geometry geo = flat_if_contiguous({&dst, &src});
+  const Walk<2> walk = coalesce<2>(dst.shape(), {&src.strides(), &dst.strides()});
   visit_dtype(src.dtype(), [&](auto stag) {
     using S = decltype(stag);
     visit_dtype(dst.dtype(), [&](auto dtag) {
       using D = decltype(dtag);
       const S* ps = static_cast<const S*>(src.storage()->data());
       D* pd = static_cast<D*>(dst.storage()->data());
-      for_each_row<2>(geo.shape, {&geo.strides[1], &geo.strides[0]}, {src.offset(), dst.offset()},
+      parallel_rows<2>(walk, {src.offset(), dst.offset()},
                       [&](const std::array<std::int64_t, 2>& off, std::int64_t n, const std::array<std::int64_t, 2>& st) {
                         const S* rs = ps + off[0];
                         D* rd = pd + off[1];
@@ -131,7 +115,7 @@ void fill(const Tensor& dst, double value) {
     using T = decltype(tag);
     T* p = static_cast<T*>(dst.raw_data());
     const T v = static_cast<T>(value);
-    for (std::int64_t i = 0, n = dst.numel(); i < n; ++i) p[i] = v;
+    parallel_for(dst.numel(), kGrain, [&](std::int64_t lo, std::int64_t hi) { std::fill(p + lo, p + hi, v); });
   });
 }
 

@@ -1,11 +1,13 @@
 // minidp/kernels/cpu/optim.cpp — fused optimizer steps: one pass over each
 // tensor instead of a chain of elementwise ops (each a full pass and a
 // temporary). Each line is one float operation of torch.optim's update, in
-// its order, so the result is what the op-by-op version computes.
+// its order, so the result is what the op-by-op version computes. Elements
+// are independent: large tensors run in chunks on the CPU's threads.
 #include <cmath>
 #include <type_traits>
 
 #include "kernels/cpu/float_dispatch.h"
+#include "kernels/cpu/parallel.h"
 #include "kernels/kernels.h"
 
 namespace minidp::kernels::cpu {
@@ -62,8 +64,10 @@ void sgd_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grad
           as_constant(s.first, [&](auto fi) {
             as_constant(damp, [&](auto da) {
               as_constant(s.nesterov, [&](auto ne) {
-                sgd_loop<T, decltype(d)::value, decltype(mo)::value, decltype(fi)::value, decltype(da)::value,
-                         decltype(ne)::value>(p, g, b, n, lr, wd, m, keep);
+                parallel_for(n, kGrain, [&](std::int64_t lo, std::int64_t hi) {
+                  sgd_loop<T, decltype(d)::value, decltype(mo)::value, decltype(fi)::value, decltype(da)::value,
+                           decltype(ne)::value>(p + lo, g + lo, b == nullptr ? nullptr : b + lo, hi - lo, lr, wd, m, keep);
+                });
               });
             });
           });
@@ -85,7 +89,8 @@ void adam_step(const std::vector<Tensor>& params, const std::vector<Tensor>& gra
       const T decay = static_cast<T>(1.0 - s.lr * s.weight_decay), wd = static_cast<T>(s.weight_decay);
       const T one_b1 = static_cast<T>(1.0 - s.beta1), b2 = static_cast<T>(s.beta2), one_b2 = static_cast<T>(1.0 - s.beta2);
       const T bc2 = static_cast<T>(s.bc2_sqrt), eps = static_cast<T>(s.eps), step = static_cast<T>(-s.step_size);
-      for (std::int64_t i = 0, n = params[t].numel(); i < n; ++i) {
+      parallel_for(params[t].numel(), kGrain, [&](std::int64_t lo, std::int64_t hi) {
+      for (std::int64_t i = lo; i < hi; ++i) {
         T d = g[i];
         if (s.decoupled) {
           p[i] = p[i] * decay;
@@ -97,6 +102,7 @@ void adam_step(const std::vector<Tensor>& params, const std::vector<Tensor>& gra
         const T denom = std::sqrt(v[i]) / bc2 + eps;
         p[i] = p[i] + (m[i] / denom) * step;
       }
+      });
     });
   }
 }

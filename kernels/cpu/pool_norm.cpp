@@ -1,43 +1,101 @@
 // minidp/kernels/cpu/pool_norm.cpp — max/avg pooling and batch normalisation.
+//
+// Each chunk on the CPU's threads owns whole planes (pooling) or whole
+// channels (batch norm statistics and gradients): no sum ever crosses a chunk,
+// so the results do not depend on the number of threads.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
 #include "kernels/cpu/float_dispatch.h"
+#include "kernels/cpu/parallel.h"
 #include "kernels/kernels.h"
 
 namespace minidp::kernels::cpu {
 
 
+namespace {
+// Planes ([N*C] images of H*W) per chunk: about kGrain input values.
+std::int64_t planes_per_chunk(std::int64_t plane_size) {
+  return std::max<std::int64_t>(1, kGrain / std::max<std::int64_t>(1, plane_size));
+}
+
+// One plane; kInside: every window lies inside the image (no padding, no
+// ceil-mode overhang), so the loop needs no bounds checks.
+template <bool kInside, typename T>
+void max_pool_plane(const T* x, std::int64_t h, std::int64_t w, T* y, std::int64_t* idx, std::int64_t ho,
+                    std::int64_t wo, const Pool2dOptions& o) {
+  for (std::int64_t oy = 0; oy < ho; ++oy)
+    for (std::int64_t ox = 0; ox < wo; ++ox) {
+      T best = -std::numeric_limits<T>::infinity();
+      std::int64_t best_i = -1;
+      for (std::int64_t ky = 0; ky < o.kernel_h; ++ky) {
+        const std::int64_t iy = oy * o.stride_h - o.pad_h + ky;
+        if (!kInside && (iy < 0 || iy >= h)) continue;
+        for (std::int64_t kx = 0; kx < o.kernel_w; ++kx) {
+          const std::int64_t ix = ox * o.stride_w - o.pad_w + kx;
+          if (!kInside && (ix < 0 || ix >= w)) continue;
+          const T v = x[iy * w + ix];
+          if (best_i < 0 || v > best || v != v) {
+            best = v;
+            best_i = iy * w + ix;
+          }
+        }
+      }
+      y[oy * wo + ox] = best;
+      idx[oy * wo + ox] = best_i;
+    }
+}
+
+// The common 2x2 window, stride 2, inside the image: the same comparisons in
+// the same order as max_pool_plane, written without branches (| rather than
+// ||, and selects) so that the compiler emits no jumps the data decides.
+template <typename T>
+void max_pool_plane_2x2(const T* x, std::int64_t w, T* y, std::int64_t* idx, std::int64_t ho, std::int64_t wo) {
+  for (std::int64_t oy = 0; oy < ho; ++oy) {
+    const T* r0 = x + 2 * oy * w;
+    const T* r1 = r0 + w;
+    for (std::int64_t ox = 0; ox < wo; ++ox) {
+      const std::int64_t i0 = 2 * oy * w + 2 * ox;
+      T best = r0[2 * ox];
+      std::int64_t bi = i0;
+      const T v1 = r0[2 * ox + 1], v2 = r1[2 * ox], v3 = r1[2 * ox + 1];
+      const bool t1 = (v1 > best) | (v1 != v1);
+      best = t1 ? v1 : best;
+      bi = t1 ? i0 + 1 : bi;
+      const bool t2 = (v2 > best) | (v2 != v2);
+      best = t2 ? v2 : best;
+      bi = t2 ? i0 + w : bi;
+      const bool t3 = (v3 > best) | (v3 != v3);
+      best = t3 ? v3 : best;
+      bi = t3 ? i0 + w + 1 : bi;
+      y[oy * wo + ox] = best;
+      idx[oy * wo + ox] = bi;
+    }
+  }
+}
+}  // namespace
+
+// Planes are independent: chunks of them on the CPU's threads.
 void max_pool2d_forward(const Tensor& x, const Tensor& out, const Tensor& indices, const Pool2dOptions& o) {
   const std::int64_t planes = x.size(0) * x.size(1), h = x.size(2), w = x.size(3);
   const std::int64_t ho = out.size(2), wo = out.size(3);
   std::int64_t* pi = static_cast<std::int64_t*>(indices.raw_data());
+  const bool inside = o.pad_h == 0 && o.pad_w == 0 && (ho - 1) * o.stride_h + o.kernel_h <= h &&
+                      (wo - 1) * o.stride_w + o.kernel_w <= w;
+  const bool two_by_two = inside && o.kernel_h == 2 && o.kernel_w == 2 && o.stride_h == 2 && o.stride_w == 2;
   float_only(x, "max_pool2d", [&](auto tag) {
     using T = decltype(tag);
     const T* px = static_cast<const T*>(x.raw_data());
     T* py = static_cast<T*>(out.raw_data());
-    for (std::int64_t p = 0; p < planes; ++p)
-      for (std::int64_t oy = 0; oy < ho; ++oy)
-        for (std::int64_t ox = 0; ox < wo; ++ox) {
-          T best = -std::numeric_limits<T>::infinity();
-          std::int64_t best_i = -1;
-          for (std::int64_t ky = 0; ky < o.kernel_h; ++ky) {
-            const std::int64_t iy = oy * o.stride_h - o.pad_h + ky;
-            if (iy < 0 || iy >= h) continue;
-            for (std::int64_t kx = 0; kx < o.kernel_w; ++kx) {
-              const std::int64_t ix = ox * o.stride_w - o.pad_w + kx;
-              if (ix < 0 || ix >= w) continue;
-              const T v = px[p * h * w + iy * w + ix];
-              if (best_i < 0 || v > best || v != v) {
-                best = v;
-                best_i = iy * w + ix;
-              }
-            }
-          }
-          py[(p * ho + oy) * wo + ox] = best;
-          pi[(p * ho + oy) * wo + ox] = best_i;
-        }
+    parallel_for(planes, planes_per_chunk(h * w), [&](std::int64_t lo, std::int64_t hi) {
+      for (std::int64_t p = lo; p < hi; ++p) {
+        if (two_by_two) max_pool_plane_2x2(px + p * h * w, w, py + p * ho * wo, pi + p * ho * wo, ho, wo);
+        else if (inside) max_pool_plane<true>(px + p * h * w, h, w, py + p * ho * wo, pi + p * ho * wo, ho, wo, o);
+        else max_pool_plane<false>(px + p * h * w, h, w, py + p * ho * wo, pi + p * ho * wo, ho, wo, o);
+      }
+    });
   });
 }
 
@@ -49,8 +107,10 @@ void max_pool2d_backward(const Tensor& gout, const Tensor& indices, const Tensor
     using T = decltype(tag);
     const T* pg = static_cast<const T*>(gout.raw_data());
     T* pd = static_cast<T*>(gx.raw_data());
-    for (std::int64_t p = 0; p < planes; ++p)
-      for (std::int64_t j = 0; j < ohw; ++j) pd[p * hw + pi[p * ohw + j]] += pg[p * ohw + j];
+    parallel_for(planes, planes_per_chunk(hw), [&](std::int64_t lo, std::int64_t hi) {
+      for (std::int64_t p = lo; p < hi; ++p)  // a plane's gradients stay in the plane: chunks never collide
+        for (std::int64_t j = 0; j < ohw; ++j) pd[p * hw + pi[p * ohw + j]] += pg[p * ohw + j];
+    });
   });
 }
 
@@ -62,7 +122,8 @@ void avg_pool2d_forward(const Tensor& x, const Tensor& out, const Pool2dOptions&
     using T = decltype(tag);
     const T* px = static_cast<const T*>(x.raw_data());
     T* py = static_cast<T*>(out.raw_data());
-    for (std::int64_t p = 0; p < planes; ++p)
+    parallel_for(planes, planes_per_chunk(h * w), [&](std::int64_t lo, std::int64_t hi) {
+    for (std::int64_t p = lo; p < hi; ++p)
       for (std::int64_t oy = 0; oy < ho; ++oy)
         for (std::int64_t ox = 0; ox < wo; ++ox) {
           double s = 0;
@@ -76,6 +137,7 @@ void avg_pool2d_forward(const Tensor& x, const Tensor& out, const Pool2dOptions&
           }
           py[(p * ho + oy) * wo + ox] = static_cast<T>(s * inv);
         }
+    });
   });
 }
 
@@ -87,7 +149,8 @@ void avg_pool2d_backward(const Tensor& gout, const Tensor& gx, const Pool2dOptio
     using T = decltype(tag);
     const T* pg = static_cast<const T*>(gout.raw_data());
     T* pd = static_cast<T*>(gx.raw_data());
-    for (std::int64_t p = 0; p < planes; ++p)
+    parallel_for(planes, planes_per_chunk(h * w), [&](std::int64_t lo, std::int64_t hi) {
+    for (std::int64_t p = lo; p < hi; ++p)
       for (std::int64_t oy = 0; oy < ho; ++oy)
         for (std::int64_t ox = 0; ox < wo; ++ox) {
           const T gv = static_cast<T>(pg[(p * ho + oy) * wo + ox] * inv);
@@ -100,6 +163,7 @@ void avg_pool2d_backward(const Tensor& gout, const Tensor& gx, const Pool2dOptio
             }
           }
         }
+    });
   });
 }
 
@@ -122,7 +186,8 @@ void batch_norm_stats(const Tensor& x, double eps, const Tensor& mean, const Ten
     T* pm = static_cast<T*>(mean.raw_data());
     T* pv = static_cast<T*>(invstd.raw_data());
     const double count = static_cast<double>(g.n * g.s);
-    for (std::int64_t c = 0; c < g.c; ++c) {
+    parallel_for(g.c, 1, [&](std::int64_t c_lo, std::int64_t c_hi) {  // channels are independent
+    for (std::int64_t c = c_lo; c < c_hi; ++c) {
       double s = 0;
       for (std::int64_t n = 0; n < g.n; ++n)
         for (std::int64_t i = 0; i < g.s; ++i) s += static_cast<double>(px[(n * g.c + c) * g.s + i]);
@@ -136,6 +201,7 @@ void batch_norm_stats(const Tensor& x, double eps, const Tensor& mean, const Ten
       pm[c] = static_cast<T>(mu);
       pv[c] = static_cast<T>(1.0 / std::sqrt(ss / count + eps));
     }
+    });
   });
 }
 
@@ -148,7 +214,8 @@ void batch_norm_apply(const Tensor& x, const Tensor& mean, const Tensor& invstd,
     const T *pv = static_cast<const T*>(invstd.raw_data()), *pw = static_cast<const T*>(w.raw_data());
     const T* pb = static_cast<const T*>(b.raw_data());
     T* py = static_cast<T*>(y.raw_data());
-    for (std::int64_t n = 0; n < g.n; ++n)
+    parallel_for(g.n, std::max<std::int64_t>(1, kGrain / std::max<std::int64_t>(1, g.c * g.s)), [&](std::int64_t lo, std::int64_t hi) {
+    for (std::int64_t n = lo; n < hi; ++n)
       for (std::int64_t c = 0; c < g.c; ++c) {
         const T scale = pv[c] * pw[c], shift = pb[c] - pm[c] * pv[c] * pw[c];
         for (std::int64_t i = 0; i < g.s; ++i) {
@@ -156,6 +223,7 @@ void batch_norm_apply(const Tensor& x, const Tensor& mean, const Tensor& invstd,
           py[k] = px[k] * scale + shift;
         }
       }
+    });
   });
 }
 
@@ -169,7 +237,8 @@ void batch_norm_backward(const Tensor& gy, const Tensor& x, const Tensor& mean, 
     const T* pw = static_cast<const T*>(w.raw_data());
     T* pgx = static_cast<T*>(gx.raw_data());
     const double m = static_cast<double>(g.n * g.s);
-    for (std::int64_t c = 0; c < g.c; ++c) {
+    parallel_for(g.c, 1, [&](std::int64_t c_lo, std::int64_t c_hi) {  // channels are independent
+    for (std::int64_t c = c_lo; c < c_hi; ++c) {
       // sums of g and g * xhat over the channel
       double sg = 0, sgx = 0;
       for (std::int64_t n = 0; n < g.n; ++n)
@@ -190,6 +259,7 @@ void batch_norm_backward(const Tensor& gy, const Tensor& x, const Tensor& mean, 
           pgx[k] = static_cast<T>(k1 * (pg[k] - sg / m - xhat * sgx / m));
         }
     }
+    });
   });
 }
 

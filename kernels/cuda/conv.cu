@@ -1,7 +1,7 @@
 // minidp/kernels/cuda/conv.cu — 2-D convolution through cuDNN (NCHW, one group).
 //
 // The three passes map to cuDNN's three legacy calls:
-//   conv2d_forward          cudnnConvolutionForward         y  = conv(x, w)
+//   conv2d_forward          cudnnConvolutionForward         y  = conv(x, w) (+ bias: the binary kernel)
 //   conv2d_backward_input   cudnnConvolutionBackwardData    gx += conv^T(gout, w)   (beta = 1: the CPU kernel
 //                                                            also adds into gx, which the caller zeroed)
 //   conv2d_backward_weight  cudnnConvolutionBackwardFilter  gw  = corr(x, gout)
@@ -243,11 +243,17 @@ struct Scale {
 
 }  // namespace
 
-void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& out, const Conv2dOptions& o) {
+void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& out, const Conv2dOptions& o) {
   check_conv("conv2d_forward", x, w, out);
   Launch l(out);
+  // out += bias[c], the bias seen through stride 0 on the image and pixel dims.
+  auto add_bias = [&] {
+    if (bias.defined() && out.numel() > 0)
+      binary(BinaryOp::Add, out, make_view(bias, out.shape(), {0, 1, 0, 0}, bias.offset()), out);
+  };
   if (empty_conv(x, w, out)) {
     if (out.numel() > 0) fill(out, 0.0);
+    add_bias();
     return;
   }
   cudnnHandle_t h = cudnn_handle(l.device, l.handle);
@@ -257,6 +263,7 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& out, const C
                                    static_cast<cudnnConvolutionFwdAlgo_t>(p.algo), ws, p.workspace, zero.ptr(x), p.y,
                                    out.raw_data());
   });
+  add_bias();
 }
 
 void conv2d_backward_input(const Tensor& gout, const Tensor& w, const Tensor& gx, const Conv2dOptions& o) {

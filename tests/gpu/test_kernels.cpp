@@ -29,7 +29,7 @@ GPU_TEST_CASE("unary: every op, float32 and float64") {
   const UnaryOp ops[] = {UnaryOp::Neg,      UnaryOp::Exp,           UnaryOp::Log,     UnaryOp::Sqrt,
                          UnaryOp::Abs,      UnaryOp::Relu,          UnaryOp::LeakyRelu, UnaryOp::Sigmoid,
                          UnaryOp::Tanh,     UnaryOp::Gelu,          UnaryOp::Affine,  UnaryOp::Pow,
-                         UnaryOp::Clamp,    UnaryOp::ReluGrad,      UnaryOp::LeakyReluGrad, UnaryOp::AbsGrad,
+                         UnaryOp::Clamp,    UnaryOp::LeakyReluGrad, UnaryOp::AbsGrad,
                          UnaryOp::GeluGrad, UnaryOp::ClampGrad,     UnaryOp::GtScalar, UnaryOp::PowGrad};
   for (DType t : kFloats)
     for (UnaryOp op : ops) {
@@ -59,7 +59,8 @@ GPU_TEST_CASE("unary: every op, float32 and float64") {
 
 GPU_TEST_CASE("binary: every op and dtype, dense, broadcast and strided output") {
   const BinaryOp ops[] = {BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div,
-                          BinaryOp::Pow, BinaryOp::Max, BinaryOp::Min, BinaryOp::Eq};
+                          BinaryOp::Pow, BinaryOp::Max, BinaryOp::Min, BinaryOp::Eq,
+                          BinaryOp::ReluBackward};
   for (DType t : kAll)
     for (BinaryOp op : ops) {
       const bool ints = !is_floating(t);
@@ -218,9 +219,12 @@ GPU_TEST_CASE("conv2d forward, backward input, backward weight (cuDNN) against i
       const std::int64_t wo = (c.x[3] + 2 * c.o.pad_w - c.o.dilation_w * (c.w[3] - 1) - 1) / c.o.stride_w + 1;
       const Shape ys = {c.x[0], c.w[0], ho, wo};
       Tensor yc = Tensor::empty(ys, TensorOptions(t)), yg = Tensor::empty(ys, on(t, gpu()));
-      kc::conv2d_forward(x, w, yc, c.o);
-      kg::conv2d_forward(x.to(gpu()), w.to(gpu()), yg, c.o);
-      INFO(dtype_name(t), " x ", shape_str(c.x), " w ", shape_str(c.w));
+      // With a bias on every other case (added inside the kernel), without on the others.
+      const bool with_bias = (&c - cases) % 2 == 0;
+      const Tensor bias = with_bias ? random_cpu({c.w[0]}, t, -1, 1, 59) : Tensor();
+      kc::conv2d_forward(x, w, bias, yc, c.o);
+      kg::conv2d_forward(x.to(gpu()), w.to(gpu()), with_bias ? bias.to(gpu()) : Tensor(), yg, c.o);
+      INFO(dtype_name(t), " x ", shape_str(c.x), " w ", shape_str(c.w), with_bias ? " with bias" : "");
       CHECK_CLOSE_TO_CPU(yg, yc, tl);
       const Tensor gy = random_cpu(ys, t, -1, 1, 57);
       Tensor gxc = zeros(c.x, TensorOptions(t)), gxg = zeros(c.x, on(t, gpu()));

@@ -1,0 +1,31 @@
+// minidp/kernels/cpu/gemm.h — the CPU's matrix product, shared by the GEMM and
+// convolution kernels.
+//
+// c = alpha op(a) op(b) + beta c, row-major. c is cut into blocks of
+// kGemmRows rows; each block is
+// one single-threaded product (OpenBLAS where the build found it, Eigen
+// otherwise), and the blocks run on the CPU's threads (kernels/cpu/parallel.h).
+// The blocks depend only on the shape, and no block sums over another's work,
+// so the result is the same bits for any number of threads.
+#pragma once
+
+#include <cstdint>
+
+namespace minidp::kernels::cpu {
+
+constexpr std::int64_t kGemmRows = 128;
+
+// On the calling thread only (for callers that are already one chunk of a parallel loop).
+template <typename T>
+void gemm_serial(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
+                 std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc);
+
+// Rows of c in chunks, on the CPU's threads.
+template <typename T>
+void gemm_parallel(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
+                   std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc);
+
+// Which library computes the products ("OpenBLAS 0.3.21" or "Eigen 3.4.0"), for reports.
+const char* gemm_library();
+
+}  // namespace minidp::kernels::cpu

@@ -1,0 +1,158 @@
+// minidp/kernels/cpu/parallel.cpp — the process's worker threads and the chunked loop.
+//
+// One pool for the process, grown to the budget on demand and never shrunk
+// (its threads sleep on a condition variable between loops). A loop is a
+// job with a chunk counter: the caller and up to budget - 1 helpers take
+// chunks until none is left, so a loop of one chunk, or a budget of one,
+// never touches the pool at all.
+#include "kernels/cpu/parallel.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "core/error.h"
+
+namespace minidp::kernels::cpu {
+
+namespace {
+
+int default_threads() {
+  for (const char* var : {"MINIDP_NUM_THREADS", "OMP_NUM_THREADS"}) {
+    const char* v = std::getenv(var);
+    if (v == nullptr || *v == '\0') continue;
+    char* end = nullptr;
+    const long n = std::strtol(v, &end, 10);  // OMP_NUM_THREADS may be a list ("4,2"): its first number
+    if (end != v && n >= 1 && n <= 4096) return static_cast<int>(n);
+  }
+  const int hw = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  // Several processes of one job on this machine (mpirun -np k): each takes
+  // its part of the cores, as torchrun sets OMP_NUM_THREADS for its workers.
+  for (const char* var : {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"}) {
+    const char* v = std::getenv(var);
+    const long k = v == nullptr ? 0 : std::strtol(v, nullptr, 10);
+    if (k > 1) return std::max(1, hw / static_cast<int>(k));
+  }
+  return hw;
+}
+
+std::atomic<int> g_max{0};   // 0: not read from the environment yet
+thread_local int t_share = 0;  // 0: the whole budget
+
+struct Job {
+  const std::function<void(std::int64_t, std::int64_t)>* fn;
+  std::int64_t n, grain, chunks;
+  std::atomic<std::int64_t> next{0}, done{0};
+  std::mutex mu;
+  std::condition_variable finished;
+  std::exception_ptr error;
+
+  void run_chunks() {
+    while (true) {
+      const std::int64_t c = next.fetch_add(1);
+      if (c >= chunks) return;
+      try {
+        (*fn)(c * grain, std::min(n, (c + 1) * grain));
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!error) error = std::current_exception();
+      }
+      if (done.fetch_add(1) + 1 == chunks) {
+        std::lock_guard<std::mutex> lock(mu);
+        finished.notify_all();
+      }
+    }
+  }
+};
+
+class Pool {
+ public:
+  void help(const std::shared_ptr<Job>& job, int helpers) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const int want = std::max(helpers, max_threads() - 1);  // concurrent loops (replicas) share the pool
+    while (static_cast<int>(threads_.size()) < want) threads_.emplace_back([this] { loop(); });
+    for (int i = 0; i < helpers; ++i) queue_.push_back(job);
+    if (helpers == 1) cv_.notify_one();
+    else cv_.notify_all();
+  }
+
+ private:
+  void loop() {
+    t_share = 1;  // a loop inside a chunk runs on this thread alone
+    while (true) {
+      std::shared_ptr<Job> job;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return !queue_.empty(); });
+        job = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      job->run_chunks();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<Job>> queue_;
+  std::vector<std::thread> threads_;
+};
+
+Pool& pool() {
+  static auto* p = new Pool;  // never destroyed: its threads sleep until the process ends
+  return *p;
+}
+
+}  // namespace
+
+int max_threads() {
+  int v = g_max.load();
+  if (v == 0) {
+    v = default_threads();
+    int expected = 0;
+    if (!g_max.compare_exchange_strong(expected, v)) v = expected;
+  }
+  return v;
+}
+
+void set_max_threads(int n) {
+  MINIDP_CHECK(n >= 1 && n <= 4096, "set_num_threads: expected 1..4096 threads, got ", n);
+  g_max = n;
+}
+
+int num_threads() { return t_share > 0 ? std::min(t_share, max_threads()) : max_threads(); }
+
+ThreadBudget::ThreadBudget(int n) : prev_(t_share) {
+  MINIDP_CHECK(n >= 1, "ThreadBudget: expected at least 1 thread, got ", n);
+  t_share = n;
+}
+ThreadBudget::~ThreadBudget() { t_share = prev_; }
+
+void parallel_for(std::int64_t n, std::int64_t grain, const std::function<void(std::int64_t, std::int64_t)>& fn) {
+  if (n <= 0) return;
+  grain = std::max<std::int64_t>(grain, 1);
+  const std::int64_t chunks = num_chunks(n, grain);
+  const int budget = num_threads();
+  if (chunks == 1 || budget == 1) {
+    // The same chunks, in order, on this thread: the same results as any other thread count.
+    for (std::int64_t c = 0; c < chunks; ++c) fn(c * grain, std::min(n, (c + 1) * grain));
+    return;
+  }
+  auto job = std::make_shared<Job>();
+  job->fn = &fn;
+  job->n = n;
+  job->grain = grain;
+  job->chunks = chunks;
+  pool().help(job, static_cast<int>(std::min<std::int64_t>(budget - 1, chunks - 1)));
+  job->run_chunks();
+  std::unique_lock<std::mutex> lock(job->mu);
+  job->finished.wait(lock, [&] { return job->done.load() == chunks; });
+  if (job->error) std::rethrow_exception(job->error);
+}
+
+}  // namespace minidp::kernels::cpu
