@@ -69,7 +69,7 @@ inline void split_dims(const Tensor& x, std::int64_t dim, std::int64_t& outer, s
                              const Conv2dOptions& o);                                            \
   void conv2d_backward_weight(const Tensor& gout, const Tensor& x, const Tensor& gw,             \
                               const Conv2dOptions& o);                                           \
-  /* indices: int64 flat position inside each (n, c) plane of x */                              \
+  /* indices: int32 flat position inside each (n, c) plane of x */                              \
   void max_pool2d_forward(const Tensor& x, const Tensor& out, const Tensor& indices,              \
                           const Pool2dOptions& o);                                               \
   void max_pool2d_backward(const Tensor& gout, const Tensor& indices, const Tensor& gx);         \

@@ -1,4 +1,7 @@
 // minidp/core/ops/nn_ops.cpp — convolution, pooling, batch normalisation and dropout.
+#include <cstdint>
+#include <limits>
+
 #include "core/ops/op_utils.h"
 
 namespace minidp {
@@ -79,7 +82,11 @@ Shape pool_out_shape(const char* name, const Tensor& x, const Pool2dOptions& o) 
 Tensor max_pool2d(const Tensor& x, Pool2dOptions o) {
   const Shape s = pool_out_shape("max_pool2d", x, o);
   Tensor y = Tensor::empty(s, x.options());
-  Tensor idx = Tensor::empty(s, TensorOptions(kInt64).with_device(x.device()));
+  // Each output's argmax as its position in the input plane: int32 (half the
+  // memory traffic of int64; this pass is bound by memory, not arithmetic).
+  MINIDP_CHECK(x.size(2) * x.size(3) <= std::numeric_limits<std::int32_t>::max(), "max_pool2d: input planes of ",
+               x.size(2), "x", x.size(3), " pixels are too large (at most 2^31 - 1 pixels per plane)");
+  Tensor idx = Tensor::empty(s, TensorOptions(kInt32).with_device(x.device()));
   MINIDP_KERNEL(x.device(), max_pool2d_forward, contig(x), y, idx, o);
   return record("max_pool2d", y, {x}, [idx, in_shape = x.shape()](const Tensor& g) {
     Tensor gx = zeros(in_shape, g.options());

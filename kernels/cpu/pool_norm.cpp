@@ -24,7 +24,7 @@ std::int64_t planes_per_chunk(std::int64_t plane_size) {
 // One plane; kInside: every window lies inside the image (no padding, no
 // ceil-mode overhang), so the loop needs no bounds checks.
 template <bool kInside, typename T>
-void max_pool_plane(const T* x, std::int64_t h, std::int64_t w, T* y, std::int64_t* idx, std::int64_t ho,
+void max_pool_plane(const T* x, std::int64_t h, std::int64_t w, T* y, std::int32_t* idx, std::int64_t ho,
                     std::int64_t wo, const Pool2dOptions& o) {
   for (std::int64_t oy = 0; oy < ho; ++oy)
     for (std::int64_t ox = 0; ox < wo; ++ox) {
@@ -44,7 +44,7 @@ void max_pool_plane(const T* x, std::int64_t h, std::int64_t w, T* y, std::int64
         }
       }
       y[oy * wo + ox] = best;
-      idx[oy * wo + ox] = best_i;
+      idx[oy * wo + ox] = static_cast<std::int32_t>(best_i);
     }
 }
 
@@ -52,7 +52,7 @@ void max_pool_plane(const T* x, std::int64_t h, std::int64_t w, T* y, std::int64
 // the same order as max_pool_plane, written without branches (| rather than
 // ||, and selects) so that the compiler emits no jumps the data decides.
 template <typename T>
-void max_pool_plane_2x2(const T* x, std::int64_t w, T* y, std::int64_t* idx, std::int64_t ho, std::int64_t wo) {
+void max_pool_plane_2x2(const T* x, std::int64_t w, T* y, std::int32_t* idx, std::int64_t ho, std::int64_t wo) {
   for (std::int64_t oy = 0; oy < ho; ++oy) {
     const T* r0 = x + 2 * oy * w;
     const T* r1 = r0 + w;
@@ -71,7 +71,7 @@ void max_pool_plane_2x2(const T* x, std::int64_t w, T* y, std::int64_t* idx, std
       best = t3 ? v3 : best;
       bi = t3 ? i0 + w + 1 : bi;
       y[oy * wo + ox] = best;
-      idx[oy * wo + ox] = bi;
+      idx[oy * wo + ox] = static_cast<std::int32_t>(bi);
     }
   }
 }
@@ -81,7 +81,7 @@ void max_pool_plane_2x2(const T* x, std::int64_t w, T* y, std::int64_t* idx, std
 void max_pool2d_forward(const Tensor& x, const Tensor& out, const Tensor& indices, const Pool2dOptions& o) {
   const std::int64_t planes = x.size(0) * x.size(1), h = x.size(2), w = x.size(3);
   const std::int64_t ho = out.size(2), wo = out.size(3);
-  std::int64_t* pi = static_cast<std::int64_t*>(indices.raw_data());
+  std::int32_t* pi = static_cast<std::int32_t*>(indices.raw_data());
   const bool inside = o.pad_h == 0 && o.pad_w == 0 && (ho - 1) * o.stride_h + o.kernel_h <= h &&
                       (wo - 1) * o.stride_w + o.kernel_w <= w;
   const bool two_by_two = inside && o.kernel_h == 2 && o.kernel_w == 2 && o.stride_h == 2 && o.stride_w == 2;
@@ -102,7 +102,7 @@ void max_pool2d_forward(const Tensor& x, const Tensor& out, const Tensor& indice
 void max_pool2d_backward(const Tensor& gout, const Tensor& indices, const Tensor& gx) {
   const std::int64_t planes = gx.size(0) * gx.size(1), hw = gx.size(2) * gx.size(3);
   const std::int64_t ohw = gout.size(2) * gout.size(3);
-  const std::int64_t* pi = static_cast<const std::int64_t*>(indices.raw_data());
+  const std::int32_t* pi = static_cast<const std::int32_t*>(indices.raw_data());
   float_only(gout, "max_pool2d_backward", [&](auto tag) {
     using T = decltype(tag);
     const T* pg = static_cast<const T*>(gout.raw_data());

@@ -31,7 +31,7 @@ PoolGeom pool_geom(const Tensor& x, const Tensor& y, const Pool2dOptions& o) {
 }
 
 template <typename T>
-__global__ void max_pool_forward_kernel(const T* __restrict__ x, T* __restrict__ y, std::int64_t* __restrict__ idx,
+__global__ void max_pool_forward_kernel(const T* __restrict__ x, T* __restrict__ y, std::int32_t* __restrict__ idx,
                                         PoolGeom g) {
   MINIDP_GRID_STRIDE(t, g.planes * g.ho * g.wo) {
     const std::int64_t ox = t % g.wo, oy = (t / g.wo) % g.ho, p = t / (g.wo * g.ho);
@@ -52,13 +52,13 @@ __global__ void max_pool_forward_kernel(const T* __restrict__ x, T* __restrict__
       }
     }
     y[t] = best;
-    idx[t] = best_i;
+    idx[t] = static_cast<std::int32_t>(best_i);  // < h * w, which max_pool2d checked fits
   }
 }
 
 // One warp per plane; see the file comment.
 template <typename T>
-__global__ void max_pool_backward_kernel(const T* __restrict__ gout, const std::int64_t* __restrict__ idx,
+__global__ void max_pool_backward_kernel(const T* __restrict__ gout, const std::int32_t* __restrict__ idx,
                                          T* __restrict__ gx, std::int64_t planes, std::int64_t hw,
                                          std::int64_t ohw) {
   const int lane = threadIdx.x % 32;
@@ -66,7 +66,7 @@ __global__ void max_pool_backward_kernel(const T* __restrict__ gout, const std::
   for (std::int64_t p = static_cast<std::int64_t>(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32; p < planes;
        p += warps) {
     const T* gp = gout + p * ohw;
-    const std::int64_t* ip = idx + p * ohw;
+    const std::int32_t* ip = idx + p * ohw;
     T* xp = gx + p * hw;
     for (std::int64_t base = 0; base < ohw; base += 32) {
       const std::int64_t j = base + lane;
@@ -146,8 +146,8 @@ void check_pool(const char* op, const Tensor& a, const Tensor& b) {
 void max_pool2d_forward(const Tensor& x, const Tensor& out, const Tensor& indices, const Pool2dOptions& o) {
   check_pool("max_pool2d_forward", x, out);
   check_cuda("max_pool2d_forward", indices);
-  MINIDP_CHECK(indices.dtype() == kInt64 && indices.is_contiguous() && indices.numel() == out.numel(),
-               "max_pool2d_forward (CUDA): expected contiguous int64 indices shaped like ", out.describe(), ", got ",
+  MINIDP_CHECK(indices.dtype() == kInt32 && indices.is_contiguous() && indices.numel() == out.numel(),
+               "max_pool2d_forward (CUDA): expected contiguous int32 indices shaped like ", out.describe(), ", got ",
                indices.describe());
   const PoolGeom g = pool_geom(x, out, o);
   const std::int64_t n = out.numel();
@@ -157,7 +157,7 @@ void max_pool2d_forward(const Tensor& x, const Tensor& out, const Tensor& indice
     using T = decltype(tag);
     max_pool_forward_kernel<T><<<grid_for(n), kThreads, 0, l.stream>>>(
         static_cast<const T*>(x.raw_data()), static_cast<T*>(out.raw_data()),
-        static_cast<std::int64_t*>(indices.raw_data()), g);
+        static_cast<std::int32_t*>(indices.raw_data()), g);
     MINIDP_CUDA_CHECK_LAUNCH();
   });
 }
@@ -165,8 +165,8 @@ void max_pool2d_forward(const Tensor& x, const Tensor& out, const Tensor& indice
 void max_pool2d_backward(const Tensor& gout, const Tensor& indices, const Tensor& gx) {
   check_pool("max_pool2d_backward", gout, gx);
   check_cuda("max_pool2d_backward", indices);
-  MINIDP_CHECK(indices.dtype() == kInt64 && indices.is_contiguous() && indices.numel() == gout.numel(),
-               "max_pool2d_backward (CUDA): expected contiguous int64 indices shaped like ", gout.describe(), ", got ",
+  MINIDP_CHECK(indices.dtype() == kInt32 && indices.is_contiguous() && indices.numel() == gout.numel(),
+               "max_pool2d_backward (CUDA): expected contiguous int32 indices shaped like ", gout.describe(), ", got ",
                indices.describe());
   const std::int64_t planes = gx.size(0) * gx.size(1), hw = gx.size(2) * gx.size(3);
   const std::int64_t ohw = gout.size(2) * gout.size(3);
@@ -175,7 +175,7 @@ void max_pool2d_backward(const Tensor& gout, const Tensor& indices, const Tensor
   float_dispatch(gout, "max_pool2d_backward", [&](auto tag) {
     using T = decltype(tag);
     max_pool_backward_kernel<T><<<grid_for(planes * 32), kThreads, 0, l.stream>>>(
-        static_cast<const T*>(gout.raw_data()), static_cast<const std::int64_t*>(indices.raw_data()),
+        static_cast<const T*>(gout.raw_data()), static_cast<const std::int32_t*>(indices.raw_data()),
         static_cast<T*>(gx.raw_data()), planes, hw, ohw);
     MINIDP_CUDA_CHECK_LAUNCH();
   });

@@ -25,6 +25,8 @@ with tempfile.TemporaryDirectory() as tmp:
         assert math.isfinite(r["loss"]) and r["loss"] > 0, r
         assert r["host_syncs_per_step"] == 0, r  # the step queues work and returns
         assert r["peak_memory_mib"] > 0, r
+        assert r["threads"] >= 1 and r["threads_per_replica"] == max(1, r["threads"] // 2), r  # 2 replicas share them
+        assert r["peak_rss_mib"] >= r["peak_memory_mib"], r
     # 784*1024 + 1024*1024 + 1024*10 multiply-adds, x 6 flops per sample
     mlp = rows[0]
     assert abs(mlp["tflops"] - 6 * (784 * 1024 + 1024 * 1024 + 10240) * mlp["samples_per_s"] / 1e12) < 1e-12
@@ -40,11 +42,21 @@ with tempfile.TemporaryDirectory() as tmp:
         f.write(json.dumps({**base, "framework": "pytorch", "mode": "graph", "samples_per_s": 4000.0}) + "\n")
         f.write(json.dumps({**base, "framework": "minidp", "devices": "cuda:0", "tf32": True, "samples_per_s": 5.0,
                             "ms_per_step": 1.0}) + "\n")
+        # Three rounds on the CPU: medians 3000 (minidp) and 2000 (PyTorch) -> 1.50x; memory: peak resident
+        cpu = {"model": "cnn", "batch": 256, "tf32": False, "device_kind": "cpu", "devices": "cpu"}
+        for m, t in ((3000.0, 1000.0), (2500.0, 2000.0), (9000.0, 2100.0)):
+            f.write(json.dumps({**cpu, "framework": "minidp", "samples_per_s": m, "ms_per_step": 256e3 / m,
+                                "threads": 2, "replicas": 1, "peak_memory_mib": 50.0, "peak_rss_mib": 200.0}) + "\n")
+            f.write(json.dumps({**cpu, "framework": "pytorch", "mode": "eager", "samples_per_s": t,
+                                "peak_rss_mib": 300.0}) + "\n")
     table = subprocess.run([sys.executable, os.path.join(bench_dir, "compare.py"), fake], check=True,
                            capture_output=True, text=True).stdout
     print(table)
     lines = table.strip().splitlines()
-    assert len(lines) == 3, lines
+    assert len(lines) == 4, lines
     assert "2.00x" in lines[1] and "0.50x" in lines[1] and "90/96" in lines[1], lines[1]
     assert lines[2].split()[-3:-1] == ["-", "-"], lines[2]  # TF32 row: no PyTorch partner
+    cells = lines[3].split()
+    assert "3,000" in cells and "2,000" in cells and "1.50x" in cells and "200/300" in cells, lines[3]
+    assert cells[5] == "3", lines[3]  # three rounds
 print("bench ok")

@@ -249,7 +249,7 @@ GPU_TEST_CASE("max and average pooling, forward and backward, overlapping window
       const std::int64_t wo = (xs[3] + 2 * o.pad_w - o.kernel_w) / o.stride_w + 1;
       const Shape ys = {xs[0], xs[1], ho, wo};
       Tensor yc = Tensor::empty(ys, TensorOptions(t)), yg = Tensor::empty(ys, on(t, gpu()));
-      Tensor ic = Tensor::empty(ys, TensorOptions(kInt64)), ig = Tensor::empty(ys, on(kInt64, gpu()));
+      Tensor ic = Tensor::empty(ys, TensorOptions(kInt32)), ig = Tensor::empty(ys, on(kInt32, gpu()));
       kc::max_pool2d_forward(x, yc, ic, o);
       kg::max_pool2d_forward(x.to(gpu()), yg, ig, o);
       CHECK(bitwise_equal(yg, yc));

@@ -1,9 +1,13 @@
-# Whole training runs as tests: exact resume, and 1 vs 3 replicas giving the same curves.
+# Whole training runs as tests: exact resume, thread-count independence, and 1 vs 3 replicas giving the same curves.
 if(MINIDP_BUILD_EXAMPLES)
   add_test(NAME "nn: resume is exact (checkpoints byte for byte)"
            COMMAND bash ${PROJECT_SOURCE_DIR}/tests/nn/resume_exact.sh $<TARGET_FILE:train_mlp>)
   set_tests_properties("nn: resume is exact (checkpoints byte for byte)" PROPERTIES LABELS nn TIMEOUT 300
     PASS_REGULAR_EXPRESSION "-> identical")
+  add_test(NAME "nn: 1, 2 and 4 CPU threads train bitwise the same (checkpoints byte for byte)"
+           COMMAND bash ${PROJECT_SOURCE_DIR}/tests/nn/threads_bitwise.sh $<TARGET_FILE:train_mlp>)
+  set_tests_properties("nn: 1, 2 and 4 CPU threads train bitwise the same (checkpoints byte for byte)" PROPERTIES
+    LABELS nn TIMEOUT 300 PASS_REGULAR_EXPRESSION "-> identical")
   find_program(MINIDP_PYTHON3 NAMES python3)
   if(MINIDP_PYTHON3)
     add_test(NAME "parallel: train_mlp with 1 and 3 replicas gives the same curves"
