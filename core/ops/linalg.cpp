@@ -33,11 +33,27 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   MINIDP_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), "linear: input ", x.describe(),
                " does not end in in_features = ", weight.size(1), " of weight ", weight.describe());
   Tensor x2 = x.dim() == 2 ? x : x.reshape({-1, weight.size(1)});
-  Tensor y = matmul(x2, weight, false, true);
-  if (bias.defined()) {
+  Tensor y;
+  if (!bias.defined()) {
+    y = matmul(x2, weight, false, true);
+  } else {
+    detail::check_same("linear", x, bias);
     MINIDP_CHECK(bias.dim() == 1 && bias.size(0) == weight.size(0), "linear: bias ", bias.describe(),
                  " must have shape [", weight.size(0), "]");
-    y = add(y, bias);
+    detail::check_floating("linear", x);
+    detail::check_same("linear", x, weight);
+    // PyTorch's addmm: y starts as the bias in every row and the product is
+    // added onto it (GEMM with beta = 1) — one pass over y fewer than a
+    // product followed by a broadcast add.
+    y = Tensor::empty({x2.size(0), weight.size(0)}, x.options());
+    const Tensor b = detail::contig(bias);
+    MINIDP_KERNEL(x.device(), copy, make_view(b, y.shape(), {0, 1}, b.offset()), y);
+    MINIDP_KERNEL(x.device(), gemm, false, true, 1.0, detail::contig(x2), detail::contig(weight), 1.0, y);
+    const bool gx = needs_grad(x2), gw = needs_grad(weight), gb = needs_grad(bias);
+    y = record("linear", y, {x2, weight, bias}, [x2 = x2.detach(), w = weight.detach(), gx, gw, gb](const Tensor& g) {
+      // y = x W^T + b:  dx = g W,  dW = g^T x,  db = the sum of g over the rows
+      return G{gx ? matmul(g, w) : Tensor(), gw ? matmul(g, x2, true, false) : Tensor(), gb ? sum(g, {0}) : Tensor()};
+    });
   }
   if (x.dim() == 2) return y;
   Shape out = x.shape();

@@ -71,17 +71,31 @@ void gemm_serial(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t 
 #endif
 }
 
-// Cut into row blocks. (Measured against column blocks, which would copy the
-// shared operand less often for wide products: row blocks ran 5-20% faster
-// on every product of the MLP step, on par with OpenBLAS's own two threads.)
+// Each block's product packs (copies into the layout its inner kernel reads)
+// the whole of the operand it shares with the other blocks: all of b for row
+// blocks, all of a for column blocks. Row blocks of 256 keep that copy small
+// against the block's arithmetic; a product of at most 256 rows (a batch of
+// 128 through a Linear layer) is cut into column blocks instead, where
+// repacking its small a costs little. Measured on this project's 2-core
+// machine, float32 GFLOP/s with 2 threads (docs/cpu.md):
+//   512 x 1024 x 1024   rows of 128: 163   rows of 256: 182   OpenBLAS's own 2 threads: 191
+//   128 x 1024 x 1024   rows (one block, one thread): 92   columns of 256: 161   OpenBLAS: 173
 template <typename T>
 void gemm_parallel(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
                    std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
-  parallel_for(m, kGemmRows, [&](std::int64_t lo, std::int64_t hi) {
-    // Rows lo..hi of op(a): a row block of a, or (transposed) a column block.
-    const T* a_rows = ta ? a + lo : a + lo * lda;
-    gemm_serial<T>(ta, tb, hi - lo, n, k, alpha, a_rows, lda, b, ldb, beta, c + lo * ldc, ldc);
-  });
+  if (m > kGemmBlock) {
+    parallel_for(m, kGemmBlock, [&](std::int64_t lo, std::int64_t hi) {
+      // Rows lo..hi of op(a): a row block of a, or (transposed) a column block.
+      const T* a_rows = ta ? a + lo : a + lo * lda;
+      gemm_serial<T>(ta, tb, hi - lo, n, k, alpha, a_rows, lda, b, ldb, beta, c + lo * ldc, ldc);
+    });
+  } else {
+    parallel_for(n, kGemmBlock, [&](std::int64_t lo, std::int64_t hi) {
+      // Columns lo..hi of op(b): a column block of b, or (transposed) a row block.
+      const T* b_cols = tb ? b + lo * ldb : b + lo;
+      gemm_serial<T>(ta, tb, m, hi - lo, k, alpha, a, lda, b_cols, ldb, beta, c + lo, ldc);
+    });
+  }
 }
 
 template void gemm_serial<float>(bool, bool, std::int64_t, std::int64_t, std::int64_t, float, const float*,

@@ -2,18 +2,21 @@
 // convolution kernels.
 //
 // c = alpha op(a) op(b) + beta c, row-major. c is cut into blocks of
-// kGemmRows rows; each block is
-// one single-threaded product (OpenBLAS where the build found it, Eigen
-// otherwise), and the blocks run on the CPU's threads (kernels/cpu/parallel.h).
-// The blocks depend only on the shape, and no block sums over another's work,
-// so the result is the same bits for any number of threads.
+// kGemmBlock rows (or, for a product of few rows, of kGemmBlock columns);
+// each block is one single-threaded product (OpenBLAS where the build found
+// it, Eigen otherwise), and the blocks run on the CPU's threads
+// (kernels/cpu/parallel.h). The blocks depend only on the shape, and no block
+// sums over another's work, so the result is the same bits for any number of
+// threads. (Not for any blocking: OpenBLAS itself gives other bits for other
+// block heights — its small-matrix kernels sum in another order — which is
+// why the blocks must not follow the thread count.)
 #pragma once
 
 #include <cstdint>
 
 namespace minidp::kernels::cpu {
 
-constexpr std::int64_t kGemmRows = 128;
+constexpr std::int64_t kGemmBlock = 256;
 
 // On the calling thread only (for callers that are already one chunk of a parallel loop).
 template <typename T>
