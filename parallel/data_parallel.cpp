@@ -199,6 +199,13 @@ StepResult DataParallel::run_step(const Tensor& inputs, const Tensor& labels, co
   result.replicas.resize(size());
   result.events = take_events();
   const bool fresh = !accumulated_;  // micro-batches accumulate into the same buckets
+  // One batch in one process: its global sample count is known here, so each
+  // replica's backward starts from 1/batch instead of 1 and the summed
+  // gradients are already means — no pass over every gradient to divide them
+  // afterwards. (Across processes, or over accumulated micro-batches, the
+  // count is summed with the gradients and the division happens on the
+  // device after the sum: reduce_and_step.)
+  seeded_mean_ = reduce && fresh && world_ == nullptr;
   const auto start = Clock::now();
   if (auto* inproc = dynamic_cast<InProcessCommunicator*>(comm_.get())) inproc->reset();
 
@@ -237,7 +244,10 @@ StepResult DataParallel::run_step(const Tensor& inputs, const Tensor& labels, co
       for (int b = 0; b < grads.num_buckets(); ++b)
         overlap_.waiting.push_back(static_cast<int>(grads.params_of(b).size()));
     }
-    if (loss.defined()) loss.backward();
+    if (loss.defined()) {
+      if (seeded_mean_) loss.backward(full(loss.shape(), 1.0 / static_cast<double>(batch), loss.options()));
+      else loss.backward();
+    }
     {
       NoGradGuard ng;  // the tail: [loss sum, sample count], summed with the gradients
       if (loss.defined()) grads.tail().narrow(0, 0, 1).add_(loss.detach().reshape({1}));
@@ -297,7 +307,8 @@ void DataParallel::reduce_and_step(int rank, ReplicaStepStats& st, detail::StepE
     NoGradGuard ng;
     Tensor count = clamp(grads.tail().narrow(0, 1, 1), 1.0, std::nullopt);  // no samples anywhere: nothing to divide
     Tensor inv = div(full({1}, 1.0, count.options()), count);
-    for (int b = 0; b < grads.num_buckets(); ++b) grads.bucket(b).mul_(inv);
+    if (!seeded_mean_)  // else the backward made them means already (run_step)
+      for (int b = 0; b < grads.num_buckets(); ++b) grads.bucket(b).mul_(inv);
     grads.tail().narrow(0, 0, 1).mul_(inv);
   }
   ev.begin(rank, Phase::Optimizer).record(replicas_[rank].stream);

@@ -135,6 +135,7 @@ class DataParallel {
   std::vector<std::unique_ptr<GradientBuckets>> buckets_;  // per replica
   std::int64_t current_batch_ = 0;                   // global batch of the step in flight (synchronized BatchNorm)
   bool accumulated_ = false;                         // an accumulate() since the last train_step
+  bool seeded_mean_ = false;                         // this step's backward starts from 1/batch (run_step)
   std::vector<std::vector<nn::Dropout*>> dropouts_;  // per replica, in module order
   struct EventPool;
   std::shared_ptr<EventPool> event_pool_;            // reused StepEvents (results may outlive a step)
