@@ -62,17 +62,29 @@ echo "minidp: $bench_step"
 [[ -n $python ]] && echo "PyTorch: $("$python" -c 'import torch; print(torch.__version__)') ($python${torch_env:+, OpenBLAS from $openmp_blas})"
 echo
 configs=("mlp 512 30" "cnn 256 10")  # model, batch, timed steps per run
+run_minidp() {  # model batch steps
+  for devices in cpu cpu,cpu; do
+    sleep 1  # let the previous process's memory and threads go first
+    "$bench_step" --model "$1" --batch "$2" --devices "$devices" --threads "$threads" --warmup 3 \
+      --steps "$3" --runs 3 --jsonl "$rows"
+  done
+}
+run_torch() {  # model batch steps
+  [[ -n $python ]] || return 0
+  sleep 1
+  "${torch_env[@]}" "$python" "$here/torch_step.py" --model "$1" --batch "$2" --device cpu --modes eager \
+    --threads "$threads" --warmup 3 --steps "$3" --runs 3 --jsonl "$rows"
+}
 for ((r = 1; r <= rounds; ++r)); do
   echo "round $r of $rounds"
   for c in "${configs[@]}"; do
     read -r model batch steps <<< "$c"
-    for devices in cpu cpu,cpu; do
-      "$bench_step" --model "$model" --batch "$batch" --devices "$devices" --threads "$threads" --warmup 3 \
-        --steps "$steps" --runs 3 --jsonl "$rows"
-    done
-    if [[ -n $python ]]; then
-      "${torch_env[@]}" "$python" "$here/torch_step.py" --model "$model" --batch "$batch" --device cpu --modes eager \
-        --threads "$threads" --warmup 3 --steps "$steps" --runs 3 --jsonl "$rows"
+    # Who goes first alternates from round to round: neither side always
+    # follows the other's process.
+    if ((r % 2)); then
+      run_minidp "$model" "$batch" "$steps"; run_torch "$model" "$batch" "$steps"
+    else
+      run_torch "$model" "$batch" "$steps"; run_minidp "$model" "$batch" "$steps"
     fi
   done
 done

@@ -97,6 +97,12 @@ void empty_host_cache() {
   c.stats.cached = 0;
 }
 
+bool host_caching_enabled() {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  return c.enabled;
+}
+
 void set_host_caching_enabled(bool on) {
   {
     Cache& c = cache();

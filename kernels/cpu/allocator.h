@@ -35,5 +35,6 @@ HostCacheStats host_cache_stats();
 // Give every cached block back to the C library.
 void empty_host_cache();
 void set_host_caching_enabled(bool on);
+bool host_caching_enabled();
 
 }  // namespace minidp::kernels::cpu

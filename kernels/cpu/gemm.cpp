@@ -78,8 +78,8 @@ void gemm_serial(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t 
 // 128 through a Linear layer) is cut into column blocks instead, where
 // repacking its small a costs little. Measured on this project's 2-core
 // machine, float32 GFLOP/s with 2 threads (docs/cpu.md):
-//   512 x 1024 x 1024   rows of 128: 163   rows of 256: 182   OpenBLAS's own 2 threads: 191
-//   128 x 1024 x 1024   rows (one block, one thread): 92   columns of 256: 161   OpenBLAS: 173
+//   512 x 1024 x 1024 (x W^T)   rows of 128: 159   rows of 256: 180   OpenBLAS's own 2 threads: 189
+//   128 x 1024 x 1024 (x W^T)   rows (one block, one thread): 82   columns of 256: 149   OpenBLAS: 161
 template <typename T>
 void gemm_parallel(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
                    std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {

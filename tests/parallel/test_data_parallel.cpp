@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "kernels/cpu/allocator.h"  // the host cache's statistics
 #include "minidp.h"
 
 using namespace minidp;
@@ -284,4 +285,24 @@ TEST_CASE("parallel: a step result gives the global mean loss, the replicas' los
   CHECK(r.loss() == doctest::Approx(ref_loss).epsilon(1e-6));  // summed with the gradients, divided by 7
   CHECK(r.loss_sum() == doctest::Approx(7.0 * ref_loss).epsilon(1e-6));
   CHECK(dp.flat_grad(0).numel() == dp.module(0)->num_parameters());  // the loss slot is not a gradient
+}
+
+TEST_CASE("parallel: a warm CPU training step takes all its large blocks from the cache") {
+  if (!kernels::cpu::host_caching_enabled()) {
+    MESSAGE("skipped: the host cache is off (MINIDP_CPU_NO_CACHE=1, or an AddressSanitizer build)");
+    return;
+  }
+  manual_seed(3);
+  auto model = std::make_shared<nn::Sequential>(std::vector<nn::ModulePtr>{
+      std::make_shared<nn::Linear>(784, 256), std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(256, 10)});
+  DataParallel dp(model, parallel::parse_replicas("cpu,cpu"), [](std::vector<Tensor> ps) {
+    return std::make_unique<nn::SGD>(ps, nn::SGDOptions{.lr = 0.01, .momentum = 0.9});
+  });
+  const Tensor x = randn({64, 784}), y = randint(0, 10, {64});
+  for (int i = 0; i < 3; ++i) dp.train_step(x, y).wait();  // the first steps fill the cache
+  const auto before = kernels::cpu::host_cache_stats();
+  for (int i = 0; i < 5; ++i) dp.train_step(x, y).wait();
+  const auto after = kernels::cpu::host_cache_stats();
+  CHECK(after.system_allocs == before.system_allocs);  // nothing new from the C library
+  CHECK(after.cache_hits > before.cache_hits + 5);      // and the steps did allocate: from the cache
 }
