@@ -101,6 +101,15 @@ void col2im_add(const T* cols, const ConvGeom& g, const Conv2dOptions& o, T* img
       }
 }
 
+// The output gradients of images first .. first + count, from [image][OC][hw]
+// to the products' layout [OC, count * hw].
+template <typename T>
+void group_layout(const T* gout, const ConvGeom& g, std::int64_t first, std::int64_t count, T* grads) {
+  const std::int64_t hw = g.hw(), ld = count * hw;
+  for (std::int64_t i = 0; i < count; ++i)
+    for (std::int64_t c = 0; c < g.oc; ++c) std::copy_n(gout + ((first + i) * g.oc + c) * hw, hw, grads + c * ld + i * hw);
+}
+
 // Runs fn(first image, images in the group) for every group, on the CPU's threads.
 template <typename F>
 void for_each_group(const ConvGeom& g, F&& fn) {
@@ -153,9 +162,7 @@ void conv2d_backward_input(const Tensor& gout, const Tensor& w, const Tensor& gx
       const std::int64_t ld = count * hw;
       T* grads = scratch<T>(0, static_cast<std::size_t>(g.oc * ld));
       T* cols = scratch<T>(1, static_cast<std::size_t>(k * ld));
-      for (std::int64_t i = 0; i < count; ++i)  // [image][OC][hw] -> [OC, g*hw]
-        for (std::int64_t c = 0; c < g.oc; ++c)
-          std::copy_n(pg + ((first + i) * g.oc + c) * hw, hw, grads + c * ld + i * hw);
+      group_layout(pg, g, first, count, grads);
       gemm_serial<T>(true, false, k, ld, g.oc, T(1), pw, k, grads, ld, T(0), cols, ld);  // d cols = W^T d out
       for (std::int64_t i = 0; i < count; ++i) col2im_add(cols + i * hw, g, o, pgx + (first + i) * g.c * g.h * g.w, ld);
     });
@@ -177,11 +184,8 @@ void conv2d_backward_weight(const Tensor& gout, const Tensor& x, const Tensor& g
       const std::int64_t ld = count * hw;
       T* grads = scratch<T>(0, static_cast<std::size_t>(g.oc * ld));
       T* cols = scratch<T>(1, static_cast<std::size_t>(k * ld));
-      for (std::int64_t i = 0; i < count; ++i) {
-        im2col(px + (first + i) * g.c * g.h * g.w, g, o, cols + i * hw, ld);
-        for (std::int64_t c = 0; c < g.oc; ++c)
-          std::copy_n(pg + ((first + i) * g.oc + c) * hw, hw, grads + c * ld + i * hw);
-      }
+      for (std::int64_t i = 0; i < count; ++i) im2col(px + (first + i) * g.c * g.h * g.w, g, o, cols + i * hw, ld);
+      group_layout(pg, g, first, count, grads);
       // d W [OC, K] = d out [OC, g*hw] @ cols^T [g*hw, K]
       gemm_serial<T>(false, true, g.oc, k, ld, T(1), grads, ld, cols, ld, T(0), partials + (first / g.group()) * wsize, k);
     });
