@@ -4,7 +4,9 @@
 set -euo pipefail
 pkgs=(cmake g++ make libeigen3-dev libopenblas-dev doctest-dev zlib1g-dev libcli11-dev nlohmann-json3-dev
       libopenmpi-dev openmpi-bin dataset-fashion-mnist python3
-      python3-numpy python3-sklearn)  # the metrics test compares minidp-metrics with scikit-learn
+      python3-numpy python3-sklearn    # the metrics test compares minidp-metrics with scikit-learn
+      python3-matplotlib               # the plotting test draws the metrics' figures
+      clang libclang-rt-14-dev)        # the fuzz harnesses (libFuzzer: -fsanitize=fuzzer)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
