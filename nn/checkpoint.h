@@ -13,7 +13,24 @@
 // Saving is atomic: the bytes go to "<path>.tmp.<pid>", are flushed and
 // fsync'ed, then renamed over <path>, and the directory is fsync'ed. A crash
 // or a full disk in the middle of a save leaves the previous checkpoint whole
-// — the one you need to resume a long run.
+// — the one you need to resume a long run — and the error says so.
+//
+// Checksums: the metadata also records each tensor's zlib crc32, as
+// "crc32.<tensor name>": "1a2b3c4d" (8 hex digits), where other readers
+// (safetensors.torch.load_file) simply see one more string. load_safetensors
+// verifies every checksum present and names the tensor whose bytes changed; a
+// file without checksums (written by PyTorch) loads unverified. A checksum key
+// naming a tensor the file does not hold is an error: the header was edited.
+// The "crc32." keys are minidp's: saving refuses them in the caller's
+// metadata, and loading removes them from Checkpoint::metadata.
+//
+// Loading validates the header as strictly as the reference reader, and more:
+// the JSON nests at most 8 levels (a safetensors header needs 3), every shape
+// fits both the data section and minidp's strides (its sizes' product, a zero
+// counted as one, at most 2^56), and the tensors fill the data section
+// exactly — sorted by offset they start at 0, leave no gap, do not overlap
+// and end at the end of the file — so a header length that is a few bytes off
+// is refused instead of loading every weight shifted.
 //
 //   nn::save_safetensors("model.safetensors", {{"w", w}, {"b", b}}, {{"epoch", "3"}});
 //   nn::Checkpoint ck = nn::load_safetensors("model.safetensors");
@@ -35,7 +52,8 @@ using StringMap = std::map<std::string, std::string>;
 
 struct Checkpoint {
   TensorMap tensors;  // on the cpu
-  StringMap metadata;
+  StringMap metadata;         // without the "crc32." checksum keys
+  std::size_t verified = 0;   // tensors whose stored checksum was verified (0 for a file without checksums)
 };
 
 // Write `tensors` (any device; copied to the host) and `metadata` to `path`, atomically.
@@ -43,7 +61,8 @@ void save_safetensors(const std::string& path, const TensorMap& tensors, const S
 // The same for an ordered list (a Module's state_dict()); duplicate names are an error.
 void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
                       const StringMap& metadata = {});
-// Read a safetensors file, validating the header; raises minidp::Error naming the file and the problem.
+// Read a safetensors file, validating the header and the checksums; raises
+// minidp::Error naming the file, the tensor and the problem.
 Checkpoint load_safetensors(const std::string& path);
 
 // What a tensor is expected to look like.

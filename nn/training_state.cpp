@@ -88,12 +88,27 @@ void TrainingState::load_model(Module& m) const {
 }
 
 void TrainingState::load_optimizer(Optimizer& o) const {
+  // The kind first: SGD's momentum buffers are not Adam's moments, and Adam
+  // and AdamW differ in how weight decay enters the update.
   auto kind = metadata.find("optimizer");
-  MINIDP_CHECK(kind != metadata.end() && kind->second == o.kind(), path, ": checkpoint of a '",
-               kind == metadata.end() ? std::string("?") : kind->second, "' optimizer cannot resume a '", o.kind(),
-               "' one");
-  o.load_state_tensors(optimizer);
-  o.load_state_scalars(metadata);
+  MINIDP_CHECK(kind != metadata.end(), path, ": the checkpoint does not say which optimizer wrote it (no metadata ",
+               "'optimizer'); it cannot resume a '", o.kind(), "' optimizer");
+  MINIDP_CHECK(kind->second == o.kind(), path, ": the checkpoint was written by a '", kind->second.substr(0, 64),
+               "' optimizer; it cannot resume a '", o.kind(), "' one (its state and update rule differ)");
+  // Scalars, then tensors; each checks everything before it changes anything,
+  // and a refused tensor state puts the scalars back.
+  const StringMap before = o.state_scalars();
+  try {
+    o.load_state_scalars(metadata);
+    try {
+      o.load_state_tensors(optimizer);
+    } catch (const Error&) {
+      o.load_state_scalars(before);
+      throw;
+    }
+  } catch (const Error& e) {
+    MINIDP_FAIL(path, ": ", e.what());
+  }
 }
 
 void TrainingState::restore_rng(Module& m) const {

@@ -53,7 +53,7 @@ struct TrainingState {
 
   // Each raises minidp::Error naming the file and what does not fit.
   void load_model(Module& m) const;
-  void load_optimizer(Optimizer& o) const;  // refuses another optimizer kind
+  void load_optimizer(Optimizer& o) const;  // refuses another kind (sgd, adam, adamw); unchanged when refused
   void restore_rng(Module& m) const;        // default generator and Dropout generators
 };
 

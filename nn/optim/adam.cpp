@@ -56,17 +56,27 @@ std::vector<std::pair<std::string, Tensor>> Adam::state_tensors() const {
 }
 
 void Adam::load_state_tensors(const std::map<std::string, Tensor>& state) {
+  check_state_names(state, {"exp_avg", "exp_avg_sq"});
+  // Check everything before changing anything: a refused checkpoint leaves the optimizer as it was.
+  std::vector<std::pair<const Tensor*, const Tensor*>> found(params_.size(), {nullptr, nullptr});
   for (std::size_t i = 0; i < params_.size(); ++i) {
     auto m = state.find("state." + std::to_string(i) + ".exp_avg");
     auto v = state.find("state." + std::to_string(i) + ".exp_avg_sq");
-    if (m == state.end() || v == state.end()) {
+    if (m == state.end() && v == state.end()) continue;  // a parameter that never had a gradient
+    MINIDP_CHECK(m != state.end() && v != state.end(), kind(), ": the checkpoint holds state.", i, ".",
+                 m == state.end() ? "exp_avg_sq" : "exp_avg", " without state.", i, ".",
+                 m == state.end() ? "exp_avg" : "exp_avg_sq", "; both moments are needed");
+    MINIDP_CHECK(m->second.shape() == params_[i].shape() && v->second.shape() == params_[i].shape(),
+                 "Adam: state of parameter ", i, " does not match ", params_[i].describe());
+    found[i] = {&m->second, &v->second};
+  }
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    if (!found[i].first) {
       m_[i] = v_[i] = Tensor();
       continue;
     }
-    MINIDP_CHECK(m->second.shape() == params_[i].shape() && v->second.shape() == params_[i].shape(),
-                 "Adam: state of parameter ", i, " does not match ", params_[i].describe());
-    m_[i] = m->second.to(params_[i].device()).to(params_[i].dtype()).clone();
-    v_[i] = v->second.to(params_[i].device()).to(params_[i].dtype()).clone();
+    m_[i] = found[i].first->to(params_[i].device()).to(params_[i].dtype()).clone();
+    v_[i] = found[i].second->to(params_[i].device()).to(params_[i].dtype()).clone();
   }
 }
 

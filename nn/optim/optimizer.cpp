@@ -1,8 +1,11 @@
 // minidp/nn/optim/optimizer.cpp — shared optimizer plumbing and gradient clipping.
 #include "nn/optim/optimizer.h"
 
+#include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <type_traits>
 
 #include "core/autograd.h"
 #include "core/ops.h"
@@ -30,12 +33,53 @@ std::map<std::string, std::string> Optimizer::state_scalars() const {
   return {{"optimizer.lr", buf}, {"optimizer.step", std::to_string(step_count_)}};
 }
 
+namespace {
+// The whole string must be the number ("0.05", "1e-3", "12"); "1x", "", " 1"
+// and numbers out of range are refused, never read as a prefix.
+template <typename T>
+T parse_scalar(const std::map<std::string, std::string>& s, const std::string& key) {
+  const auto it = s.find(key);
+  MINIDP_CHECK(it != s.end(), "optimizer: checkpoint metadata lacks '", key, "'");
+  const std::string& text = it->second;
+  T v{};
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  MINIDP_CHECK(ec == std::errc() && end == text.data() + text.size(), "optimizer: checkpoint metadata '", key,
+               "' is '", text.substr(0, 64), "'; expected ",
+               std::is_floating_point_v<T> ? "a number" : "a whole number");
+  return v;
+}
+}  // namespace
+
 void Optimizer::load_state_scalars(const std::map<std::string, std::string>& s) {
-  auto lr = s.find("optimizer.lr");
-  auto step = s.find("optimizer.step");
-  MINIDP_CHECK(lr != s.end() && step != s.end(), "optimizer: checkpoint metadata lacks optimizer.lr / optimizer.step");
-  lr_ = std::stod(lr->second);
-  step_count_ = std::stoll(step->second);
+  // Everything is parsed and checked before anything changes.
+  const double lr = parse_scalar<double>(s, "optimizer.lr");
+  const std::int64_t step = parse_scalar<std::int64_t>(s, "optimizer.step");
+  MINIDP_CHECK(std::isfinite(lr) && lr >= 0.0, "optimizer: checkpoint metadata 'optimizer.lr' is ", lr,
+               "; a learning rate must be finite and >= 0");
+  MINIDP_CHECK(step >= 0, "optimizer: checkpoint metadata 'optimizer.step' is ", step,
+               "; a step count must be >= 0");
+  lr_ = lr;
+  step_count_ = step;
+}
+
+void Optimizer::check_state_names(const std::map<std::string, Tensor>& state,
+                                  const std::vector<std::string>& buffers) const {
+  for (const auto& [name, t] : state) {
+    bool known = false;
+    const std::size_t dot = name.find('.', 6);
+    if (name.rfind("state.", 0) == 0 && dot != std::string::npos && dot > 6) {
+      std::size_t index = 0;
+      const auto [end, ec] = std::from_chars(name.data() + 6, name.data() + dot, index);
+      const std::string buffer = name.substr(dot + 1);
+      known = ec == std::errc() && end == name.data() + dot && index < params_.size() &&
+              std::find(buffers.begin(), buffers.end(), buffer) != buffers.end();
+    }
+    std::string expected;
+    for (const auto& b : buffers) expected += (expected.empty() ? "" : ", ") + b;
+    MINIDP_CHECK(known, kind(), ": the checkpoint's optimizer state holds '", name.substr(0, 200), "', which a '", kind(),
+                 "' optimizer of ", params_.size(), " parameters does not have (expected state.<0..",
+                 params_.size() == 0 ? 0 : params_.size() - 1, ">.{", expected, "})");
+  }
 }
 
 Tensor clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {

@@ -35,13 +35,21 @@ class Optimizer {
   std::int64_t steps_taken() const { return step_count_; }
 
   // State for checkpoints: tensors named "state.<param index>.<buffer>" and
-  // scalars ("lr", "step").
+  // scalars ("optimizer.lr", "optimizer.step"). Loading checks everything
+  // before it changes anything: numbers parsed whole, lr finite and >= 0, the
+  // step count >= 0, no state names this optimizer does not have; a refusal
+  // raises minidp::Error and leaves the optimizer as it was.
   virtual std::vector<std::pair<std::string, Tensor>> state_tensors() const = 0;
   virtual void load_state_tensors(const std::map<std::string, Tensor>& state) = 0;
   std::map<std::string, std::string> state_scalars() const;
   void load_state_scalars(const std::map<std::string, std::string>& s);
 
  protected:
+  // For load_state_tensors: every name in `state` must be "state.<i>.<buffer>"
+  // with i a parameter index and <buffer> one of `buffers`; anything else is
+  // another optimizer's or another model's state, refused rather than dropped.
+  void check_state_names(const std::map<std::string, Tensor>& state, const std::vector<std::string>& buffers) const;
+
   std::vector<Tensor> params_;
   double lr_;
   std::int64_t step_count_ = 0;

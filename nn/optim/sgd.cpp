@@ -47,16 +47,18 @@ std::vector<std::pair<std::string, Tensor>> SGD::state_tensors() const {
 }
 
 void SGD::load_state_tensors(const std::map<std::string, Tensor>& state) {
+  check_state_names(state, {"momentum_buffer"});
+  // Check everything before changing anything: a refused checkpoint leaves the optimizer as it was.
+  std::vector<const Tensor*> found(params_.size(), nullptr);
   for (std::size_t i = 0; i < params_.size(); ++i) {
     auto it = state.find("state." + std::to_string(i) + ".momentum_buffer");
-    if (it == state.end()) {
-      momentum_[i] = Tensor();
-      continue;
-    }
+    if (it == state.end()) continue;
     MINIDP_CHECK(it->second.shape() == params_[i].shape(), "SGD: momentum buffer ", i, " ", it->second.describe(),
                  " does not match parameter ", params_[i].describe());
-    momentum_[i] = it->second.to(params_[i].device()).to(params_[i].dtype()).clone();
+    found[i] = &it->second;
   }
+  for (std::size_t i = 0; i < params_.size(); ++i)
+    momentum_[i] = found[i] ? found[i]->to(params_[i].device()).to(params_[i].dtype()).clone() : Tensor();
 }
 
 }  // namespace minidp::nn

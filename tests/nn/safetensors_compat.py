@@ -9,6 +9,11 @@ each as {"dtype", "shape", "data_offsets"}; spaces to a multiple of 8; the raw
 little-endian data, tensors back to back. Its reader insists that the offsets
 tile the data section exactly.
 
+minidp adds one metadata string per tensor, "crc32.<name>": its zlib crc32
+as 8 hex digits, which load_safetensors verifies. Apart from that metadata the
+bytes are the reference's: the script expects exactly what the reference
+writes when given METADATA plus those checksums.
+
 This script needs only the Python standard library. When torch and
 safetensors are importable it also checks with the real thing.
 
@@ -24,6 +29,7 @@ import os
 import struct
 import subprocess
 import sys
+import zlib
 
 # dtype -> (struct code, size, rank in the reference's dtype enum)
 DTYPES = {"U8": ("B", 1, 1), "I32": ("i", 4, 9), "F32": ("f", 4, 11), "F64": ("d", 8, 12), "I64": ("q", 8, 13)}
@@ -57,6 +63,15 @@ def reference_bytes(tensors, metadata):
     text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     text += b" " * ((8 - len(text) % 8) % 8)
     return struct.pack("<Q", len(text)) + text + data
+
+
+def checksums(tensors):
+    """The metadata minidp adds: each tensor's crc32 over its raw little-endian bytes."""
+    out = {}
+    for name, (dtype, shape, values) in tensors.items():
+        code = DTYPES[dtype][0]
+        out["crc32." + name] = "%08x" % zlib.crc32(struct.pack("<%d%s" % (len(values), code), *values))
+    return out
 
 
 def strict_read(blob):
@@ -101,9 +116,10 @@ def main():
     os.makedirs(workdir, exist_ok=True)
     ref_path = os.path.join(workdir, "reference.safetensors")
     out_path = os.path.join(workdir, "minidp.safetensors")
-    expected = reference_bytes(TENSORS, METADATA)
-    with open(ref_path, "wb") as f:
-        f.write(expected)
+    with open(ref_path, "wb") as f:  # as PyTorch would write it: no checksums
+        f.write(reference_bytes(TENSORS, METADATA))
+    expected_metadata = dict(METADATA, **checksums(TENSORS))
+    expected = reference_bytes(TENSORS, expected_metadata)
 
     # 1. minidp reads the reference layout and writes its own file.
     proc = subprocess.run([tool, "roundtrip", ref_path, out_path], capture_output=True, text=True)
@@ -117,13 +133,15 @@ def main():
     with open(out_path, "rb") as f:
         blob = f.read()
     tensors, metadata = strict_read(blob)
-    ok = metadata == METADATA and set(tensors) == set(TENSORS)
+    ok = metadata == expected_metadata and set(tensors) == set(TENSORS)
+    if metadata != expected_metadata:
+        print("FAIL: metadata %s, expected %s" % (metadata, expected_metadata))
     for name, (dtype, shape, values) in TENSORS.items():
         got = tensors.get(name)
         if got is None or got[0] != dtype or got[1] != shape or not same(got[2], stored(dtype, values)):
             print("FAIL: tensor %s: expected %s %s %s, got %s" % (name, dtype, shape, values, got))
             ok = False
-    # ... and is byte for byte the file the reference writes.
+    # ... and is byte for byte the file the reference writes (given the checksums as metadata).
     if blob != expected:
         print("FAIL: minidp's bytes differ from the reference layout")
         print("  minidp:    ", blob[:200])
@@ -133,8 +151,13 @@ def main():
     # 3. With the real package at hand, let it have the last word.
     try:
         import torch  # noqa: F401
+        from safetensors import safe_open
         from safetensors.torch import load_file
         loaded = load_file(out_path)
+        with safe_open(out_path, framework="pt") as f:
+            if f.metadata() != expected_metadata:
+                print("FAIL: safetensors reads the metadata as %s" % f.metadata())
+                ok = False
         for name, (dtype, shape, values) in TENSORS.items():
             t = loaded[name]
             if list(t.shape) != shape or not same(t.flatten().tolist(), stored(dtype, values)):
