@@ -81,16 +81,18 @@ BinaryRun train_and_score(const nn::data::Dataset& train, const nn::data::Datase
   return all;
 }
 
-void print_summary(const char* title, const metrics::ConfusionMatrix& cm, const metrics::BinaryScores* scores) {
+void print_summary(const char* title, const metrics::ConfusionMatrix& cm, const metrics::BinaryScores* scores,
+                   const std::vector<std::string>& names) {
   metrics::ParadoxOptions po;
   po.positive_class = 1;
+  po.class_names = names;
   const auto p = metrics::precision(cm), r = metrics::recall(cm), f = metrics::f1(cm);
   std::printf("\n== %s\n", title);
   std::printf("  accuracy %.4f (majority baseline %.4f)  precision %.4f  recall %.4f  F1 %.4f", metrics::accuracy(cm),
               metrics::majority_baseline_accuracy(cm), p.per_class[1], r.per_class[1], f.per_class[1]);
   if (scores) std::printf("  ROC-AUC %.4f  AP %.4f", scores->roc_auc(), scores->average_precision());
   std::printf("\n");
-  for (auto& w : metrics::check_accuracy_paradox(cm, po)) std::printf("  WARNING (%s): %s\n", w.kind.c_str(), w.message.c_str());
+  for (auto& w : metrics::check_class_recall(cm, po)) std::printf("  WARNING (%s): %s\n", w.kind.c_str(), w.message.c_str());
 }
 
 }  // namespace
@@ -115,6 +117,7 @@ int main(int argc, char** argv) {
     const nn::data::Dataset test = nn::data::fashion_mnist(dir, nn::data::Split::Test);
     const auto counts = train.label_counts();
     const std::int64_t n_pos = counts.at(positive), n_neg = train.size() - n_pos;
+    const std::vector<std::string> names{"rest", nn::data::fashion_mnist_classes().at(positive)};  // e.g. "Bag"
     std::printf("Fashion-MNIST, class %lld vs the rest: %lld positives / %lld negatives in training (%.1f%%)\n",
                 static_cast<long long>(positive), static_cast<long long>(n_pos), static_cast<long long>(n_neg),
                 100.0 * n_pos / train.size());
@@ -123,14 +126,14 @@ int main(int argc, char** argv) {
     metrics::ConfusionMatrix baseline(2);
     const auto y_test = to_binary(test.labels, positive).to_vector<std::int64_t>();
     baseline.update(std::vector<std::int64_t>(y_test.size(), 0), y_test);
-    print_summary("majority baseline: always predict negative", baseline, nullptr);
+    print_summary("majority baseline: always predict negative", baseline, nullptr, names);
 
     // 2. logistic regression
     std::printf("\n  training logistic regression (BCE with logits) on %s ...\n", devices.c_str());
     BinaryRun plain = train_and_score(train, test, positive, devices, epochs, lr, 0.0, seed);
-    print_summary("logistic regression, threshold 0.5", plain.cm, &plain.scores);
+    print_summary("logistic regression, threshold 0.5", plain.cm, &plain.scores, names);
     metrics::ReportOptions ro;
-    ro.class_names = {"rest", "bag"};
+    ro.class_names = names;
     ro.paradox.positive_class = 1;
     std::printf("%s", metrics::classification_report(plain.cm, ro).c_str());
 
@@ -158,14 +161,14 @@ int main(int argc, char** argv) {
     const double pw = static_cast<double>(n_neg) / static_cast<double>(n_pos);
     std::printf("\n  training again with pos_weight = %.2f (n_negative / n_positive) ...\n", pw);
     BinaryRun weighted = train_and_score(train, test, positive, devices, epochs, lr, pw, seed);
-    print_summary("logistic regression with pos_weight, threshold 0.5", weighted.cm, &weighted.scores);
+    print_summary("logistic regression with pos_weight, threshold 0.5", weighted.cm, &weighted.scores, names);
 
     if (!json_path.empty()) {
       // The trained model's report at the top level (with its ROC and PR
       // curves, for tools/plot_metrics.py); the baseline and the pos_weight
       // model beside it.
-      auto summary = [](const metrics::ConfusionMatrix& cm, const metrics::BinaryScores* s) {
-        nlohmann::json j = metrics::classification_json(cm);
+      auto summary = [&ro](const metrics::ConfusionMatrix& cm, const metrics::BinaryScores* s) {
+        nlohmann::json j = metrics::classification_json(cm, ro);  // its warnings name the classes
         if (s) j.update(metrics::binary_json(*s));
         return j;
       };

@@ -136,15 +136,17 @@ int run(examples::TrainConfig c) {
   ro.class_names = nn::data::fashion_mnist_classes();
   rec.gather_ranks();  // every rank's speed to rank 0 (a collective: every rank calls it)
   if (!c.trace.empty()) rec.write_trace(c.trace);
-  const auto warnings = metrics::check_training_run(eval.cm, train_curve, test_curve, rec.balance(), leakage);
+  metrics::RunCheckOptions checks;
+  checks.classes.class_names = ro.class_names;  // "class Shirt", not "class 6"
+  const auto warnings = metrics::check_training_run(eval.cm, train_curve, test_curve, rec.balance(), leakage, checks);
   if (!c.quiet) {
     if (eval.cm.total() > 0)
       std::printf("\nTest set (%lld samples):\n%s", static_cast<long long>(eval.cm.total()),
                   metrics::classification_report(eval.cm, ro).c_str());
     std::printf("\n%s", metrics::speed_report(rec).c_str());
-    std::vector<metrics::Warning> others;  // the classification report already shows the accuracy paradox
+    std::vector<metrics::Warning> others;  // the classification report already shows the class warnings
     for (auto& w : warnings)
-      if (w.kind != "accuracy_paradox") others.push_back(w);
+      if (w.kind != "accuracy_paradox" && w.kind != "low_recall_class") others.push_back(w);
     if (!others.empty()) std::printf("\n%s", metrics::warnings_text(others).c_str());
   }
   if (!c.metrics_json.empty()) {

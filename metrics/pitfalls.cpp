@@ -1,11 +1,13 @@
 // minidp/metrics/pitfalls.cpp — the warnings that catch a run that looks good
-// but is not: high accuracy with a missed class, test samples that also occur
+// but is not: high accuracy on imbalanced data with a missed class (the
+// accuracy paradox), a class far below the others, test samples that also occur
 // in the training set (by hashing rows), validation loss rising while training
 // loss falls, and replicas that idle or straggle.
 #include "metrics/pitfalls.h"
 
 #include <cstdio>
 #include <unordered_set>
+#include <utility>
 
 #include "metrics/classification.h"
 
@@ -17,33 +19,70 @@ std::string fmt(double v, int digits = 3) {
   std::snprintf(buf, sizeof buf, "%.*f", digits, v);
   return buf;
 }
+
+std::string pct(double v) { return fmt(100.0 * v, 1) + "%"; }
+
+std::string class_name(const ClassCheckOptions& opts, std::int64_t c) {
+  return opts.class_names.empty() ? std::to_string(c) : opts.class_names[static_cast<std::size_t>(c)];
+}
 }  // namespace
 
-std::vector<Warning> check_accuracy_paradox(const ConfusionMatrix& cm, const ParadoxOptions& opts) {
+std::vector<Warning> check_class_recall(const ConfusionMatrix& cm, const ClassCheckOptions& opts) {
+  MINIDP_CHECK(opts.class_names.empty() || static_cast<std::int64_t>(opts.class_names.size()) == cm.num_classes(),
+               "check_class_recall: ", opts.class_names.size(), " class names for ", cm.num_classes(), " classes");
   std::vector<Warning> out;
-  const double acc = accuracy(cm);
-  if (!(acc >= opts.high_accuracy)) return out;  // also false for NaN (no samples)
+  const std::int64_t n = cm.total();
+  if (n == 0) return out;
   std::vector<std::int64_t> classes;
   if (opts.positive_class) {
     MINIDP_CHECK(*opts.positive_class >= 0 && *opts.positive_class < cm.num_classes(),
-                 "check_accuracy_paradox: positive_class ", *opts.positive_class, " is out of range [0, ",
+                 "check_class_recall: positive_class ", *opts.positive_class, " is out of range [0, ",
                  cm.num_classes(), ")");
     classes.push_back(*opts.positive_class);
   } else {
     for (std::int64_t c = 0; c < cm.num_classes(); ++c) classes.push_back(c);
   }
-  const double baseline = majority_baseline_accuracy(cm);
+  // The majority class: the one a model that ignores its input would always answer.
+  std::int64_t major = -1, present = 0;
+  for (std::int64_t c = 0; c < cm.num_classes(); ++c) {
+    if (cm.true_count(c) == 0 || !cm.counted_class(c)) continue;
+    ++present;
+    if (major < 0 || cm.true_count(c) > cm.true_count(major)) major = c;
+  }
+  const double acc = accuracy(cm), baseline = majority_baseline_accuracy(cm), mean_recall = balanced_accuracy(cm);
+  const bool imbalanced = baseline >= opts.imbalanced_share;
+  const std::string always = "always predicting the majority class " + class_name(opts, major) + " (" +
+                             pct(baseline) + " of the samples) would score " + fmt(baseline);
   for (std::int64_t c : classes) {
     const auto support = cm.true_count(c);
     if (support == 0 || !cm.counted_class(c)) continue;
-    const double rec = static_cast<double>(cm.true_positives(c)) / static_cast<double>(support);
-    if (rec >= opts.min_recall) continue;
-    out.push_back({"accuracy_paradox",
-                   "accuracy paradox: accuracy " + fmt(acc) + " looks high, but class " + std::to_string(c) +
-                       " has recall " + fmt(rec) + " (" + std::to_string(cm.true_positives(c)) + " of " +
-                       std::to_string(support) + " found); always predicting the majority class would score " +
-                       fmt(baseline) + ", balanced accuracy is " + fmt(balanced_accuracy(cm))});
+    const auto tp = cm.true_positives(c), predicted = cm.predicted_count(c);
+    const double rec = static_cast<double>(tp) / static_cast<double>(support);
+    if (!(rec < opts.min_recall)) continue;
+    const std::string found =
+        "recall " + fmt(rec) + " (" + std::to_string(tp) + " of " + std::to_string(support) + " found, " +
+        (predicted ? "precision " + fmt(static_cast<double>(tp) / static_cast<double>(predicted)) : "never predicted") +
+        ")";
+    if (imbalanced && acc >= opts.high_accuracy) {
+      out.push_back({"accuracy_paradox", "accuracy paradox: accuracy " + fmt(acc) + " looks high, but class " +
+                                             class_name(opts, c) + " has " + found + "; " + always +
+                                             ", balanced accuracy is " + fmt(mean_recall)});
+    } else if (rec <= mean_recall - opts.recall_gap) {
+      const std::string why = imbalanced ? "; " + always + ", accuracy is " + fmt(acc)
+                                         : "; the largest class is " + pct(baseline) + " of the samples, so accuracy " +
+                                               fmt(acc) + " is no accuracy paradox, but it averages this class away";
+      out.push_back({"low_recall_class", "low recall: class " + class_name(opts, c) + " has " + found + ", " +
+                                             fmt(mean_recall - rec) + " below the mean recall " + fmt(mean_recall) +
+                                             " of the " + std::to_string(present) + " classes" + why});
+    }
   }
+  return out;
+}
+
+std::vector<Warning> check_accuracy_paradox(const ConfusionMatrix& cm, const ClassCheckOptions& opts) {
+  std::vector<Warning> out;
+  for (auto& w : check_class_recall(cm, opts))
+    if (w.kind == "accuracy_paradox") out.push_back(std::move(w));
   return out;
 }
 
@@ -139,11 +178,11 @@ std::optional<Warning> check_load_imbalance(const LoadBalance& lb, double max_ra
 
 std::vector<Warning> check_training_run(const ConfusionMatrix& test_cm, const std::vector<double>& train_loss,
                                         const std::vector<double>& test_loss, const LoadBalance& balance,
-                                        const std::optional<Warning>& leakage) {
-  std::vector<Warning> w = check_accuracy_paradox(test_cm);
+                                        const std::optional<Warning>& leakage, const RunCheckOptions& opts) {
+  std::vector<Warning> w = check_class_recall(test_cm, opts.classes);
   if (leakage) w.push_back(*leakage);
-  if (auto o = check_overfitting(train_loss, test_loss)) w.push_back(*o);
-  if (auto l = check_load_imbalance(balance)) w.push_back(*l);
+  if (auto o = check_overfitting(train_loss, test_loss, opts.overfitting_epochs)) w.push_back(*o);
+  if (auto l = check_load_imbalance(balance, opts.max_load_ratio)) w.push_back(*l);
   return w;
 }
 

@@ -43,6 +43,13 @@ json score_json(const AveragedScore& a) {
           {"weighted", json_number(a.weighted)}, {"per_class", per}};
 }
 
+// The class checks (accuracy paradox, low-recall class) with the report's class names.
+std::vector<Warning> class_warnings(const ConfusionMatrix& cm, const ReportOptions& opts) {
+  ClassCheckOptions o = opts.paradox;
+  if (o.class_names.empty() && !opts.class_names.empty()) o.class_names = names_for(cm, opts.class_names);
+  return check_class_recall(cm, o);
+}
+
 json vec_json(const std::vector<double>& v) {
   json a = json::array();
   for (double x : v) a.push_back(json_number(x));
@@ -125,7 +132,7 @@ std::string classification_report(const ConfusionMatrix& cm, const ReportOptions
     out += "\n";
     out += confusion_matrix_table(cm, names);
   }
-  const auto warnings = check_accuracy_paradox(cm, opts.paradox);
+  const auto warnings = class_warnings(cm, opts);
   if (!warnings.empty()) {
     out += "\n";
     out += warnings_text(warnings);
@@ -154,7 +161,7 @@ json classification_json(const ConfusionMatrix& cm, const ReportOptions& opts) {
             {"confusion_matrix", m},
             {"zero_division", to_string(opts.zero_division)},
             {"ignore_index", cm.ignore_index() ? json(*cm.ignore_index()) : json(nullptr)},
-            {"warnings", to_json(check_accuracy_paradox(cm, opts.paradox))}};
+            {"warnings", to_json(class_warnings(cm, opts))}};
   if (!opts.class_names.empty()) j["class_names"] = names_for(cm, opts.class_names);
   return j;
 }

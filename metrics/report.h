@@ -3,9 +3,11 @@
 // classification_report() prints the table scikit-learn users know
 // (precision / recall / f1-score / support per class, then accuracy, macro
 // and weighted averages), the confusion matrix, balanced accuracy beside the
-// majority-class baseline, and any pitfall warnings. The *_json() functions
-// give the same numbers as nlohmann::json objects whose schema is documented
-// in docs/metrics.md; NaN (an undefined ratio) is written as null.
+// majority-class baseline, and the class warnings that apply (the accuracy
+// paradox on imbalanced data, a low-recall class: metrics/pitfalls.h). The
+// *_json() functions give the same numbers as nlohmann::json objects whose
+// schema is documented in docs/metrics.md; NaN (an undefined ratio) is
+// written as null.
 // JsonlWriter appends one JSON object per line — one line per epoch — which
 // tools/plot_metrics.py turns into loss and accuracy curves.
 //
@@ -42,7 +44,9 @@ struct ReportOptions {
   int digits = 4;                        // decimals in the table
   std::vector<std::string> class_names;  // empty: "0", "1", ...
   bool show_confusion_matrix = true;
-  ParadoxOptions paradox;                // thresholds of the accuracy-paradox check
+  // Thresholds of the class checks (accuracy paradox, low-recall class); their
+  // class names default to class_names above.
+  ParadoxOptions paradox;
 };
 
 // ---- text

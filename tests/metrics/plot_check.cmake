@@ -2,7 +2,7 @@
 # epoch log and a scaling table into PNG files. Without a Python that has
 # matplotlib it prints the line the test's SKIP_REGULAR_EXPRESSION matches.
 if(NOT PYTHON)
-  message("SKIPPED: matplotlib not installed")
+  message("SKIPPED: matplotlib not installed for any Python found (tools/install-deps.sh installs python3-matplotlib)")
   return()
 endif()
 file(REMOVE_RECURSE ${WORK})

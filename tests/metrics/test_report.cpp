@@ -34,7 +34,11 @@ TEST_CASE("report: the classification report has sklearn's rows and numbers") {
   CHECK(r.find("weighted avg       0.70      0.60      0.61         5\n") != std::string::npos);
   CHECK(r.find("majority-class baseline accuracy 0.60") != std::string::npos);
   CHECK(r.find("confusion matrix") != std::string::npos);
-  CHECK(r.find("WARNING") == std::string::npos);
+  // Class 1 (one sample) is never found: 0.556 below the mean recall, and the one warning.
+  CHECK(r.find("\nWARNING: low recall: class 1 has recall 0.000 (0 of 1 found, precision 0.000), 0.556 below the "
+               "mean recall 0.556 of the 3 classes; always predicting the majority class 2 (60.0% of the samples) "
+               "would score 0.600, accuracy is 0.600\n") != std::string::npos);
+  CHECK(r.find("WARNING") == r.rfind("WARNING"));
 
   ConfusionMatrix rare(2);
   rare.add(0, 0, 98);
@@ -42,9 +46,12 @@ TEST_CASE("report: the classification report has sklearn's rows and numbers") {
   ReportOptions names;
   names.class_names = {"healthy", "sick"};
   const std::string w = classification_report(rare, names);
-  CHECK(w.find("WARNING: accuracy paradox") != std::string::npos);
-  CHECK(w.find("sick") != std::string::npos);
+  // The warning names the class by its name, with its numbers.
+  CHECK(w.find("WARNING: accuracy paradox: accuracy 0.980 looks high, but class sick has recall 0.000 (0 of 2 "
+               "found, never predicted); always predicting the majority class healthy (98.0% of the samples) would "
+               "score 0.980, balanced accuracy is 0.500\n") != std::string::npos);
   CHECK(w.find("always predicting healthy") != std::string::npos);
+  CHECK(classification_json(rare, names)["warnings"][0]["kind"] == "accuracy_paradox");
   CHECK_THROWS_AS(classification_report(rare, [] { ReportOptions x; x.class_names = {"a"}; return x; }()), Error);
 }
 
