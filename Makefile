@@ -1,13 +1,14 @@
 # minidp — the two commands a new user needs:
 #   make demo   install what is missing, build, train the MLP data-parallel on every device
 #   make test   install what is missing, build, run every test
-# More: make build | sanitize | install PREFIX=... | clean
+# More: make build | sanitize | fuzz [FUZZ_SECONDS=600] | install PREFIX=... | clean
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 PREFIX ?= $(CURDIR)/install
+FUZZ_SECONDS ?= 600
 
-.PHONY: deps configure build test demo sanitize install clean
+.PHONY: deps configure build test demo sanitize fuzz install clean
 
 deps:
 	@bash tools/install-deps.sh
@@ -34,8 +35,13 @@ sanitize: deps
 	@cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j$(JOBS) -LE 'gpu|install'
 
+# Every reader of user files under libFuzzer (clang, ASan, UBSan), FUZZ_SECONDS
+# each; docs/fuzzing.md. CI runs it for 30 s each.
+fuzz: deps
+	@bash tools/fuzz.sh $(FUZZ_SECONDS)
+
 install: build
 	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan $(BUILD).configure.log $(BUILD)-asan.configure.log
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD).configure.log $(BUILD)-asan.configure.log build-fuzz build-fuzz.configure.log

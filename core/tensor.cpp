@@ -40,8 +40,15 @@ Shape contiguous_strides(const Shape& s) {
 }
 
 Tensor Tensor::empty(const Shape& shape, TensorOptions opts) {
-  for (auto d : shape)
+  // The product of the sizes, a zero counted as one: the strides are formed
+  // from it even when a zero size makes the tensor empty, so it must fit too.
+  std::int64_t span = 1;
+  for (auto d : shape) {
     MINIDP_CHECK(d >= 0, "Tensor::empty: negative size in shape ", minidp::shape_str(shape));
+    MINIDP_CHECK(!__builtin_mul_overflow(span, std::max<std::int64_t>(d, 1), &span) && span <= (std::int64_t{1} << 56),
+                 "Tensor::empty: shape ", minidp::shape_str(shape), " has too many elements (the sizes' product, ",
+                 "zeros counted as one, must stay below 2^56)");
+  }
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = std::make_shared<Storage>(shape_numel(shape) * dtype_size(opts.dtype), opts.device);
   impl->shape = shape;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "minidp.h"
+#include "guarded_main.h"  // one clear line and exit status 1 for any error
 
 using namespace minidp;
 
@@ -49,7 +50,7 @@ double loss_value(const std::vector<double>& wv, double sv, const Tensor& x) {
 
 }  // namespace
 
-int main() {
+int run() {
   try {
     std::printf("== 1. leaves, an input, and the forward pass\n");
     // float64 so that finite differences can be accurate to ~1e-9.
@@ -152,3 +153,5 @@ int main() {
     return 1;
   }
 }
+
+int main() { return minidp::examples::guarded_main("autograd_tour", run); }

@@ -7,10 +7,11 @@
 
 #include "kernels/cuda/allocator.h"
 #include "minidp.h"
+#include "guarded_main.h"  // one clear line and exit status 1 for any error
 
 using namespace minidp;
 
-int main() {
+int run() {
   if (!cuda_compiled() || cuda_device_count() == 0) {
     std::printf("cuda_hello: no GPU visible (%s); nothing to show on a CPU-only machine.\n",
                 cuda_compiled() ? "CUDA built, but no device or driver" : "minidp built without CUDA");
@@ -58,3 +59,5 @@ int main() {
   std::printf("cuda:0 allocator: %s\n", kernels::cuda::format_memory_stats(kernels::cuda::memory_stats(0)).c_str());
   return 0;
 }
+
+int main() { return minidp::examples::guarded_main("cuda_hello", run); }

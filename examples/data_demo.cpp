@@ -8,10 +8,11 @@
 
 #include "minidp.h"
 #include "nn/data/data.h"
+#include "guarded_main.h"  // one clear line and exit status 1 for any error
 
 using namespace minidp;
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App app{"Load Fashion-MNIST and show what the DataLoader produces"};
   std::string dir = nn::data::kFashionMnistDir;
   std::int64_t batch = 64;
@@ -80,3 +81,5 @@ int main(int argc, char** argv) {
   }
   return 0;
 }
+
+int main(int argc, char** argv) { return minidp::examples::guarded_main("data_demo", run, argc, argv); }

@@ -12,10 +12,11 @@
 #include <cstdio>
 
 #include "minidp.h"
+#include "guarded_main.h"  // one clear line and exit status 1 for any error
 
 using namespace minidp;
 
-int main() {
+int run() {
   auto& world = parallel::ProcessGroup::world();
   const bool lead = world.rank() == 0;
   auto make = [] {
@@ -69,3 +70,5 @@ int main() {
   }
   return 0;
 }
+
+int main() { return minidp::examples::guarded_main("ddp_tour", run); }

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "minidp.h"
+#include "guarded_main.h"  // one clear line and exit status 1 for any error
 
 using namespace minidp;
 
@@ -54,7 +55,7 @@ double max_rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
 
 }  // namespace
 
-int main() {
+int run() {
   try {
     Generator data_gen(1);
     Tensor x_all = randn({35, 4}, {}, &data_gen);
@@ -156,3 +157,5 @@ int main() {
     return 1;
   }
 }
+
+int main() { return minidp::examples::guarded_main("dp_tour", run); }

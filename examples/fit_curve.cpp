@@ -9,10 +9,11 @@
 #include <cstdio>
 
 #include "minidp.h"
+#include "guarded_main.h"  // one clear line and exit status 1 for any error
 
 using namespace minidp;
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App app{"Fit y = tanh(3x) - x/2 with a 1-32-1 MLP using minidp's autograd"};
   int steps = 300;
   double lr = 0.2;
@@ -53,3 +54,5 @@ int main(int argc, char** argv) {
   }
   return 0;
 }
+
+int main(int argc, char** argv) { return minidp::examples::guarded_main("fit_curve", run, argc, argv); }

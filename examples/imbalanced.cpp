@@ -18,6 +18,7 @@
 #include <fstream>
 
 #include "minidp.h"
+#include "guarded_main.h"  // one clear line and exit status 1 for any error
 
 using namespace minidp;
 
@@ -97,7 +98,7 @@ void print_summary(const char* title, const metrics::ConfusionMatrix& cm, const 
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App app{"The accuracy paradox on Fashion-MNIST: Bag (class 8) vs the rest"};
   std::string dir = nn::data::kFashionMnistDir, devices = "cpu", json_path;
   int epochs = 3;
@@ -185,3 +186,5 @@ int main(int argc, char** argv) {
   }
   return 0;
 }
+
+int main(int argc, char** argv) { return minidp::examples::guarded_main("imbalanced", run, argc, argv); }

@@ -13,11 +13,12 @@
 #include <iostream>
 
 #include <minidp.h>
+#include "guarded_main.h"  // one clear line and exit status 1 for any error
 
 using namespace minidp;
 using namespace minidp::metrics;
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   // Replica 0 got 600 samples: 588 legit (4 flagged), 12 fraud (3 caught).
   ConfusionMatrix replica0(2);
   replica0.add(/*label=*/0, /*predicted=*/0, 584);
@@ -50,3 +51,5 @@ int main(int argc, char** argv) {
   }
   return 0;
 }
+
+int main(int argc, char** argv) { return minidp::examples::guarded_main("metrics_demo", run, argc, argv); }

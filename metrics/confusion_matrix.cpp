@@ -39,7 +39,8 @@ std::vector<double> host_double(const Tensor& t, const char* what) {
 
 ConfusionMatrix::ConfusionMatrix(std::int64_t num_classes, std::optional<std::int64_t> ignore_index)
     : k_(num_classes), ignore_(ignore_index) {
-  MINIDP_CHECK(num_classes >= 1, "ConfusionMatrix: num_classes must be >= 1, got ", num_classes);
+  MINIDP_CHECK(num_classes >= 1 && num_classes <= kMaxClasses, "ConfusionMatrix: num_classes must be in [1, ",
+               kMaxClasses, "], got ", num_classes, " (the matrix holds num_classes^2 counts)");
   counts_.assign(static_cast<std::size_t>(k_ * k_), 0);
 }
 

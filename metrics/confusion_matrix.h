@@ -31,6 +31,11 @@ class ConfusionMatrix {
   // (macro, micro, weighted) — see metrics/classification.h.
   explicit ConfusionMatrix(std::int64_t num_classes,
                            std::optional<std::int64_t> ignore_index = std::nullopt);
+  // At most 1024 classes (ImageNet has 1000): the matrix holds K x K 64-bit
+  // counts, 8 MiB at 1024, and its reports grow with K^2 too. A file's label
+  // of 4294967295 would otherwise overflow K * K, and one of 29999 ask for 7 GB.
+  // Data sets have the same limit (nn::data::kMaxClasses).
+  static constexpr std::int64_t kMaxClasses = 1024;
 
   // Predicted class indices and labels: integer tensors of equal numel (any
   // shape; flattened). Out-of-range values raise minidp::Error.

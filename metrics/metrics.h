@@ -18,6 +18,8 @@
 //   check_accuracy_paradox(), find_overlap(), check_overfitting(),
 //   check_load_imbalance()                             metrics/pitfalls.h
 //   classification_report(), *_json(), JsonlWriter     metrics/report.h
+//   metrics_from_files() (labels, predictions, scores
+//   in text files: minidp-metrics)                     metrics/text_files.h
 //
 //   using namespace minidp::metrics;
 //   ConfusionMatrix cm(10);
@@ -39,5 +41,6 @@
 #include "metrics/report.h"
 #include "metrics/resources.h"
 #include "metrics/step_timer.h"
+#include "metrics/text_files.h"
 #include "metrics/throughput.h"
 #include "metrics/training_recorder.h"

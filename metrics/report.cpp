@@ -128,9 +128,15 @@ std::string classification_report(const ConfusionMatrix& cm, const ReportOptions
   out += "majority-class baseline accuracy " + fixed(s.majority_baseline, d);
   if (s.majority_class >= 0) out += " (always predicting " + names[static_cast<std::size_t>(s.majority_class)] + ")";
   out += "\n";
-  if (opts.show_confusion_matrix) {
+  // A table of K x K counts is read for tens of classes; for thousands it is
+  // megabytes of text nobody reads (the JSON report holds the matrix).
+  constexpr std::int64_t kMaxPrintedClasses = 50;
+  if (opts.show_confusion_matrix && cm.num_classes() <= kMaxPrintedClasses) {
     out += "\n";
     out += confusion_matrix_table(cm, names);
+  } else if (opts.show_confusion_matrix) {
+    out += "\nconfusion matrix: not printed for " + std::to_string(cm.num_classes()) + " classes (more than " +
+           std::to_string(kMaxPrintedClasses) + "); the JSON report holds it\n";
   }
   const auto warnings = class_warnings(cm, opts);
   if (!warnings.empty()) {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <limits>
 
 #include "core/error.h"
 #include "nn/data/file_io.h"
@@ -44,7 +45,9 @@ bool parse_number(const std::string& s, double& v) {
 
 Dataset read_csv(const std::string& path, const CsvOptions& opts, std::vector<std::string>* feature_names) {
   const std::vector<std::uint8_t> bytes = read_file_bytes(path);
-  const std::string text(bytes.begin(), bytes.end());
+  std::string text(bytes.begin(), bytes.end());
+  // A UTF-8 byte-order mark (EF BB BF), as spreadsheet exports write, is not part of the first field.
+  if (text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);
 
   // Split into non-empty lines, remembering their 1-based line numbers for messages.
   std::vector<std::pair<std::int64_t, std::string>> lines;
@@ -63,8 +66,19 @@ Dataset read_csv(const std::string& path, const CsvOptions& opts, std::vector<st
   std::vector<std::string> first = split_line(lines[0].second, opts.delimiter);
   bool has_header = opts.header == CsvOptions::Header::Yes;
   if (opts.header == CsvOptions::Header::Auto) {
+    // A header names every column; a line of numbers is data. A line that
+    // mixes the two is a typo either way: say so rather than guess (guessing
+    // "header" would silently drop a sample, guessing "data" would fail later
+    // with a less useful message).
     double v;
-    has_header = std::any_of(first.begin(), first.end(), [&](const std::string& f) { return !parse_number(f, v); });
+    const auto names = std::count_if(first.begin(), first.end(), [&](const std::string& f) { return !parse_number(f, v); });
+    has_header = names == static_cast<std::ptrdiff_t>(first.size());
+    if (names > 0 && !has_header) {
+      const auto bad = std::find_if(first.begin(), first.end(), [&](const std::string& f) { return !parse_number(f, v); });
+      MINIDP_FAIL(path, ":", lines[0].first, ": the first line mixes numbers and names (field ", bad - first.begin(),
+                  " is '", *bad, "'), so it is neither a header nor a row of data; fix the line, or say which it is ",
+                  "(CsvOptions::header = Yes or No)");
+    }
   }
   if (has_header) header = first;
   const auto ncols = static_cast<std::int64_t>(first.size());
@@ -111,12 +125,20 @@ Dataset read_csv(const std::string& path, const CsvOptions& opts, std::vector<st
       double v = 0;
       MINIDP_CHECK(parse_number(fields[c], v), path, ":", ln, ": field ", c, " ('", fields[c], "') is not a number");
       if (c == label) {
-        MINIDP_CHECK(v >= 0 && std::floor(v) == v && v < 9.0e15, path, ":", ln, ": label '", fields[c],
+        MINIDP_CHECK(v >= 0 && std::floor(v) == v, path, ":", ln, ": label '", fields[c],
                      "' is not a non-negative integer class id");
+        MINIDP_CHECK(v < static_cast<double>(kMaxClasses), path, ":", ln, ": label ", fields[c],
+                     " is not a class id below ", kMaxClasses, " (minidp's limit on the number of classes); ",
+                     "is the label column the right one?");
         MINIDP_CHECK(opts.num_classes <= 0 || v < static_cast<double>(opts.num_classes), path, ":", ln, ": label ",
                      fields[c], " is out of range [0, ", opts.num_classes, ")");
         *y++ = static_cast<std::int64_t>(v);
       } else {
+        // from_chars accepts "nan", "inf" and 1e39; none of them is a feature
+        // a model can learn from (1e39 is inf in float32).
+        MINIDP_CHECK(std::isfinite(v) && std::fabs(v) <= std::numeric_limits<float>::max(), path, ":", ln, ": field ",
+                     c, " ('", fields[c], "') is ", std::isfinite(v) ? "beyond float32's range" : "not finite",
+                     "; features must be finite float32 numbers");
         *x++ = static_cast<float>(v);
       }
     }

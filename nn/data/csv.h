@@ -1,10 +1,13 @@
 // minidp/nn/data/csv.h — numeric tables: one sample per line, one label column.
 //
-// Every column but the label becomes a float32 feature; the label column must
-// hold non-negative integers (class ids). The first line is a header when
-// asked, or — by default — when any of its fields is not a number. Errors
-// name the file and line, because a CSV is usually hand-edited or exported
-// from somewhere else, and "line 1207: expected 5 fields, got 4" is the fix.
+// Every column but the label becomes a float32 feature (finite, in float32's
+// range: "nan", "inf" and 1e39 are refused); the label column must hold
+// non-negative integers (class ids, below kMaxClasses). The first line is a
+// header when asked, or — by default — when every one of its fields is a name;
+// a first line that mixes names and numbers is an error, not a guess. A UTF-8
+// byte-order mark is skipped. Errors name the file and line, because a CSV is
+// usually hand-edited or exported from somewhere else, and "line 1207:
+// expected 5 fields, got 4" is the fix.
 //
 //   CsvOptions o;
 //   o.label_column = "species";                      // or o.label_index = 4

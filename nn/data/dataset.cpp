@@ -23,12 +23,15 @@ Dataset::Dataset(Tensor in, Tensor lab, std::string nm, std::int64_t classes)
   MINIDP_CHECK(in.dim() >= 1, name, ": inputs need a sample dimension, got ", in.describe());
   MINIDP_CHECK(lab.dtype() == kInt64 && lab.dim() == 1, name, ": labels must be int64 [N], got ", lab.describe());
   MINIDP_CHECK(in.size(0) == lab.size(0), name, ": ", in.size(0), " inputs but ", lab.size(0), " labels");
+  MINIDP_CHECK(num_classes <= kMaxClasses, name, ": ", num_classes, " classes is more than minidp handles (",
+               kMaxClasses, ": evaluation keeps a K x K confusion matrix); is the label column the right one?");
   inputs = in.contiguous();
   labels = lab.contiguous();
   const std::int64_t* l = labels.data<std::int64_t>();
   for (std::int64_t i = 0; i < labels.numel(); ++i) {
-    MINIDP_CHECK(l[i] >= 0 && (num_classes <= 0 || l[i] < num_classes), name, ": label ", l[i], " of sample ", i,
-                 " is out of range [0, ", num_classes > 0 ? std::to_string(num_classes) : std::string("inf"), ")");
+    MINIDP_CHECK(l[i] >= 0 && l[i] < (num_classes > 0 ? num_classes : kMaxClasses), name, ": label ", l[i],
+                 " of sample ", i, " is out of range [0, ", num_classes > 0 ? num_classes : kMaxClasses, ")",
+                 num_classes > 0 ? "" : " (minidp's limit on the number of classes)");
   }
 }
 

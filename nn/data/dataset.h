@@ -20,6 +20,13 @@
 
 namespace minidp::nn::data {
 
+// The most classes a data set may have: 1024 (ImageNet has 1000). A
+// classifier's evaluation keeps a K x K confusion matrix of 64-bit counts
+// (metrics::ConfusionMatrix::kMaxClasses, the same limit), and a label
+// column holding ids like 8999999999999999 is a wrong column, not a data set
+// with that many classes.
+inline constexpr std::int64_t kMaxClasses = 1024;
+
 // Which part of a data set a reader returns.
 enum class Split { Train, Test };
 

@@ -1,6 +1,7 @@
 // minidp/nn/data/idx.cpp — IDX parsing and validation.
 #include "nn/data/idx.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -21,41 +22,53 @@ std::string hex32(std::uint32_t v) {
   return buf;
 }
 
-// Parse the header and payload; `what` names the elements in messages ("pixels").
-Tensor parse_idx(const std::string& path, const std::vector<std::uint8_t>& b, int want_dims, const char* what,
-                 const char* kind) {
-  MINIDP_CHECK(b.size() >= 4, path, ": truncated: expected a 4-byte IDX magic number, got ", b.size(), " bytes");
-  const std::uint32_t magic = be32(b.data());
+// Read and check an IDX file: the header first (at most 4 + 4 * 255 bytes of
+// the content), then exactly the elements it declares plus one byte to detect
+// extra data. A corrupt or hostile header is refused before anything large is
+// decompressed or allocated. `what` names the elements in messages ("pixels").
+Tensor read_idx_file(const std::string& path, int want_dims, const char* what, const char* kind) {
+  FileHead head = read_file_head(path, 4);
+  const std::vector<std::uint8_t>& m = head.bytes;
+  MINIDP_CHECK(m.size() >= 4, path, ": truncated: expected a 4-byte IDX magic number, got ", m.size(), " bytes");
+  const std::uint32_t magic = be32(m.data());
   if (want_dims > 0) {
     const std::uint32_t expected = 0x800u | static_cast<std::uint32_t>(want_dims);
     MINIDP_CHECK(magic == expected, path, ": bad magic number ", hex32(magic), " (expected ", hex32(expected),
                  " for an IDX ", kind, " file)");
   }
-  MINIDP_CHECK(b[0] == 0 && b[1] == 0, path, ": bad magic number ", hex32(magic),
+  MINIDP_CHECK(m[0] == 0 && m[1] == 0, path, ": bad magic number ", hex32(magic),
                " (an IDX file starts with two zero bytes)");
-  MINIDP_CHECK(b[2] == 0x08, path, ": IDX element type ", hex32(b[2]).substr(8),
+  MINIDP_CHECK(m[2] == 0x08, path, ": IDX element type ", hex32(m[2]).substr(8),
                " is not supported (expected 08, unsigned bytes)");
-  const int ndims = b[3];
+  const int ndims = m[3];
   MINIDP_CHECK(ndims >= 1, path, ": IDX header declares 0 dimensions");
   const std::size_t header = 4 + 4 * static_cast<std::size_t>(ndims);
+  head = read_file_head(path, header);
+  const std::vector<std::uint8_t>& b = head.bytes;
   MINIDP_CHECK(b.size() >= header, path, ": truncated: expected a ", header, "-byte header for ", ndims,
                " dimensions, got ", b.size(), " bytes");
   Shape shape;
-  std::size_t count = 1;
+  std::uint64_t count = 1, span = 1;  // span: the product with zeros counted as one
   for (int d = 0; d < ndims; ++d) {
     const std::uint32_t n = be32(b.data() + 4 + 4 * d);
-    // Bound the product before forming it, so a corrupt header cannot overflow it.
-    MINIDP_CHECK(n == 0 || count <= (std::size_t{1} << 40) / n, path, ": dimension ", d, " is ", n,
-                 ", which makes the data implausibly large; the header is corrupt");
+    // Bound the product before forming it, so a corrupt header cannot overflow
+    // it — a zero dimension included, since the shape's strides still multiply
+    // the other dimensions.
+    const std::uint64_t nz = std::max<std::uint32_t>(n, 1);
+    MINIDP_CHECK(span <= kMaxFileBytes / nz, path, ": dimension ", d, " is ", n,
+                 ", which makes the data implausibly large (over ", kMaxFileBytes >> 30, " GiB); the header is corrupt");
     shape.push_back(n);
     count *= n;
+    span *= nz;
   }
-  const std::size_t got = b.size() - header;
-  MINIDP_CHECK(got >= count, path, ": truncated: expected ", count, " bytes of ", what, ", got ", got);
-  MINIDP_CHECK(got == count, path, ": expected ", count, " bytes of ", what, " for shape ", shape_str(shape),
-               ", but the file has ", got - count, " extra bytes");
+  head = read_file_head(path, header + count);
+  const std::uint64_t got = head.bytes.size() - header;
+  MINIDP_CHECK(got >= count, path, ": truncated: expected ", count, " bytes of ", what, " for shape ",
+               shape_str(shape), ", got ", got);
+  MINIDP_CHECK(!head.more, path, ": expected ", count, " bytes of ", what, " for shape ", shape_str(shape),
+               " after the header, but the file holds more; it is not the file its header describes");
   Tensor t = Tensor::empty(shape, TensorOptions(kUInt8));
-  if (count) std::memcpy(t.raw_data(), b.data() + header, count);
+  if (count) std::memcpy(t.raw_data(), head.bytes.data() + header, count);
   return t;
 }
 
@@ -79,14 +92,14 @@ MnistFiles mnist_files(const std::string& dir, bool train, const char* who, cons
 
 }  // namespace
 
-Tensor read_idx(const std::string& path) { return parse_idx(path, read_file_bytes(path), 0, "data", "data"); }
+Tensor read_idx(const std::string& path) { return read_idx_file(path, 0, "data", "data"); }
 
 Tensor read_idx_images(const std::string& path) {
-  return parse_idx(path, read_file_bytes(path), 3, "pixels", "image");
+  return read_idx_file(path, 3, "pixels", "image");
 }
 
 Tensor read_idx_labels(const std::string& path, std::int64_t num_classes) {
-  const Tensor raw = parse_idx(path, read_file_bytes(path), 1, "labels", "label");
+  const Tensor raw = read_idx_file(path, 1, "labels", "label");
   const std::uint8_t* p = raw.data<std::uint8_t>();
   Tensor labels = Tensor::empty(raw.shape(), TensorOptions(kInt64));
   std::int64_t* l = labels.data<std::int64_t>();

@@ -78,6 +78,8 @@ DataLoader::DataLoader(Dataset dataset, DataLoaderOptions opts) : dataset_(std::
   MINIDP_CHECK(opts_.parts >= 1 && opts_.part >= 0 && opts_.part < opts_.parts, "DataLoader: part ", opts_.part,
                " of ", opts_.parts, " is out of range; expected 0 <= part < parts");
   MINIDP_CHECK(dataset_.inputs.defined(), "DataLoader: the dataset is empty (no inputs tensor)");
+  MINIDP_CHECK(dataset_.size() > 0, "DataLoader: data set '", dataset_.name,
+               "' has no samples: there is nothing to train or evaluate on (its file declares 0 of them?)");
 }
 
 DataLoader::~DataLoader() = default;

@@ -37,6 +37,16 @@ expect("s_bad.txt:3: 'nan' is not a finite number" --labels ${WORK}/y_bin.txt --
 expect("--scores is for binary tasks" --labels ${WORK}/y.txt --scores ${WORK}/y_bin.txt)
 expect("give --pred FILE, --scores FILE or both" --labels ${WORK}/y.txt)
 
+# Labels that would size the confusion matrix (K x K counts) are bounded
+# before anything is allocated: 4294967295 overflowed K * K, 29999 asked for 7 GB.
+file(WRITE ${WORK}/y_huge.txt "0\n4294967295\n")
+file(WRITE ${WORK}/y_big.txt "0\n29999\n")
+file(WRITE ${WORK}/p_two.txt "0\n1\n")
+expect("y_huge.txt:2: label 4294967295 is out of range [0, 1024)" --labels ${WORK}/y_huge.txt --pred ${WORK}/p_two.txt)
+expect("y_big.txt:2: label 29999 is out of range [0, 1024)" --labels ${WORK}/y_big.txt --pred ${WORK}/p_two.txt)
+expect("--num-classes 4294967296: expected 1 to 1024" --labels ${WORK}/y.txt --pred ${WORK}/p_ok.txt --num-classes 4294967296)
+expect("--num-classes" --labels ${WORK}/y.txt --pred ${WORK}/p_ok.txt --num-classes 99999999999999999999)
+
 # And good input succeeds (exit 0) with the JSON keys promised.
 execute_process(COMMAND ${TOOL} --labels ${WORK}/y.txt --pred ${WORK}/p_ok.txt --json
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)

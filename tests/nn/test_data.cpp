@@ -143,12 +143,12 @@ TEST_CASE("idx: corrupt and missing files are reported with the file and what wa
   Bytes img = idx_images(3, 4, 5);  // 60 pixels; keep 10 of them
   img.resize(16 + 10);
   write_gz(dir / "train-images-idx3-ubyte.gz", img);
-  CHECK_THROWS_WITH_AS(read_idx_images(dir / "train-images-idx3-ubyte.gz"), doctest::Contains("train-images-idx3-ubyte.gz: truncated: expected 60 bytes of pixels, got 10"), Error);
+  CHECK_THROWS_WITH_AS(read_idx_images(dir / "train-images-idx3-ubyte.gz"), doctest::Contains("train-images-idx3-ubyte.gz: truncated: expected 60 bytes of pixels for shape [3, 4, 5], got 10"), Error);
 
   Bytes lab = idx_labels({1, 2, 3});
   lab.resize(lab.size() - 1);
   write_raw(dir / "short-labels", lab);
-  CHECK_THROWS_WITH_AS(read_idx_labels(dir / "short-labels"), doctest::Contains("short-labels: truncated: expected 3 bytes of labels, got 2"), Error);
+  CHECK_THROWS_WITH_AS(read_idx_labels(dir / "short-labels"), doctest::Contains("short-labels: truncated: expected 3 bytes of labels for shape [3], got 2"), Error);
 
   write_raw(dir / "labels", idx_labels({1, 12, 3}));
   CHECK_THROWS_WITH_AS(read_idx_labels(dir / "labels"), doctest::Contains("labels: label 12 at index 1 is out of range [0, 10)"), Error);
@@ -173,6 +173,55 @@ TEST_CASE("idx: corrupt and missing files are reported with the file and what wa
 
   CHECK_THROWS_WITH_AS(fashion_mnist((dir / "empty-dir"), Split::Train), doctest::Contains("cannot find train-images-idx3-ubyte.gz"), Error);
   CHECK_THROWS_WITH_AS(fashion_mnist((dir / "empty-dir"), Split::Train), doctest::Contains("dataset-fashion-mnist"), Error);
+}
+
+TEST_CASE("idx: sizes a file states are checked before anything is decompressed or allocated on their word") {
+  TempDir dir("idxsizes");
+  // A gzip bomb: a valid 10-label header followed by 64 MiB of zeros (64 KiB
+  // compressed). The header allows 10 bytes of labels, so the reader inflates
+  // no more than that (and one byte to see that more follows).
+  Bytes bomb = idx_labels(std::vector<std::uint8_t>(10, 1));
+  bomb.resize(bomb.size() + (std::size_t{64} << 20), 0);
+  write_gz(dir / "bomb.gz", bomb);
+  CHECK(fs::file_size(dir / "bomb.gz") < (std::size_t{1} << 20));
+  const FileHead head = read_file_head(dir / "bomb.gz", 18);
+  CHECK(head.bytes.size() == 18);
+  CHECK(head.more);
+  CHECK_THROWS_WITH_AS(read_idx_labels(dir / "bomb.gz"), doctest::Contains("bomb.gz: expected 10 bytes of labels for shape [10] after the header, but the file holds more"), Error);
+  bomb[3] = 0x07;  // and a bad magic is refused after 4 bytes
+  write_gz(dir / "bomb2.gz", bomb);
+  CHECK_THROWS_WITH_AS(read_idx_labels(dir / "bomb2.gz"), doctest::Contains("bomb2.gz: bad magic number 0x00000807"), Error);
+
+  // A truncated .gz whose last 4 bytes (the gzip trailer's size field) claim
+  // 3.7 GiB: nothing is reserved on the trailer's word, the cut is reported.
+  // (Stored, uncompressed deflate blocks, so the bytes at the cut are pixels we choose.)
+  gzFile f = gzopen((dir / "stored.gz").c_str(), "wb0");
+  const Bytes pixels = idx_images(20, 28, 28);
+  REQUIRE(gzwrite(f, pixels.data(), static_cast<unsigned>(pixels.size())) == static_cast<int>(pixels.size()));
+  gzclose(f);
+  Bytes gz = read_all(dir / "stored.gz");
+  gz.resize(gz.size() - 100);
+  for (int i = 1; i <= 4; ++i) gz[gz.size() - i] = i == 1 ? 0xEC : 0xCC;  // "ISIZE" 0xECCCCCCC: 3.7 GiB
+  write_raw(dir / "claims.gz", gz);
+  CHECK_THROWS_WITH_AS(read_idx_images(dir / "claims.gz"), doctest::Contains("claims.gz: truncated gzip stream"), Error);
+
+  // A zero dimension does not switch the size bound off: [0, 2^32-1, 2^32-1]
+  // is empty, but its strides would overflow.
+  Bytes zero;
+  put_be32(zero, 0x00000803);
+  put_be32(zero, 0);
+  put_be32(zero, 0xFFFFFFFFu);
+  put_be32(zero, 0xFFFFFFFFu);
+  write_raw(dir / "zero", zero);
+  CHECK_THROWS_WITH_AS(read_idx_images(dir / "zero"), doctest::Contains("zero: dimension 2 is 4294967295, which makes the data implausibly large"), Error);
+  CHECK_THROWS_WITH_AS(Tensor::empty({0, std::int64_t{1} << 40, std::int64_t{1} << 40}), doctest::Contains("has too many elements"), Error);
+
+  // Zero samples read fine, but there is nothing to train on: said at once, not as a NaN loss later.
+  write_raw(dir / "no-images", idx_images(0, 28, 28));
+  write_raw(dir / "no-labels", idx_labels({}));
+  Dataset empty = read_idx_dataset(dir / "no-images", dir / "no-labels", 10, "empty-set");
+  CHECK(empty.size() == 0);
+  CHECK_THROWS_WITH_AS(DataLoader(empty, {.batch_size = 4}), doctest::Contains("DataLoader: data set 'empty-set' has no samples"), Error);
 }
 
 // ---------------------------------------------------------------- CIFAR-10
@@ -263,6 +312,32 @@ TEST_CASE("csv: malformed tables name the file, the line and the problem") {
   k.num_classes = 2;
   CHECK_THROWS_WITH_AS(read_csv(write("f.csv", "1,0\n2,2\n"), k), doctest::Contains("f.csv:2: label 2 is out of range [0, 2)"), Error);
   CHECK_THROWS_WITH_AS(read_csv(dir / "missing.csv", k), doctest::Contains("missing.csv: cannot open"), Error);
+}
+
+TEST_CASE("csv: values a model cannot learn from, and first lines that are neither header nor data") {
+  TempDir dir("csvvalues");
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir / name) << text;
+    return dir / name;
+  };
+  CsvOptions o;
+  CHECK_THROWS_WITH_AS(read_csv(write("nan.csv", "1,2,0\nnan,2,1\n"), o), doctest::Contains("nan.csv:2: field 0 ('nan') is not finite; features must be finite float32 numbers"), Error);
+  CHECK_THROWS_WITH_AS(read_csv(write("inf.csv", "1,-inf,0\n"), o), doctest::Contains("inf.csv:1: field 1 ('-inf') is not finite"), Error);
+  CHECK_THROWS_WITH_AS(read_csv(write("big.csv", "1,2,0\n1e39,2,1\n"), o), doctest::Contains("big.csv:2: field 0 ('1e39') is beyond float32's range"), Error);
+  CHECK(read_csv(write("max.csv", "3.4e38,2,0\n"), o).inputs.to_vector<float>()[0] == 3.4e38f);  // in range: kept
+  CHECK_THROWS_WITH_AS(read_csv(write("id.csv", "1,2,8999999999999999\n"), o), doctest::Contains("id.csv:1: label 8999999999999999 is not a class id below 1024"), Error);
+
+  // A byte-order mark is not part of the first field: the header is still a
+  // header, and a headerless file keeps its first row.
+  Dataset h = read_csv(write("bom-header.csv", "\xEF\xBB\xBF" "x,y,label\n1,2,0\n3,4,1\n"), o);
+  CHECK(h.size() == 2);
+  Dataset d = read_csv(write("bom-data.csv", "\xEF\xBB\xBF" "1,2,0\n3,4,1\n"), o);
+  CHECK(d.size() == 2);
+  CHECK(d.inputs.to_vector<float>() == std::vector<float>{1, 2, 3, 4});
+  // A typo in the first row of a headerless file is an error, not a header that drops the row.
+  CHECK_THROWS_WITH_AS(read_csv(write("typo.csv", "1,2x,0\n3,4,1\n"), o), doctest::Contains("typo.csv:1: the first line mixes numbers and names (field 1 is '2x')"), Error);
+  o.header = CsvOptions::Header::Yes;  // said explicitly, such a line is a header
+  CHECK(read_csv(write("typo2.csv", "1,2x,0\n3,4,1\n"), o).size() == 1);
 }
 
 // ---------------------------------------------------------------- the real Fashion-MNIST
