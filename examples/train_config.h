@@ -9,7 +9,13 @@
 
 #include <CLI/CLI.hpp>  // the flags
 
+#include <unistd.h>  // access: can the outputs be written?
+
+#include <cerrno>
+#include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,27 +51,46 @@ struct TrainConfig {
   double comm_timeout = 60.0;
   double bucket_mb = 25.0;
   std::string trace;
+  std::string on_nonfinite = "stop";  // a NaN or inf loss: stop | skip | warn
 };
+
+// A finite number in [lo, hi]. CLI::Range alone lets "nan" through (every
+// comparison with NaN is false), and a NaN learning rate trains to NaN.
+inline CLI::Validator finite_range(double lo, double hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& s) -> std::string {
+        double v = 0;
+        if (!CLI::detail::lexical_cast(s, v) || !std::isfinite(v) || v < lo || v > hi)
+          return "expected a finite number in [" + CLI::detail::to_string(lo) + ", " + CLI::detail::to_string(hi) +
+                 "], got " + s;
+        return "";
+      },
+      "FINITE in [" + CLI::detail::to_string(lo) + " - " + CLI::detail::to_string(hi) + "]");
+}
 
 inline void add_flags(CLI::App& app, TrainConfig& c) {
   app.add_option("--model", c.model, "mlp (784-1024-1024-10) | cnn (conv32-pool-conv64-pool-fc128-fc10)")
       ->check(CLI::IsMember({"mlp", "cnn"}))->capture_default_str();
   app.add_option("--data", c.data, "folder with the four Fashion-MNIST .gz files")->capture_default_str();
-  app.add_option("--epochs", c.epochs, "passes over the training set")->capture_default_str()->check(CLI::Range(0, 100000));
+  app.add_option("--epochs", c.epochs, "passes over the training set")->capture_default_str()->check(CLI::Range(1, 100000));
   app.add_option("--batch", c.batch, "global batch size (split across replicas)")->capture_default_str()
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 24));
-  app.add_option("--lr", c.lr, "learning rate")->capture_default_str()->check(CLI::Range(0.0, 100.0));
-  app.add_option("--momentum", c.momentum, "SGD momentum")->capture_default_str()->check(CLI::Range(0.0, 1.0));
-  app.add_option("--weight-decay", c.weight_decay, "L2 penalty (decoupled for adamw)")->capture_default_str();
+  app.add_option("--lr", c.lr, "learning rate")->capture_default_str()->check(finite_range(0.0, 100.0));
+  app.add_option("--momentum", c.momentum, "SGD momentum")->capture_default_str()->check(finite_range(0.0, 1.0));
+  app.add_option("--weight-decay", c.weight_decay, "L2 penalty (decoupled for adamw)")->capture_default_str()
+      ->check(finite_range(0.0, 1.0e4));
   app.add_option("--optimizer", c.optimizer, "sgd | adam | adamw")->capture_default_str()
       ->check(CLI::IsMember({"sgd", "adam", "adamw"}));
   app.add_option("--seed", c.seed, "seed of weights and shuffling")->capture_default_str();
   app.add_option("--devices", c.devices, "replicas: cpu | cpu,cpu,... | cuda:0,cuda:1 | cuda:0,cuda:0 | auto")
       ->capture_default_str();
-  app.add_option("--limit-train", c.limit_train, "use only the first N training samples (0 = all)");
-  app.add_option("--limit-test", c.limit_test, "use only the first N test samples (0 = all)");
+  app.add_option("--limit-train", c.limit_train, "use only the first N training samples (0 = all)")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 40));
+  app.add_option("--limit-test", c.limit_test, "use only the first N test samples (0 = all)")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 40));
   app.add_flag("--no-shuffle", c.no_shuffle, "batches in file order");
-  app.add_option("--max-steps", c.max_steps, "stop after N optimizer steps in total (0 = no limit)");
+  app.add_option("--max-steps", c.max_steps, "stop after N optimizer steps in total (0 = no limit)")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 40));
   app.add_option("--init", c.init, "start from these weights (safetensors)");
   app.add_option("--save", c.save, "write a checkpoint of the whole run (safetensors) at the end");
   app.add_option("--resume", c.resume, "continue from a checkpoint written by --save");
@@ -82,10 +107,14 @@ inline void add_flags(CLI::App& app, TrainConfig& c) {
       ->check(CLI::IsMember({"auto", "mpi", "nccl"}))->capture_default_str();
   app.add_option("--comm-timeout", c.comm_timeout, "with --ddp: seconds a rank waits in a collective before it ends "
                                                    "the job, naming itself")
-      ->check(CLI::Range(0.1, 86400.0))->capture_default_str();
+      ->check(finite_range(0.1, 86400.0))->capture_default_str();
   app.add_option("--bucket-mb", c.bucket_mb, "gradient bucket size in MiB (the first bucket is 1 MiB); smaller "
                                              "buckets start summing earlier in backward")
-      ->check(CLI::Range(0.001, 4096.0))->capture_default_str();
+      ->check(finite_range(0.001, 4096.0))->capture_default_str();
+  app.add_option("--on-nonfinite", c.on_nonfinite, "a NaN or inf loss: stop (with the step and the likely cause), "
+                                                   "skip the optimizer steps whose gradients are not finite (a host "
+                                                   "read per step), or warn and go on")
+      ->check(CLI::IsMember({"stop", "skip", "warn"}))->capture_default_str();
   app.add_option("--trace", c.trace, "write the step phases and the gradient sums of every rank as a Chrome trace "
                                      "(JSON for Perfetto or chrome://tracing)");
 }
@@ -122,6 +151,7 @@ inline std::unique_ptr<parallel::DataParallel> make_data_parallel(const TrainCon
   if (!c.ddp) {
     parallel::DataParallelOptions o;
     o.bucket_bytes = bucket_bytes;
+    o.skip_nonfinite = c.on_nonfinite == "skip";
     return std::make_unique<parallel::DataParallel>(model, parallel::parse_replicas(c.devices), optimizer, o);
   }
   std::optional<Device> device;
@@ -135,6 +165,7 @@ inline std::unique_ptr<parallel::DataParallel> make_data_parallel(const TrainCon
   o.comm = c.comm;
   o.comm_timeout_s = c.comm_timeout;
   o.bucket_bytes = bucket_bytes;
+  o.skip_nonfinite = c.on_nonfinite == "skip";
   return std::make_unique<parallel::DistributedDataParallel>(model, optimizer, o, parallel::ProcessGroup::world(),
                                                              device);
 }
@@ -156,6 +187,43 @@ inline nn::data::DataLoaderOptions test_loader_options(const parallel::DataParal
                                 .transform = nn::data::Transform::fashion_mnist()};
   if (dp.process_group() != nullptr) o = parallel::DistributedSampler(*dp.process_group()).apply(o);
   return o;
+}
+
+// Output paths are checked before training starts: a run of hours must not
+// end in "cannot write" (the directory must exist and be writable).
+inline void check_output_path(const std::string& path, const char* flag) {
+  if (path.empty()) return;
+  const auto slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  MINIDP_CHECK(::access(dir.c_str(), W_OK) == 0, flag, " ", path, ": cannot write in ", dir, ": ",
+               std::strerror(errno), " (checked before training, so that no run is lost at its end)");
+}
+
+// What a user needs to hear when the loss stops being a number: where
+// (epoch, step), what it was before, and the likely cause.
+// `global_step` and `step_in_epoch` count from 1.
+inline std::string nonfinite_message(const TrainConfig& c, const metrics::TrainingRecorder::NonFiniteLoss& bad,
+                                     std::int64_t epoch, std::int64_t step_in_epoch, std::int64_t global_step) {
+  char buf[512];
+  std::snprintf(buf, sizeof(buf), "the training loss is %s at epoch %lld, step %lld (global step %lld)",
+                std::isnan(bad.loss) ? "nan" : (bad.loss > 0 ? "inf" : "-inf"), static_cast<long long>(epoch),
+                static_cast<long long>(step_in_epoch), static_cast<long long>(global_step));
+  std::string m = buf;
+  if (bad.has_last_finite) {
+    std::snprintf(buf, sizeof(buf), "; the last finite loss was %.6g, %lld step(s) before", bad.last_finite,
+                  static_cast<long long>(bad.step - bad.last_finite_step));
+    m += buf;
+    // A large learning rate is what makes a loss that was finite overflow.
+    const bool adam = c.optimizer != "sgd";
+    std::snprintf(buf, sizeof(buf), ". Likely cause: learning rate %g %s for %s (try %g, and lower)", c.lr,
+                  c.lr > (adam ? 0.01 : 1.0) ? "is probably too high" : "may be too high", c.optimizer.c_str(),
+                  adam ? 0.001 : 0.05);
+    m += buf;
+  } else {
+    m += ", from the first step read. Likely cause: the inputs or the initial weights (--init) hold NaN or inf, "
+         "or the learning rate " + std::to_string(c.lr) + " is far too high";
+  }
+  return m + ". To skip such steps instead: --on-nonfinite skip (or warn to go on)";
 }
 
 // "run.json" -> "run.rank2.json" for ranks of a distributed job (every rank writes its own).

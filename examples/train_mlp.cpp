@@ -17,11 +17,13 @@
 //   mpirun -np 4 ./train_mlp --ddp --devices auto   (one process per GPU, or 4 CPU processes)
 //   ./train_cnn --epochs 3          (this same file, built with --model cnn as the default)
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <optional>
 
 #include "progress.h"      // the progress bar
+#include "stop_signal.h"   // SIGINT/SIGTERM: stop after the step, save, exit 130/143
 #include "train_config.h"  // flags, data sets, model, optimizer, loader options
 
 #ifndef MINIDP_TRAIN_MODEL  // examples/CMakeLists.txt builds train_cnn with "cnn"
@@ -36,6 +38,9 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 
 int run(examples::TrainConfig c) {
   // ---- data, model, replicas; a checkpoint says where a resumed run stands
+  for (const auto& [path, flag] : {std::pair{c.save, "--save"}, {c.metrics_json, "--metrics-json"},
+                                   {c.log_jsonl, "--log-jsonl"}, {c.trace, "--trace"}})
+    examples::check_output_path(path, flag);
   auto [train, test] = examples::load_data(c);
   const auto leakage = metrics::check_data_leakage(metrics::find_overlap(train.inputs, test.inputs));
   set_allow_tf32(c.tf32);
@@ -87,12 +92,37 @@ int run(examples::TrainConfig c) {
   if (!c.log_jsonl.empty() && lead) jsonl = std::make_unique<metrics::JsonlWriter>(c.log_jsonl);
 
   // ---- the training loop
+  MINIDP_CHECK(at.epoch < c.epochs, c.resume, ": the checkpoint is at epoch ", at.epoch, ", and --epochs ", c.epochs,
+               " ends there: nothing to train (raise --epochs to go on)");
   metrics::TrainingRecorder rec(dp);
   if (!c.trace.empty()) rec.enable_trace();
   metrics::Evaluation eval{metrics::ConfusionMatrix(10), {}};
   std::vector<double> train_curve, test_curve;
+  examples::StopSignal signal;  // SIGINT/SIGTERM: finish the step, save, say how to resume
+  const std::int64_t first_global_step = at.global_step;
+  std::int64_t epoch_first_step = at.step_in_epoch;  // a resumed run starts mid-epoch
+  // Every 50 steps (the same steps on every rank) and at each epoch's end:
+  // read the losses recorded since the last look for a NaN or inf (one read,
+  // not one per step). A stop signal is a flag the host reads after every
+  // step; across processes the ranks agree on it here, so all stop together.
+  const bool distributed = dp.process_group() != nullptr && dp.process_group()->distributed();
+  bool warned = false;
+  auto look = [&]() -> bool {
+    if (auto bad = rec.check_finite()) {
+      const std::string m = examples::nonfinite_message(c, *bad, at.epoch + 1, epoch_first_step + bad->epoch_step + 1,
+                                                        first_global_step + bad->step + 1);
+      MINIDP_CHECK(c.on_nonfinite != "stop", "training stopped: ", m);
+      if (lead && !warned)
+        std::fprintf(stderr, "\nWARNING: %s; training goes on (--on-nonfinite %s)\n", m.c_str(), c.on_nonfinite.c_str());
+      warned = true;
+    }
+    std::vector<double> stop{signal.requested() ? 1.0 : 0.0};
+    if (distributed) dp.process_group()->allreduce_max(stop);
+    return stop[0] > 0;
+  };
   loader.set_epoch(at.epoch, at.step_in_epoch);  // a resumed run starts mid-epoch, skipping nothing twice
-  for (bool stop = false; at.epoch < c.epochs && !stop; ++at.epoch, at.step_in_epoch = 0) {
+  bool stop = false, stopped_by_signal = false;
+  for (; at.epoch < c.epochs && !stop; ++at.epoch, at.step_in_epoch = 0, epoch_first_step = 0) {
     rec.start_epoch();
     examples::Progress bar(loader.num_batches(), !c.quiet);
     const auto t_epoch = Clock::now();
@@ -104,14 +134,36 @@ int run(examples::TrainConfig c) {
       samples += b.size();
       ++at.step_in_epoch, ++at.global_step;
       bar.update(at.step_in_epoch, samples);
-      if (c.max_steps > 0 && at.global_step >= c.max_steps) {
+      stopped_by_signal = at.global_step % 50 == 0 ? look() : (!distributed && signal.requested());
+      if (stopped_by_signal || (c.max_steps > 0 && at.global_step >= c.max_steps)) {
         stop = true;
-        if (!c.save.empty() && lead) nn::save_training_state(c.save, *dp.module(0), dp.optimizer(0), at);
         break;
       }
       t_data = Clock::now();
     }
-    train_curve.push_back(rec.mean_loss());  // the one read of the loss: once per epoch
+    stopped_by_signal = look() || stopped_by_signal;
+    if (stopped_by_signal) {
+      // The step in progress has finished; `at` is where the next one starts.
+      if (!c.save.empty() && lead) nn::save_training_state(c.save, *dp.module(0), dp.optimizer(0), at);
+      if (lead) {
+        std::fprintf(stderr, "\nstopped by %s at epoch %lld, step %lld (global step %lld). ",
+                     examples::StopSignal::name(signal.signal()), static_cast<long long>(at.epoch + 1),
+                     static_cast<long long>(at.step_in_epoch), static_cast<long long>(at.global_step));
+        if (c.save.empty())
+          std::fprintf(stderr, "No --save was given, so nothing was written; next time pass --save FILE.\n");
+        else
+          std::fprintf(stderr, "Checkpoint written to %s; to continue exactly where this run stopped, run the same "
+                               "command with --resume %s\n", c.save.c_str(), c.save.c_str());
+      }
+      return 128 + (signal.signal() != 0 ? signal.signal() : SIGTERM);
+    }
+    if (stop && !c.save.empty() && lead) nn::save_training_state(c.save, *dp.module(0), dp.optimizer(0), at);
+    if (rec.skipped_steps() > 0 && !c.quiet)
+      std::printf("(%lld optimizer step(s) skipped so far: their gradients were not finite)\n",
+                  static_cast<long long>(rec.skipped_steps()));
+    if (rec.nonfinite_steps() > 0 && !c.quiet)
+      std::printf("(%lld step(s) so far had a non-finite loss)\n", static_cast<long long>(rec.nonfinite_steps()));
+    train_curve.push_back(rec.mean_loss());  // the one read of the epoch's loss
     const double seconds = seconds_since(t_epoch), samples_per_s = samples / std::max(seconds, 1e-9);
     rec.record_memory();
     eval = metrics::evaluate(dp, test_loader, 10);
@@ -128,8 +180,7 @@ int run(examples::TrainConfig c) {
                     {"test", {{"loss", metrics::json_number(test_curve.back())}, {"accuracy", accuracy},
                               {"f1_macro", metrics::json_number(macro_f1)}}}});
   }
-  if (!c.save.empty() && lead && (c.max_steps == 0 || at.global_step < c.max_steps))
-    nn::save_training_state(c.save, *dp.module(0), dp.optimizer(0), at);
+  if (!c.save.empty() && lead && !stop) nn::save_training_state(c.save, *dp.module(0), dp.optimizer(0), at);
 
   // ---- reports
   metrics::ReportOptions ro;

@@ -2,6 +2,7 @@
 #include "metrics/training_recorder.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -23,6 +24,8 @@ namespace {
 // Steps allowed in flight before record() waits for the oldest: bounds the
 // memory held by pending results when the host runs far ahead of the devices.
 constexpr std::size_t kMaxPending = 64;
+// Step losses kept on the device before the recorder reads them itself.
+constexpr std::size_t kMaxUnchecked = 1024;
 }  // namespace
 
 TrainingRecorder::TrainingRecorder(const parallel::DataParallel& dp, std::int64_t warmup_steps)
@@ -40,6 +43,8 @@ TrainingRecorder::TrainingRecorder(const parallel::DataParallel& dp, std::int64_
 
 void TrainingRecorder::start_epoch() {
   flush();
+  scan_losses();
+  epoch_steps_ = 0;
   loss_sum_ = Tensor();
   loss_count_ = Tensor();
   sync_mark_ = host_sync_count();
@@ -50,7 +55,8 @@ void TrainingRecorder::record(const parallel::StepResult& r, double data_wait_se
                r.replicas.size(), " replicas, but the DataParallel has ", dp_.size());
   // The loss is added on replica 0's stream, right after the step's own work
   // there: ordered by the stream, so the host does not wait.
-  if (r.loss_mean.defined()) {
+  if (r.skipped) ++skipped_;  // its loss is not finite, and the weights did not take it
+  if (r.loss_mean.defined() && !r.skipped) {
     const parallel::Replica& r0 = dp_.replica(0);
     DeviceGuard dg(r0.device);
     StreamGuard sg(r0.stream);
@@ -63,7 +69,10 @@ void TrainingRecorder::record(const parallel::StepResult& r, double data_wait_se
     }
     loss_sum_.add_(mul(r.loss_mean.to(kFloat64), count));
     loss_count_.add_(count);
+    unchecked_.push_back({steps_, epoch_steps_, r.loss_mean});
+    if (unchecked_.size() >= kMaxUnchecked) scan_losses();  // bounds the memory, one read per kMaxUnchecked steps
   }
+  ++epoch_steps_;
   pending_.push_back({r, data_wait_seconds});
   while (!pending_.empty() && (pending_.front().result.done() || pending_.size() > kMaxPending)) {
     fold(pending_.front().result, pending_.front().data_wait);
@@ -110,6 +119,33 @@ void TrainingRecorder::fold(parallel::StepResult& r, double data_wait) {
   timer_.add("allreduce", slowest.allreduce);
   timer_.add("optimizer", slowest.optimizer);
   timer_.end_step();
+}
+
+void TrainingRecorder::scan_losses() {
+  if (unchecked_.empty()) return;
+  std::vector<Tensor> losses;
+  for (const LoggedLoss& l : unchecked_) losses.push_back(l.loss);
+  const std::vector<double> v = cat(losses, 0).to(kFloat64).to(Device::cpu()).to_vector<double>();  // the one read
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (!std::isfinite(v[i])) ++nonfinite_;
+    if (first_bad_) continue;  // the first one is reported: what came after it follows from it
+    if (std::isfinite(v[i])) {
+      has_last_finite_ = true;
+      last_finite_ = v[i];
+      last_finite_step_ = unchecked_[i].step;
+    } else {
+      first_bad_ = NonFiniteLoss{unchecked_[i].step, unchecked_[i].epoch_step, v[i], has_last_finite_, last_finite_,
+                                 last_finite_step_};
+    }
+  }
+  unchecked_.clear();
+}
+
+std::optional<TrainingRecorder::NonFiniteLoss> TrainingRecorder::check_finite() {
+  scan_losses();
+  std::optional<NonFiniteLoss> bad = first_bad_;
+  first_bad_.reset();
+  return bad;
 }
 
 double TrainingRecorder::mean_loss() {

@@ -18,10 +18,12 @@
 //   }
 //   speed_report(&rec.throughput(), &rec.timer(), &rec.memory(), &rec.balance());
 //   rec.host_syncs_per_step();                         // 0 for the data-parallel step itself
+//   if (auto bad = rec.check_finite()) ...             // a NaN loss since the last check? (one read)
 #pragma once
 
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,6 +53,26 @@ class TrainingRecorder {
   void record_memory();
 
   std::int64_t steps() const { return steps_; }
+
+  // ---- non-finite losses, found without a host wait per step
+  // Every recorded step's mean loss stays on the device until it is read:
+  // check_finite() reads those recorded since its last call (one transfer)
+  // and reports the first NaN or inf among them, with the last finite loss
+  // before it. A training loop calls it at its logging interval (the examples:
+  // every 50 steps and at the end of each epoch), so a diverging run stops
+  // within a few steps at no cost to the others. Steps DataParallel skipped
+  // (StepResult::skipped) are counted, not checked, and not in mean_loss().
+  struct NonFiniteLoss {
+    std::int64_t step = 0;        // recorded steps before it (0 = the first step recorded)
+    std::int64_t epoch_step = 0;  // the same within its epoch (since start_epoch)
+    double loss = 0;              // NaN or +-inf
+    bool has_last_finite = false;  // a finite loss was seen before it
+    double last_finite = 0;
+    std::int64_t last_finite_step = -1;
+  };
+  std::optional<NonFiniteLoss> check_finite();
+  std::int64_t skipped_steps() const { return skipped_; }  // steps skipped for non-finite gradients, in all
+  std::int64_t nonfinite_steps() const { return nonfinite_; }  // non-finite losses read so far, in all
   // Host synchronisations per recorded step, counted from start_epoch() to
   // each record(): the loader, the step and the recorder itself.
   double host_syncs_per_step() const;
@@ -103,6 +125,16 @@ class TrainingRecorder {
     double data_wait;
   };
   std::deque<Pending> pending_;
+  void scan_losses();  // reads unchecked_ into first_bad_ / last_finite_
+  struct LoggedLoss {
+    std::int64_t step, epoch_step;
+    Tensor loss;  // [1] on replica 0's device
+  };
+  std::vector<LoggedLoss> unchecked_;      // recorded, not read yet
+  std::optional<NonFiniteLoss> first_bad_;  // found by a scan, not reported yet
+  bool has_last_finite_ = false;
+  double last_finite_ = 0;
+  std::int64_t last_finite_step_ = -1, epoch_steps_ = 0, skipped_ = 0, nonfinite_ = 0;
   Tensor loss_sum_;    // sum of (mean loss x global samples) since start_epoch(), on replica 0's device
   Tensor loss_count_;  // the global samples of those steps
   double comm_total_ = 0;

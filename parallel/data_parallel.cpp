@@ -2,6 +2,7 @@
 #include "parallel/data_parallel.h"
 
 #include <chrono>
+#include <cmath>
 #include <mutex>
 
 #include "core/autograd.h"
@@ -76,6 +77,9 @@ DataParallel::DataParallel(nn::ModulePtr model, std::vector<Replica> replicas, c
                            DataParallelOptions opts)
     : replicas_(std::move(replicas)), event_pool_(std::make_shared<EventPool>()), opts_(opts) {
   MINIDP_CHECK(!replicas_.empty(), "DataParallel: no replicas");
+  MINIDP_CHECK(replicas_.size() <= static_cast<std::size_t>(kMaxReplicas), "DataParallel: ", replicas_.size(), " replicas, more than the ",
+               kMaxReplicas, " one process holds (each is a whole copy of the model with its own thread); ",
+               "for more devices run one process per device (mpirun, --ddp)");
   std::vector<Device> devices;
   for (const auto& r : replicas_) devices.push_back(r.device);
   for (const auto& d : devices) check_device_available(d);
@@ -265,6 +269,7 @@ StepResult DataParallel::run_step(const Tensor& inputs, const Tensor& labels, co
     ev.end(rank).record(r.stream);
     st.loss_sum = loss.defined() ? loss.detach() : Tensor();
   });
+  for (const ReplicaStepStats& st : result.replicas) result.skipped = result.skipped || st.skipped;
 
   accumulated_ = !reduce;
   result.wall_seconds = seconds_since(start);
@@ -312,6 +317,16 @@ void DataParallel::reduce_and_step(int rank, ReplicaStepStats& st, detail::StepE
     grads.tail().narrow(0, 0, 1).mul_(inv);
   }
   ev.begin(rank, Phase::Optimizer).record(replicas_[rank].stream);
+  if (opts_.skip_nonfinite) {
+    // One number that is finite exactly when every gradient and the loss are:
+    // the sum of each value times zero — 0 for a finite value, NaN for NaN or
+    // inf (a sum of squares would also overflow on large finite values).
+    NoGradGuard ng;
+    Tensor total = sum(mul(grads.tail().narrow(0, 0, 1), 0.0));
+    for (int b = 0; b < grads.num_buckets(); ++b) total = add(total, sum(mul(grads.bucket(b), 0.0)));
+    st.skipped = !std::isfinite(total.item());  // the host read this option costs
+    if (st.skipped) return;
+  }
   optimizers_[rank]->step();
 }
 

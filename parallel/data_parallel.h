@@ -61,12 +61,26 @@ struct DataParallelOptions {
   std::size_t bucket_bytes = std::size_t(25) << 20;
   // A rank that waits longer than this for a collective ends the job (across processes).
   double comm_timeout_s = 60.0;
+  // Skip the optimizer step when the summed gradients or the loss are not
+  // finite (NaN or inf), as mixed-precision trainers do with an overflowed
+  // step: the weights and the optimizer state stay as they were, and
+  // StepResult::skipped says so. Every replica (and every process) sees the
+  // same summed gradients, so all of them skip together. The decision comes
+  // before the optimizer, so on a GPU it costs a host read per step; off by
+  // default (training loops then find a non-finite loss when they read it:
+  // metrics::TrainingRecorder::check_finite).
+  bool skip_nonfinite = false;
 };
 
 class ProcessGroup;
 
 class DataParallel {
  public:
+  // At most 64 replicas in one process: each is a whole copy of the model
+  // (its parameters, gradients and optimizer state) with its own thread, and a
+  // machine has far fewer devices than that. More devices: one process each (--ddp).
+  static constexpr int kMaxReplicas = 64;
+
   DataParallel(nn::ModulePtr model, std::vector<Replica> replicas, const OptimizerFactory& make_optimizer,
                DataParallelOptions opts = {});
   virtual ~DataParallel();

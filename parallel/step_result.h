@@ -41,6 +41,8 @@ struct ReplicaStepStats {
   // When each sum ran (buckets in order, then the tail), on the host's steady
   // clock: what a trace draws on the communication row. NaN when unknown.
   std::vector<std::pair<double, double>> comm_spans;
+  // The optimizer step was skipped: non-finite gradients or loss (DataParallelOptions::skip_nonfinite).
+  bool skipped = false;
 };
 
 namespace detail {
@@ -73,6 +75,9 @@ struct StepResult {
   // The samples of the whole step (every replica of every process), on the
   // same device: the divisor of the gradients, summed like them.
   Tensor global_samples;
+  // The optimizer step was skipped because the gradients or the loss were not
+  // finite (only with DataParallelOptions::skip_nonfinite; known at return).
+  bool skipped = false;
 
   bool done() const;                     // every replica has finished the step (never waits)
   void wait();                           // the host waits for the step; fills replicas[k].time

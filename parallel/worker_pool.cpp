@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <string>
+#include <system_error>
 
 #include "core/error.h"
 #include "kernels/cpu/parallel.h"
@@ -12,17 +13,29 @@ namespace minidp::parallel {
 
 WorkerPool::WorkerPool(int n, std::function<void(const std::string&)> on_error)
     : on_error_(std::move(on_error)), errors_(n), secondary_(n) {
-  for (int rank = 0; rank < n; ++rank) threads_.emplace_back([this, rank] { loop(rank); });
+  try {
+    for (int rank = 0; rank < n; ++rank) threads_.emplace_back([this, rank] { loop(rank); });
+  } catch (const std::system_error& e) {
+    // The threads already started must be joined before the pool goes away
+    // (a joinable std::thread destroyed ends the program).
+    const auto started = threads_.size();
+    stop_all();
+    MINIDP_FAIL("DataParallel: cannot start thread ", started + 1, " of ", n, " (one per replica): ", e.what(),
+                "; use fewer replicas");
+  }
 }
 
-WorkerPool::~WorkerPool() {
+void WorkerPool::stop_all() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
   }
   start_cv_.notify_all();
   for (auto& t : threads_) t.join();
+  threads_.clear();
 }
+
+WorkerPool::~WorkerPool() { stop_all(); }
 
 int WorkerPool::threads_per_worker(int n) { return std::max(1, kernels::cpu::max_threads() / std::max(1, n)); }
 

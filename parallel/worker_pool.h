@@ -34,6 +34,7 @@ class WorkerPool {
 
  private:
   void loop(int rank);
+  void stop_all();  // ends and joins every thread started
   std::vector<std::thread> threads_;
   std::function<void(const std::string&)> on_error_;
   std::mutex mu_;

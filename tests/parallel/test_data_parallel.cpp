@@ -1,6 +1,7 @@
 // Tests of parallel/: k replicas compute exactly what one device computes.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/cpu/allocator.h"  // the host cache's statistics
@@ -305,4 +306,40 @@ TEST_CASE("parallel: a warm CPU training step takes all its large blocks from th
   const auto after = kernels::cpu::host_cache_stats();
   CHECK(after.system_allocs == before.system_allocs);  // nothing new from the C library
   CHECK(after.cache_hits > before.cache_hits + 5);      // and the steps did allocate: from the cache
+}
+
+TEST_CASE("parallel: skip_nonfinite skips a step with a NaN sample on every replica and changes nothing") {
+  Generator g(31);
+  Tensor x = randn({12, 20}, {}, &g);
+  Tensor y = randint(0, 5, {12}, kInt64, &g);
+  Tensor bad = x.clone();
+  bad.data<float>()[7 * 20 + 3] = std::nanf("");  // one value of sample 7 (replica 2's shard with 3 replicas)
+  for (int k : {1, 3}) {
+    parallel::DataParallelOptions o;
+    o.skip_nonfinite = true;
+    DataParallel dp(make_mlp(8), cpus(k), sgd(0.1, 0.9), o);
+    parallel::StepResult first = dp.train_step(x, y);  // a normal step: momentum buffers exist now
+    CHECK_FALSE(first.skipped);
+    const std::uint64_t before = dp.parameter_hash(0);
+    const auto momentum = dp.optimizer(0).state_tensors();
+    REQUIRE(!momentum.empty());
+    const std::vector<float> m_before = momentum[0].second.to_vector<float>();
+
+    parallel::StepResult r = dp.train_step(bad, y);
+    CHECK(r.skipped);
+    for (auto& rs : r.replicas) CHECK(rs.skipped);  // every replica saw the same summed NaN
+    // (The loss itself may stay finite: ReLU maps the NaN activation to 0, but
+    // the first layer's weight gradient multiplies the NaN input.)
+    CHECK(dp.parameter_hash(0) == before);  // the weights did not take it ...
+    CHECK(dp.optimizer(0).state_tensors()[0].second.to_vector<float>() == m_before);  // ... nor the momentum
+    CHECK(dp.replicas_identical());
+
+    CHECK_FALSE(dp.train_step(x, y).skipped);  // and the next good batch trains
+    CHECK(dp.parameter_hash(0) != before);
+  }
+  // Without the option the NaN reaches the weights: what the option is for.
+  DataParallel plain(make_mlp(8), cpus(1), sgd(0.1, 0.9));
+  CHECK_FALSE(plain.train_step(bad, y).skipped);
+  const auto w = plain.module(0)->parameters()[0].to_vector<float>();
+  CHECK(std::any_of(w.begin(), w.end(), [](float v) { return std::isnan(v); }));
 }

@@ -22,3 +22,18 @@ if(MINIDP_BUILD_EXAMPLES AND MINIDP_PYTHON3)
   set_tests_properties("nn: train_mlp --metrics-json holds the report and the speed metrics" PROPERTIES
     LABELS nn TIMEOUT 300 SKIP_RETURN_CODE 77 PASS_REGULAR_EXPRESSION "keys ok")
 endif()
+# Runs that go wrong: a diverging loss, a stop signal mid-epoch, command lines that cannot work.
+if(MINIDP_BUILD_EXAMPLES)
+  add_test(NAME "nn: a diverging run stops with the step and the likely cause (stop, skip, warn)"
+           COMMAND bash ${PROJECT_SOURCE_DIR}/tests/nn/nonfinite.sh $<TARGET_FILE:train_mlp>)
+  set_tests_properties("nn: a diverging run stops with the step and the likely cause (stop, skip, warn)" PROPERTIES
+    LABELS nn TIMEOUT 300 PASS_REGULAR_EXPRESSION "stop, skip and warn -> ok")
+  add_test(NAME "nn: SIGTERM mid-epoch saves, and the resumed run ends bitwise like an uninterrupted one"
+           COMMAND bash ${PROJECT_SOURCE_DIR}/tests/nn/stop_signal.sh $<TARGET_FILE:train_mlp>)
+  set_tests_properties("nn: SIGTERM mid-epoch saves, and the resumed run ends bitwise like an uninterrupted one"
+    PROPERTIES LABELS nn TIMEOUT 300 RUN_SERIAL TRUE PASS_REGULAR_EXPRESSION "nothing written -> ok")
+  add_test(NAME "nn: impossible command lines are refused with one line"
+           COMMAND bash ${PROJECT_SOURCE_DIR}/tests/nn/bad_command_lines.sh $<TARGET_FILE:train_mlp>)
+  set_tests_properties("nn: impossible command lines are refused with one line" PROPERTIES
+    LABELS nn TIMEOUT 300 PASS_REGULAR_EXPRESSION "all refused -> ok")
+endif()
