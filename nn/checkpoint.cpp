@@ -357,7 +357,8 @@ Checkpoint load_safetensors(const std::string& path) {
                  " needs ", bytes);
     entries.push_back(std::move(en));
   }
-  for (const auto& [name, crc] : checksums) {
+  for (const auto& checksum : checksums) {
+    const std::string& name = checksum.first;
     MINIDP_CHECK(std::any_of(entries.begin(), entries.end(), [&](const Entry& en) { return en.name == name; }), path,
                  ": metadata ", quote(kChecksumPrefix + name), " is the checksum of a tensor ", quote(name),
                  " that the file does not hold (was a tensor removed from the header?)");
