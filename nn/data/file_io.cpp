@@ -48,50 +48,48 @@ FileHead read_raw(FILE* f, const std::string& path, std::vector<std::uint8_t> st
 }
 
 // Inflate a (possibly multi-member) gzip file until max_bytes + 1 bytes are
-// out or the stream ends. The compressed bytes are read as inflate needs them.
-// A stream that stops before its end marker is a truncated download: say so
+// out or the stream ends. The compressed bytes are read in chunks as inflate
+// asks for them; `in` starts with the two bytes read to see the magic. A
+// stream that stops before its end marker is a truncated download: say so
 // rather than return partial data.
 FileHead gunzip(FILE* f, const std::string& path, std::vector<std::uint8_t> in, std::uint64_t max_bytes) {
   FileHead h;
   z_stream zs{};
   MINIDP_CHECK(inflateInit2(&zs, 15 + 16) == Z_OK, path, ": zlib inflateInit2 failed");
   std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&zs, &inflateEnd);
-  std::size_t used = 0;  // bytes of `in` given to zlib
   bool eof = false;
-  std::uint64_t compressed = 0;
+  std::uint64_t compressed = in.size();
+  const auto feed = [&] {
+    zs.next_in = in.data();
+    zs.avail_in = static_cast<uInt>(in.size());
+  };
+  const auto refill = [&] {  // zlib has consumed all of `in`
+    in.clear();
+    eof = !read_some(f, path, in, std::size_t{1} << 16);
+    compressed += in.size();
+    feed();
+  };
+  feed();
   std::uint8_t chunk[1 << 16];
   int rc = Z_OK;
   while (h.bytes.size() <= max_bytes) {
-    if (zs.avail_in == 0 && !eof) {
-      in.erase(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(used));
-      if (in.empty()) eof = !read_some(f, path, in, sizeof(chunk));
-      used = in.size();
-      compressed += in.size();
-      zs.next_in = in.data();
-      zs.avail_in = static_cast<uInt>(in.size());
-    }
+    if (zs.avail_in == 0 && !eof) refill();
     zs.next_out = chunk;
     zs.avail_out = static_cast<uInt>(std::min<std::uint64_t>(sizeof(chunk), max_bytes + 1 - h.bytes.size()));
     const uInt asked = zs.avail_out;
     rc = inflate(&zs, Z_NO_FLUSH);
     h.bytes.insert(h.bytes.end(), chunk, chunk + (asked - zs.avail_out));
     if (rc == Z_STREAM_END) {
-      if (zs.avail_in == 0 && eof) break;
-      if (zs.avail_in == 0) {  // refill to see whether another member follows (as `cat a.gz b.gz` makes)
-        in.clear();
-        eof = !read_some(f, path, in, sizeof(chunk));
-        if (in.empty()) break;
-        used = in.size();
-        compressed += in.size();
-        zs.next_in = in.data();
-        zs.avail_in = static_cast<uInt>(in.size());
-      }
-      inflateReset(&zs);
+      if (zs.avail_in == 0 && !eof) refill();
+      if (zs.avail_in == 0) break;  // the end of the file
+      inflateReset(&zs);            // another gzip member follows (as `cat a.gz b.gz` makes)
       continue;
     }
     if (rc == Z_OK) continue;
-    if (rc == Z_BUF_ERROR && zs.avail_in == 0 && eof) break;  // input ran out before the end marker
-    if (rc == Z_BUF_ERROR && zs.avail_in == 0) continue;
+    if (rc == Z_BUF_ERROR && zs.avail_in == 0) {
+      if (eof) break;  // the input ran out before the end marker: truncated (below)
+      continue;
+    }
     MINIDP_FAIL(path, ": corrupt gzip data (", zs.msg ? zs.msg : "zlib error " + std::to_string(rc), ")");
   }
   h.more = h.bytes.size() > max_bytes;
