@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/cuda/conv.h"
 #include "kernels/cuda/runtime.h"
 
 namespace minidp {
@@ -40,6 +41,9 @@ void set_num_threads(int n) { kernels::cpu::set_max_threads(n); }
 int num_threads() { return kernels::cpu::num_threads(); }
 const char* cpu_gemm_library() { return kernels::cpu::gemm_library(); }
 bool allow_tf32() { return kernels::cuda::allow_tf32(); }
+void set_cudnn_benchmark(bool on) { kernels::cuda::set_cudnn_benchmark(on); }
+bool cudnn_benchmark() { return kernels::cuda::cudnn_benchmark(); }
+std::vector<std::string> cudnn_algorithms_chosen() { return kernels::cuda::cudnn_algorithms_chosen(); }
 int cuda_device_count() { return kernels::cuda::device_count(); }
 
 void check_device_available(const Device& d) {

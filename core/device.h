@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace minidp {
 
@@ -57,6 +58,23 @@ const char* cpu_gemm_library();
 // No effect on the CPU.
 void set_allow_tf32(bool allow);
 bool allow_tf32();
+
+// cuDNN autotuning, like torch.backends.cudnn.benchmark. Off by default: each
+// convolution shape takes the first *deterministic* algorithm that cuDNN's
+// heuristics rank (nothing is timed), so runs are bitwise repeatable. On: the
+// first convolution of each shape and pass benchmarks cuDNN's algorithms
+// once (a device synchronisation and some milliseconds) and keeps the fastest,
+// which may be a non-deterministic one (atomic accumulation in the backward
+// passes). Set it before training, not inside a captured CUDA graph.
+// No effect on the CPU.
+void set_cudnn_benchmark(bool on);
+bool cudnn_benchmark();
+// The convolution algorithms chosen so far, one line per (device, dtype,
+// shape, pass), with how each was chosen, e.g. "conv fwd cuda:0 float32 N=256
+// C=1 H=28 W=28 K=32 3x3 stride 1 pad 1: IMPLICIT_PRECOMP_GEMM (benchmarked,
+// 0.012 ms)" — for verbose output. Empty on a build without CUDA or before
+// the first GPU convolution.
+std::vector<std::string> cudnn_algorithms_chosen();
 
 // A queue of work on one device. On the CPU it is a label only (CPU work runs
 // on the calling thread); on CUDA `handle` is a cudaStream_t (nullptr = the

@@ -72,7 +72,9 @@ inline void split_dims(const Tensor& x, std::int64_t dim, std::int64_t& outer, s
   /* indices: int32 flat position inside each (n, c) plane of x */                              \
   void max_pool2d_forward(const Tensor& x, const Tensor& out, const Tensor& indices,              \
                           const Pool2dOptions& o);                                               \
-  void max_pool2d_backward(const Tensor& gout, const Tensor& indices, const Tensor& gx);         \
+  /* gx written in full (0 where no window's arg-max fell); o: the forward's options */          \
+  void max_pool2d_backward(const Tensor& gout, const Tensor& indices, const Tensor& gx,          \
+                           const Pool2dOptions& o);                                              \
   void avg_pool2d_forward(const Tensor& x, const Tensor& out, const Pool2dOptions& o);           \
   void avg_pool2d_backward(const Tensor& gout, const Tensor& gx, const Pool2dOptions& o);        \
   /* per-channel batch mean and 1/sqrt(biased var + eps) of x [N, C, *] */                      \

@@ -88,9 +88,9 @@ Tensor max_pool2d(const Tensor& x, Pool2dOptions o) {
                x.size(2), "x", x.size(3), " pixels are too large (at most 2^31 - 1 pixels per plane)");
   Tensor idx = Tensor::empty(s, TensorOptions(kInt32).with_device(x.device()));
   MINIDP_KERNEL(x.device(), max_pool2d_forward, contig(x), y, idx, o);
-  return record("max_pool2d", y, {x}, [idx, in_shape = x.shape()](const Tensor& g) {
-    Tensor gx = zeros(in_shape, g.options());
-    MINIDP_KERNEL(g.device(), max_pool2d_backward, contig(g), idx, gx);
+  return record("max_pool2d", y, {x}, [idx, o, in_shape = x.shape()](const Tensor& g) {
+    Tensor gx = Tensor::empty(in_shape, g.options());  // the kernel writes every element
+    MINIDP_KERNEL(g.device(), max_pool2d_backward, contig(g), idx, gx, o);
     return G{gx};
   });
 }

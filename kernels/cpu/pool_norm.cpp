@@ -99,7 +99,13 @@ void max_pool2d_forward(const Tensor& x, const Tensor& out, const Tensor& indice
   });
 }
 
-void max_pool2d_backward(const Tensor& gout, const Tensor& indices, const Tensor& gx) {
+// Each plane is zeroed, then grad_out scattered into it in ascending output
+// order; so an input element gets 0 + g_j1 + g_j2 + ... (j1 < j2 < ...). The
+// CUDA kernel (kernels/cuda/pool.cu) gathers in the same order, bit for bit.
+// `o` is not needed here (the indices say where each gradient goes); the
+// CUDA gather uses it to find the windows covering an element.
+void max_pool2d_backward(const Tensor& gout, const Tensor& indices, const Tensor& gx, const Pool2dOptions& o) {
+  (void)o;
   const std::int64_t planes = gx.size(0) * gx.size(1), hw = gx.size(2) * gx.size(3);
   const std::int64_t ohw = gout.size(2) * gout.size(3);
   const std::int32_t* pi = static_cast<const std::int32_t*>(indices.raw_data());
@@ -108,8 +114,10 @@ void max_pool2d_backward(const Tensor& gout, const Tensor& indices, const Tensor
     const T* pg = static_cast<const T*>(gout.raw_data());
     T* pd = static_cast<T*>(gx.raw_data());
     parallel_for(planes, planes_per_chunk(hw), [&](std::int64_t lo, std::int64_t hi) {
-      for (std::int64_t p = lo; p < hi; ++p)  // a plane's gradients stay in the plane: chunks never collide
+      for (std::int64_t p = lo; p < hi; ++p) {  // a plane's gradients stay in the plane: chunks never collide
+        std::fill(pd + p * hw, pd + (p + 1) * hw, T(0));
         for (std::int64_t j = 0; j < ohw; ++j) pd[p * hw + pi[p * ohw + j]] += pg[p * ohw + j];
+      }
     });
   });
 }

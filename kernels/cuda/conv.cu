@@ -6,33 +6,47 @@
 //                                                            also adds into gx, which the caller zeroed)
 //   conv2d_backward_weight  cudnnConvolutionBackwardFilter  gw  = corr(x, gout)
 //
-// Choosing an algorithm: cudnnGet*_v7 ranks the algorithms by cuDNN's own
-// heuristics without running anything (cudnnFind* would benchmark, which
-// synchronises the device, allocates, and may pick a different algorithm in
-// the next run — not what a reproducible trainer wants). From that ranking the
-// first algorithm is taken that is
+// Choosing an algorithm, by default: cudnnGet*_v7 ranks the algorithms by
+// cuDNN's own heuristics without running anything (cudnnFind* would
+// benchmark, which synchronises the device, allocates, and may pick a
+// different algorithm in the next run — not what a reproducible trainer
+// wants). From that ranking the first algorithm is taken that is
 //   * deterministic (cuDNN says so: this rules out the backward algorithms
 //     that accumulate with atomics),
 //   * FMA-only for float32 unless TF32 is allowed (kernels/cuda/runtime.h),
 //   * within a 512 MiB workspace.
+// With set_cudnn_benchmark(true) (kernels/cuda/conv.h; PyTorch's
+// cudnn.benchmark) a shape not yet planned is instead benchmarked once:
+// cudnnFind*AlgorithmEx runs every algorithm on the call's own tensors (the
+// output, or a scratch copy where the pass adds into it) with the largest
+// workspace any of them asks for (at most 512 MiB, from the caching
+// allocator), and the fastest that passes the TF32 and workspace rules wins —
+// deterministic or not. Should the search fail, the heuristic choice is made.
 // The choice and the descriptors are cached per (device, dtype, shapes,
-// options, TF32), so each shape pays for the heuristic query once. Workspace
-// memory comes from the caching allocator on the current stream.
+// options, TF32, benchmark mode), so each shape pays for the query or the
+// search once; cudnn_algorithms_chosen() lists the choices. Workspace memory
+// comes from the caching allocator on the current stream.
 //
 // Accuracy: FFT and Winograd algorithms are legal choices; their float32
 // results differ from the CPU's im2col + GEMM by up to ~1e-5 relative to the
 // output's scale (tests/gpu use 1e-4).
+#include <atomic>
+#include <cstdio>
 #include <map>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/conv.h"
 #include "kernels/cuda/handles.h"
 #include "kernels/cuda/runtime.h"
 
 namespace minidp::kernels::cuda {
 
 namespace {
+
+std::atomic<bool> g_cudnn_benchmark{false};
 
 enum class ConvPass : int { Forward, BackwardData, BackwardFilter };
 
@@ -44,6 +58,7 @@ struct ConvPlan {
   cudnnConvolutionDescriptor_t conv = nullptr;
   int algo = 0;
   std::size_t workspace = 0;
+  std::string report;  // one line of cudnn_algorithms_chosen()
 };
 
 int to_int(std::int64_t v, const char* what) {
@@ -79,13 +94,14 @@ struct Candidate {
   std::size_t memory;
   cudnnDeterminism_t determinism;
   cudnnMathType_t math;
+  float time_ms = -1;  // measured (benchmark mode only)
 };
 
 template <typename Perf>
 void collect(const Perf* perf, int count, std::vector<Candidate>& out) {
   for (int i = 0; i < count; ++i)
     out.push_back({static_cast<int>(perf[i].algo), perf[i].status, perf[i].memory, perf[i].determinism,
-                   perf[i].mathType});
+                   perf[i].mathType, perf[i].time});
 }
 
 std::vector<Candidate> ranking(cudnnHandle_t h, ConvPass pass, const ConvPlan& p) {
@@ -118,6 +134,97 @@ std::vector<Candidate> ranking(cudnnHandle_t h, ConvPass pass, const ConvPlan& p
   return out;
 }
 
+constexpr int kAlgoCount[] = {CUDNN_CONVOLUTION_FWD_ALGO_COUNT, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
+                               CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT};
+
+// Benchmark mode: cuDNN runs every algorithm of this pass on the call's
+// tensors (x, w, y in the forward pass's roles) and returns them fastest
+// first. The pass's output is scribbled on: the forward's y and the filter
+// gradient w are overwritten by the real call that follows; the data
+// gradient x is added into (beta = 1), so the search writes a scratch copy.
+// The search synchronises the device (it times with events). False, with
+// `why`, if it could not run; the caller then falls back on the heuristics.
+bool measured_ranking(cudnnHandle_t h, const Launch& l, ConvPass pass, const ConvPlan& p, const Tensor& x,
+                      const Tensor& w, const Tensor& y, std::vector<Candidate>& out, std::string& why) {
+  const int count = kAlgoCount[static_cast<int>(pass)];
+  std::size_t ws_size = 0;  // enough for every algorithm that fits the cap
+  for (int a = 0; a < count; ++a) {
+    std::size_t s = 0;
+    if (workspace_size(h, pass, p, a, s) && s <= kMaxConvWorkspace && s > ws_size) ws_size = s;
+  }
+  try {
+    Workspace ws(ws_size, l);
+    int returned = 0;
+    cudnnStatus_t st = CUDNN_STATUS_SUCCESS;
+    switch (pass) {
+      case ConvPass::Forward: {
+        cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+        st = cudnnFindConvolutionForwardAlgorithmEx(h, p.x, x.raw_data(), p.w, w.raw_data(), p.conv, p.y,
+                                                    y.raw_data(), count, &returned, perf, ws.get(), ws_size);
+        if (st == CUDNN_STATUS_SUCCESS) collect(perf, returned, out);
+        break;
+      }
+      case ConvPass::BackwardData: {
+        Workspace dx(static_cast<std::size_t>(x.numel()) * dtype_size(x.dtype()), l);
+        cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+        st = cudnnFindConvolutionBackwardDataAlgorithmEx(h, p.w, w.raw_data(), p.y, y.raw_data(), p.conv, p.x,
+                                                         dx.get(), count, &returned, perf, ws.get(), ws_size);
+        if (st == CUDNN_STATUS_SUCCESS) collect(perf, returned, out);
+        break;
+      }
+      default: {
+        cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+        st = cudnnFindConvolutionBackwardFilterAlgorithmEx(h, p.x, x.raw_data(), p.y, y.raw_data(), p.conv, p.w,
+                                                           w.raw_data(), count, &returned, perf, ws.get(), ws_size);
+        if (st == CUDNN_STATUS_SUCCESS) collect(perf, returned, out);
+        break;
+      }
+    }
+    if (st != CUDNN_STATUS_SUCCESS) {
+      why = cudnnGetErrorString(st);
+      return false;
+    }
+  } catch (const Error& e) {  // no memory for the workspace or the scratch copy
+    why = e.what();
+    why = why.substr(0, why.find('\n'));  // the first line; the allocator's statistics follow
+    return false;
+  }
+  return true;
+}
+
+const char* algo_name(ConvPass pass, int algo) {
+  static const char* const fwd[] = {"IMPLICIT_GEMM", "IMPLICIT_PRECOMP_GEMM", "GEMM",     "DIRECT",
+                                    "FFT",           "FFT_TILING",            "WINOGRAD", "WINOGRAD_NONFUSED"};
+  static const char* const data[] = {"ALGO_0",     "ALGO_1",   "FFT",
+                                     "FFT_TILING", "WINOGRAD", "WINOGRAD_NONFUSED"};
+  static const char* const filter[] = {"ALGO_0",   "ALGO_1",            "FFT",       "ALGO_3",
+                                       "WINOGRAD", "WINOGRAD_NONFUSED", "FFT_TILING"};
+  switch (pass) {
+    case ConvPass::Forward: return algo >= 0 && algo < 8 ? fwd[algo] : "unknown";
+    case ConvPass::BackwardData: return algo >= 0 && algo < 6 ? data[algo] : "unknown";
+    default: return algo >= 0 && algo < 7 ? filter[algo] : "unknown";
+  }
+}
+
+// "conv fwd cuda:0 float32 N=256 C=1 H=28 W=28 K=32 3x3 stride 1 pad 1" (the
+// forward's geometry for all three passes).
+std::string plan_name(ConvPass pass, int device, const Tensor& x, const Tensor& w, const Conv2dOptions& o,
+                      bool tf32) {
+  static const char* const pass_name[] = {"fwd", "bwd data", "bwd filter"};
+  std::string s = std::string("conv ") + pass_name[static_cast<int>(pass)] + " cuda:" + std::to_string(device) + " " +
+                  dtype_name(x.dtype()) + " N=" + std::to_string(x.size(0)) + " C=" + std::to_string(x.size(1)) +
+                  " H=" + std::to_string(x.size(2)) + " W=" + std::to_string(x.size(3)) +
+                  " K=" + std::to_string(w.size(0)) + " " + std::to_string(w.size(2)) + "x" +
+                  std::to_string(w.size(3)) + " stride " + std::to_string(o.stride_h);
+  if (o.stride_w != o.stride_h) s += "x" + std::to_string(o.stride_w);
+  s += " pad " + std::to_string(o.pad_h);
+  if (o.pad_w != o.pad_h) s += "x" + std::to_string(o.pad_w);
+  if (o.dilation_h != 1 || o.dilation_w != 1)
+    s += " dilation " + std::to_string(o.dilation_h) + "x" + std::to_string(o.dilation_w);
+  if (tf32) s += " tf32";
+  return s;
+}
+
 // Always-available deterministic algorithms, tried when the ranking offers none.
 int fallback_algo(ConvPass pass) {
   switch (pass) {
@@ -127,8 +234,8 @@ int fallback_algo(ConvPass pass) {
   }
 }
 
-ConvPlan* make_plan(cudnnHandle_t h, ConvPass pass, const Tensor& x, const Tensor& w, const Tensor& y,
-                    const Conv2dOptions& o, bool tf32, bool fallback_only) {
+ConvPlan* make_plan(cudnnHandle_t h, const Launch& l, ConvPass pass, const Tensor& x, const Tensor& w,
+                    const Tensor& y, const Conv2dOptions& o, bool tf32, bool benchmark, bool fallback_only) {
   const cudnnDataType_t dt = x.dtype() == kFloat64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT;
   auto* p = new ConvPlan;
   MINIDP_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p->x));
@@ -152,12 +259,18 @@ ConvPlan* make_plan(cudnnHandle_t h, ConvPass pass, const Tensor& x, const Tenso
   const bool fma_only = dt == CUDNN_DATA_FLOAT && !tf32;
   MINIDP_CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv, fma_only ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH));
   std::vector<Candidate> cands;
-  if (!fallback_only) cands = ranking(h, pass, *p);
+  bool measured = false;
+  std::string why_not_measured;
+  if (!fallback_only && benchmark) measured = measured_ranking(h, l, pass, *p, x, w, y, cands, why_not_measured);
+  if (!fallback_only && !measured) cands = ranking(h, pass, *p);
+  const std::size_t ranked = cands.size();
   cands.push_back({fallback_algo(pass), CUDNN_STATUS_SUCCESS, 0, CUDNN_DETERMINISTIC,
                    fma_only ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH});
-  for (const Candidate& c : cands) {
-    if (c.status != CUDNN_STATUS_SUCCESS || c.determinism != CUDNN_DETERMINISTIC || c.memory > kMaxConvWorkspace)
-      continue;
+  for (std::size_t i = 0; i < cands.size(); ++i) {
+    const Candidate& c = cands[i];
+    // Measured: the fastest, deterministic or not (what benchmark mode asks for).
+    if (c.status != CUDNN_STATUS_SUCCESS || c.memory > kMaxConvWorkspace) continue;
+    if (!measured && c.determinism != CUDNN_DETERMINISTIC) continue;
     if (fma_only && (c.math == CUDNN_TENSOR_OP_MATH || c.math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION)) continue;
     const cudnnMathType_t math = fma_only ? CUDNN_FMA_MATH : c.math;
     if (cudnnSetConvolutionMathType(p->conv, math) != CUDNN_STATUS_SUCCESS) continue;
@@ -165,29 +278,68 @@ ConvPlan* make_plan(cudnnHandle_t h, ConvPass pass, const Tensor& x, const Tenso
     if (!workspace_size(h, pass, *p, c.algo, ws) || ws > kMaxConvWorkspace) continue;
     p->algo = c.algo;
     p->workspace = ws;
+    std::string how;
+    if (i == ranked) {
+      how = fallback_only ? "fallback: cuDNN refused the chosen algorithm" : "fallback: no ranked algorithm fits";
+    } else if (measured) {
+      char ms[32];
+      std::snprintf(ms, sizeof(ms), "%.3f ms", static_cast<double>(c.time_ms));
+      how = std::string("benchmarked, ") + ms;
+      if (c.determinism != CUDNN_DETERMINISTIC) how += ", non-deterministic";
+    } else {
+      how = "heuristic";
+      if (benchmark) how += "; benchmark failed: " + why_not_measured;
+    }
+    if (math != CUDNN_FMA_MATH && dt == CUDNN_DATA_FLOAT) how += ", tensor cores allowed";
+    p->report = plan_name(pass, l.device, x, w, o, tf32) + ": " + algo_name(pass, c.algo) + " (" + how + ")";
     return p;
   }
-  MINIDP_FAIL("conv2d (CUDA): cuDNN offers no deterministic algorithm for input ", x.describe(), ", weight ",
-              w.describe(), ", output ", y.describe());
+  MINIDP_FAIL("conv2d (CUDA): cuDNN offers no ", measured ? "" : "deterministic ", "algorithm for input ",
+              x.describe(), ", weight ", w.describe(), ", output ", y.describe());
 }
 
 // Plans live for the whole process (descriptors are small; shapes are few) and
-// are never freed, so a reference stays valid even after its cache entry is
-// replaced by a fallback plan.
-ConvPlan& plan_for(cudnnHandle_t h, int device, ConvPass pass, const Tensor& x, const Tensor& w, const Tensor& y,
-                   const Conv2dOptions& o, bool fallback_only = false) {
-  static std::mutex mu;
+// are never freed once published, so a reference stays valid even after its
+// cache entry is replaced by a fallback plan.
+std::mutex g_plans_mu;
+std::map<std::vector<std::int64_t>, ConvPlan*>& plans() {
   static auto* cache = new std::map<std::vector<std::int64_t>, ConvPlan*>;
-  const bool tf32 = allow_tf32();
-  const std::vector<std::int64_t> key = {device, static_cast<std::int64_t>(x.dtype()), static_cast<std::int64_t>(pass),
-                                         tf32, x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(2),
-                                         w.size(3), y.size(2), y.size(3), o.stride_h, o.stride_w, o.pad_h, o.pad_w,
-                                         o.dilation_h, o.dilation_w};
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = cache->find(key);
-  if (it != cache->end() && (!fallback_only || it->second->algo == fallback_algo(pass))) return *it->second;
-  ConvPlan* p = make_plan(h, pass, x, w, y, o, tf32, fallback_only);
-  (*cache)[key] = p;
+  return *cache;
+}
+
+void destroy_plan(ConvPlan* p) {  // only a plan no other thread has seen
+  cudnnDestroyTensorDescriptor(p->x);
+  cudnnDestroyTensorDescriptor(p->y);
+  cudnnDestroyFilterDescriptor(p->w);
+  cudnnDestroyConvolutionDescriptor(p->conv);
+  delete p;
+}
+
+ConvPlan& plan_for(cudnnHandle_t h, const Launch& l, ConvPass pass, const Tensor& x, const Tensor& w,
+                   const Tensor& y, const Conv2dOptions& o, bool fallback_only = false) {
+  const bool tf32 = allow_tf32(), benchmark = g_cudnn_benchmark.load();
+  const std::vector<std::int64_t> key = {l.device, static_cast<std::int64_t>(x.dtype()),
+                                         static_cast<std::int64_t>(pass), tf32, benchmark, x.size(0), x.size(1),
+                                         x.size(2), x.size(3), w.size(0), w.size(2), w.size(3), y.size(2), y.size(3),
+                                         o.stride_h, o.stride_w, o.pad_h, o.pad_w, o.dilation_h, o.dilation_w};
+  auto usable = [&](const ConvPlan* p) { return !fallback_only || p->algo == fallback_algo(pass); };
+  {
+    std::lock_guard<std::mutex> lock(g_plans_mu);
+    auto it = plans().find(key);
+    if (it != plans().end() && usable(it->second)) return *it->second;
+  }
+  // Planned without the lock: a benchmark synchronises the device, and a
+  // thread it would block here might be the one whose work (a collective of
+  // another replica) that synchronisation waits for.
+  ConvPlan* p = make_plan(h, l, pass, x, w, y, o, tf32, benchmark, fallback_only);
+  std::lock_guard<std::mutex> lock(g_plans_mu);
+  auto [it, inserted] = plans().emplace(key, p);
+  if (inserted) return *p;
+  if (usable(it->second)) {  // another thread planned this shape meanwhile: one plan per shape
+    destroy_plan(p);
+    return *it->second;
+  }
+  it->second = p;
   return *p;
 }
 
@@ -197,14 +349,14 @@ ConvPlan& plan_for(cudnnHandle_t h, int device, ConvPass pass, const Tensor& x, 
 template <typename Call>
 void run_conv(cudnnHandle_t h, const Launch& l, ConvPass pass, const Tensor& x, const Tensor& w, const Tensor& y,
               const Conv2dOptions& o, const char* what, Call&& call) {
-  const ConvPlan* p = &plan_for(h, l.device, pass, x, w, y, o);
+  const ConvPlan* p = &plan_for(h, l, pass, x, w, y, o);
   cudnnStatus_t st;
   {
     Workspace ws(p->workspace, l);
     st = call(*p, ws.get());
   }
   if (cudnn_not_supported(st) && p->algo != fallback_algo(pass)) {
-    p = &plan_for(h, l.device, pass, x, w, y, o, /*fallback_only=*/true);
+    p = &plan_for(h, l, pass, x, w, y, o, /*fallback_only=*/true);
     Workspace ws(p->workspace, l);
     st = call(*p, ws.get());
   }
@@ -295,6 +447,16 @@ void conv2d_backward_weight(const Tensor& gout, const Tensor& x, const Tensor& g
                                                    static_cast<cudnnConvolutionBwdFilterAlgo_t>(p.algo), ws,
                                                    p.workspace, zero.ptr(x), p.w, gw.raw_data());
            });
+}
+
+void set_cudnn_benchmark(bool on) { g_cudnn_benchmark = on; }
+bool cudnn_benchmark() { return g_cudnn_benchmark.load(); }
+
+std::vector<std::string> cudnn_algorithms_chosen() {
+  std::lock_guard<std::mutex> lock(g_plans_mu);
+  std::vector<std::string> out;
+  for (const auto& [key, plan] : plans()) out.push_back(plan->report);
+  return out;
 }
 
 }  // namespace minidp::kernels::cuda

@@ -6,12 +6,13 @@
 // without CUDA, MINIDP_KERNEL (kernels/kernels.h) dispatches to the CPU
 // kernels alone, and a CUDA tensor cannot be made in the first place (its
 // allocation below refuses). The runtime (kernels/cuda/runtime.h), the caching
-// allocator (kernels/cuda/allocator.h) and the NCCL communicator
-// (parallel/nccl_communicator.h) are answered here.
+// allocator (kernels/cuda/allocator.h), the cuDNN switch (kernels/cuda/conv.h)
+// and the NCCL communicator (parallel/nccl_communicator.h) are answered here.
 #include <atomic>
 
 #include "core/error.h"
 #include "kernels/cuda/allocator.h"
+#include "kernels/cuda/conv.h"
 #include "kernels/cuda/runtime.h"
 #include "parallel/nccl_communicator.h"
 
@@ -23,6 +24,7 @@ namespace {
                     "-DMINIDP_CUDA=ON on a machine with the CUDA toolkit, cuDNN and NCCL)");
 }
 std::atomic<bool> g_allow_tf32{false};
+std::atomic<bool> g_cudnn_benchmark{false};
 }  // namespace
 
 namespace kernels::cuda {
@@ -54,6 +56,11 @@ bool event_query(void*) { needs_cuda("Event::query"); }
 float event_elapsed_ms(void*, void*) { needs_cuda("Event::elapsed_ms"); }
 void set_allow_tf32(bool allow) { g_allow_tf32 = allow; }  // remembered; it changes nothing on the CPU
 bool allow_tf32() { return g_allow_tf32.load(); }
+
+// ---- conv.h: remembered, like TF32; no convolution ever reaches cuDNN
+void set_cudnn_benchmark(bool on) { g_cudnn_benchmark = on; }
+bool cudnn_benchmark() { return g_cudnn_benchmark.load(); }
+std::vector<std::string> cudnn_algorithms_chosen() { return {}; }
 
 // ---- allocator.h: no device memory, so all statistics are zero
 MemoryStats memory_stats(int) { return {}; }
