@@ -62,6 +62,12 @@ inline void split_dims(const Tensor& x, std::int64_t dim, std::int64_t& outer, s
   /* c = alpha * op(a) @ op(b) + beta * c; 2-D, contiguous */                                   \
   void gemm(bool ta, bool tb, double alpha, const Tensor& a, const Tensor& b, double beta,       \
             const Tensor& c);                                                                    \
+  /* Linear's two GEMMs with their bias work fused in (CUDA float32: cuBLASLt epilogues):      */ \
+  /* y = x w^T + bias; x [M, K], w [N, K], bias [N], y [M, N]; contiguous                      */ \
+  void linear_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y);   \
+  /* gw = g^T x [N, K] and gb = the sum of g's rows [N]; g [M, N], x [M, K]; contiguous;        */ \
+  /* either output may be an undefined Tensor (not wanted)                                     */ \
+  void linear_backward_weight(const Tensor& g, const Tensor& x, const Tensor& gw, const Tensor& gb); \
   /* out = conv(x, w) + bias[c] (bias [OC], or an undefined Tensor for none) */                \
   void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& out,   \
                       const Conv2dOptions& o);                                                   \

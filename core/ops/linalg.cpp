@@ -42,17 +42,24 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
                  " must have shape [", weight.size(0), "]");
     detail::check_floating("linear", x);
     detail::check_same("linear", x, weight);
-    // PyTorch's addmm: y starts as the bias in every row and the product is
-    // added onto it (GEMM with beta = 1) — one pass over y fewer than a
-    // product followed by a broadcast add.
+    // The CPU, like PyTorch's addmm, starts y as the bias in every row and
+    // adds the product onto it (GEMM with beta = 1); CUDA adds the bias in
+    // the GEMM's epilogue instead, as it writes y (docs/cuda.md, "Fused
+    // epilogues"). Either way no separate pass over y adds the bias.
     y = Tensor::empty({x2.size(0), weight.size(0)}, x.options());
-    const Tensor b = detail::contig(bias);
-    MINIDP_KERNEL(x.device(), copy, make_view(b, y.shape(), {0, 1}, b.offset()), y);
-    MINIDP_KERNEL(x.device(), gemm, false, true, 1.0, detail::contig(x2), detail::contig(weight), 1.0, y);
+    MINIDP_KERNEL(x.device(), linear_forward, detail::contig(x2), detail::contig(weight), detail::contig(bias), y);
     const bool gx = needs_grad(x2), gw = needs_grad(weight), gb = needs_grad(bias);
     y = record("linear", y, {x2, weight, bias}, [x2 = x2.detach(), w = weight.detach(), gx, gw, gb](const Tensor& g) {
-      // y = x W^T + b:  dx = g W,  dW = g^T x,  db = the sum of g over the rows
-      return G{gx ? matmul(g, w) : Tensor(), gw ? matmul(g, x2, true, false) : Tensor(), gb ? sum(g, {0}) : Tensor()};
+      // y = x W^T + b:  dx = g W,  dW = g^T x,  db = the sum of g over the rows.
+      // dW and db come from one kernel: on CUDA the row sum rides along in
+      // the dW GEMM, which reads g anyway.
+      Tensor dx = gx ? matmul(g, w) : Tensor(), dw, db;
+      if (gw || gb) {
+        if (gw) dw = Tensor::empty(w.shape(), g.options());
+        if (gb) db = Tensor::empty({w.size(0)}, g.options());
+        MINIDP_KERNEL(g.device(), linear_backward_weight, detail::contig(g), detail::contig(x2), dw, db);
+      }
+      return G{dx, dw, db};
     });
   }
   if (x.dim() == 2) return y;
