@@ -15,6 +15,7 @@
 //
 //   bench_step --model mlp --batch 512 --devices cuda:0
 //   bench_step --model wide --batch 8192 --devices cuda:0 --tf32
+//   bench_step --model mlp --batch 512 --devices cuda:0 --cuda-graph   # the step replayed as a CUDA graph
 //   bench_step --model cnn --batch 256 --devices cuda:0,cuda:0 --jsonl results.jsonl
 #include <CLI/CLI.hpp>
 
@@ -38,6 +39,7 @@ struct Config {
   std::string devices = "cpu";
   int warmup = 20, steps = 200, runs = 3;
   bool tf32 = false;
+  bool cuda_graph = false;
   int threads = 0;
   std::string jsonl;
 };
@@ -69,9 +71,11 @@ int run(const Config& c) {
   nn::ModulePtr model = c.model == "mlp"   ? examples::make_mlp()
                         : c.model == "cnn" ? examples::make_cnn()
                                            : examples::make_wide_mlp();
+  parallel::DataParallelOptions o;
+  o.cuda_graph = c.cuda_graph;
   parallel::DataParallel dp(model, parallel::parse_replicas(c.devices), [](std::vector<Tensor> ps) {
     return std::make_unique<nn::SGD>(ps, nn::SGDOptions{.lr = 0.01, .momentum = 0.9});
-  });
+  }, o);
   const parallel::Replica& r0 = dp.replica(0);
   const Shape input = c.model == "wide" ? Shape{c.batch, 4096} : Shape{c.batch, 1, 28, 28};
   const Tensor x = randn(input).to(r0.device);  // synthetic, and on the device once
@@ -109,10 +113,11 @@ int run(const Config& c) {
   if (threads > 0)
     std::printf("  threads %d (%d per replica, %s)  peak RSS %.0f MiB", threads, dp.cpu_threads_per_replica(),
                 cpu_gemm_library(), peak_rss_mib());
+  if (c.cuda_graph) std::printf("  cuda graph: %lld replays", static_cast<long long>(dp.graph_replays()));
   std::printf("\n");
   if (!c.jsonl.empty()) {
     nlohmann::json j = {{"framework", "minidp"},
-                        {"mode", "eager"},
+                        {"mode", dp.graph_replays() > 0 ? "graph" : "eager"},
                         {"model", c.model},
                         {"batch", c.batch},
                         {"devices", c.devices},
@@ -153,6 +158,7 @@ int main(int argc, char** argv) {
   app.add_option("--runs", c.runs, "timed runs (the median is reported)")->check(CLI::Range(1, 1000))
       ->capture_default_str();
   app.add_flag("--tf32", c.tf32, "TF32 tensor cores for float32 GEMMs and convolutions");
+  app.add_flag("--cuda-graph", c.cuda_graph, "replay each step as a CUDA graph after the warm-up (GPU replicas on one GPU)");
   app.add_option("--threads", c.threads, "CPU threads, divided among CPU replicas (default: every core, or "
                                          "MINIDP_NUM_THREADS / OMP_NUM_THREADS)")->check(CLI::Range(0, 4096));
   app.add_option("--jsonl", c.jsonl, "append the result as one JSON line");

@@ -52,6 +52,7 @@ struct TrainConfig {
   double bucket_mb = 25.0;
   std::string trace;
   std::string on_nonfinite = "stop";  // a NaN or inf loss: stop | skip | warn
+  bool cuda_graph = false;            // replay each step as a CUDA graph (DataParallelOptions::cuda_graph)
 };
 
 // A finite number in [lo, hi]. CLI::Range alone lets "nan" through (every
@@ -100,6 +101,8 @@ inline void add_flags(CLI::App& app, TrainConfig& c) {
   app.add_option("--threads", c.threads, "CPU threads, divided among CPU replicas (default: every core, or "
                                          "MINIDP_NUM_THREADS / OMP_NUM_THREADS); results do not depend on it")
       ->check(CLI::Range(0, 4096));
+  app.add_flag("--cuda-graph", c.cuda_graph, "capture each GPU step once per batch shape and replay it as a CUDA graph "
+               "(replicas on one GPU, SGD, no Dropout; otherwise eager, said once; docs/parallel.md)");
   app.add_flag("--tf32", c.tf32, "TF32 tensor cores for float32 GEMMs and convolutions on GPUs (off: results match the CPU)");
   app.add_flag("--ddp", c.ddp, "one process per device: launch with mpirun -np N (each process: --devices auto = its "
                                "local GPU or the CPU, or one device)");
@@ -152,6 +155,7 @@ inline std::unique_ptr<parallel::DataParallel> make_data_parallel(const TrainCon
     parallel::DataParallelOptions o;
     o.bucket_bytes = bucket_bytes;
     o.skip_nonfinite = c.on_nonfinite == "skip";
+    o.cuda_graph = c.cuda_graph;
     return std::make_unique<parallel::DataParallel>(model, parallel::parse_replicas(c.devices), optimizer, o);
   }
   std::optional<Device> device;

@@ -70,6 +70,17 @@ struct DataParallelOptions {
   // default (training loops then find a non-finite loss when they read it:
   // metrics::TrainingRecorder::check_finite).
   bool skip_nonfinite = false;
+  // Replay each step as a CUDA graph (docs/parallel.md, "Captured steps"):
+  // after warm-up steps of a batch shape run eagerly, the whole step of the
+  // GPU replicas — forward, backward, the gradient sum, the division and the
+  // optimizer — is captured once per shape and then replayed with one launch;
+  // the batch is first copied into input buffers the graph reads. Only where
+  // every replica shares one GPU (in-process sums), with SGD, and without
+  // options or layers that need the host mid-step (skip_nonfinite,
+  // check_identical, sync_batchnorm, Dropout): otherwise the step runs
+  // eagerly, said once on stderr. Off by default.
+  bool cuda_graph = false;
+  int cuda_graph_warmup = 2;  // eager steps of a shape before it is captured (lazy set-up happens in them; at least 1)
 };
 
 class ProcessGroup;
@@ -124,6 +135,17 @@ class DataParallel {
   std::uint64_t parameter_hash(int rank) const;
   bool replicas_identical() const;
 
+  // CUDA graphs (DataParallelOptions::cuda_graph): steps replayed so far,
+  // shapes captured so far (each capture counts once), and graphs held now.
+  std::int64_t graph_replays() const;
+  std::int64_t graph_captures() const;
+  int graphs_held() const;
+  // A graph holds the addresses of the parameters, gradients and optimizer
+  // state it was captured with: after replacing any of them (loading an
+  // optimizer's state, say), drop the graphs; the next steps warm up and
+  // capture again.
+  void drop_graphs();
+
  protected:
   // For DistributedDataParallel: one replica, whose sums go through `comm`
   // across the processes of `world` (comm rank = world rank), in buckets
@@ -135,7 +157,20 @@ class DataParallel {
   void setup(nn::ModulePtr model, const OptimizerFactory& make_optimizer);
   // forward + backward on every replica; with `reduce`, then the sums, the division and the optimizer.
   StepResult run_step(const Tensor& inputs, const Tensor& labels, const LossSumFn& loss_fn, bool reduce);
-  void reduce_and_step(int rank, ReplicaStepStats& st, detail::StepEvents& ev);
+  // One replica's part of a step on its shard (x, y on its device, on its
+  // thread and stream): forward, backward, and with `reduce` the sums, the
+  // division and the optimizer. Returns the shard's loss sum (undefined for an
+  // empty shard). Shared by the eager step and the capture of a graph.
+  Tensor replica_step(int rank, const Tensor& x, const Tensor& y, std::int64_t batch, const LossSumFn& loss_fn,
+                      bool reduce, bool fresh, ReplicaStepStats& st, detail::StepEvents* ev);
+  // `ev` is null inside a capture: timing events are recorded around the replay instead.
+  void reduce_and_step(int rank, ReplicaStepStats& st, detail::StepEvents* ev);
+  // The captured step (data_parallel_graph part of data_parallel.cpp): true
+  // when it ran the step as a graph, false when the caller must run it eagerly.
+  struct StepGraphs;
+  bool graph_step(const Tensor& inputs, const Tensor& labels, const LossSumFn& loss_fn, StepResult& result);
+  bool graph_eligible(const Tensor& inputs, const Tensor& labels);
+  void note_once(const std::string& why);
   void on_gradient_ready(int param);  // autograd hook (distributed: launches full buckets)
   void launch_ready_buckets(int rank);
   int comm_rank(int rank) const;      // the rank this replica has in comm_
@@ -158,6 +193,7 @@ class DataParallel {
   ProcessGroup* world_ = nullptr;
   DataParallelOptions opts_;
   std::unique_ptr<WorkerPool> pool_;
+  std::unique_ptr<StepGraphs> graphs_;  // captured steps, per batch shape (cuda_graph)
   // Buckets launched from backward's hooks (distributed: one replica).
   struct Overlap {
     bool active = false;                 // inside the backward of a reducing step

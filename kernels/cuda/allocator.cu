@@ -59,6 +59,7 @@ struct Segment {
   std::vector<Block*> blocks;
   bool uncached = false;   // no-cache mode: freed (cudaFree) as soon as its block is
   bool orphaned = false;   // its stream's thread has ended: freed once no block is live
+  std::uint64_t pool = 0;  // 0: the general pool; else the private pool (CUDA graph) it belongs to
 };
 
 struct FreeOrder {
@@ -74,7 +75,17 @@ struct DeviceState {
   std::map<StreamKey, Segment*> carving;  // small segment being carved, per stream
   std::vector<Segment*> segments;
   MemoryStats stats;
+  std::map<std::uintptr_t, std::uint64_t> capturing;  // stream -> private pool its allocations come from
+  std::uint64_t next_pool = 1;
 };
+
+// The key of a private pool's blocks on one stream. A private pool is its own
+// set of "streams" for the tables above: the thread field carries the pool id
+// with the top bit set, which no host thread's key (a small counter) has. So
+// a block of the pool is reused only by the pool, on the same stream.
+constexpr std::uint64_t kPoolBit = std::uint64_t(1) << 63;
+StreamKey pool_key(int device, std::uintptr_t stream, std::uint64_t pool) { return {device, stream, kPoolBit | pool}; }
+std::uint64_t pool_of(const StreamKey& k) { return (k.thread & kPoolBit) != 0 ? (k.thread & ~kPoolBit) : 0; }
 
 // One state per visible device, created on first use and never destroyed:
 // tensors freed during static destruction must still find their allocator.
@@ -108,7 +119,14 @@ std::string human(std::size_t bytes) {
 char* try_cuda_malloc(std::size_t size, int device) {
   DeviceScope scope(device);
   void* p = nullptr;
+  // While this thread captures a graph, cudaMalloc is one of the calls its
+  // capture mode bars; it is safe here (a segment is not stream work, and a
+  // private pool's segments are never freed before their graph), so the
+  // thread's mode is relaxed around it, as PyTorch does.
+  cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+  MINIDP_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode));
   const cudaError_t err = cudaMalloc(&p, size);
+  MINIDP_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode));
   if (err == cudaErrorMemoryAllocation) {
     cudaGetLastError();  // not sticky; clear it
     return nullptr;
@@ -138,7 +156,7 @@ void empty_cache_locked(DeviceState& st, int device) {
   std::vector<Segment*> keep;
   keep.reserve(st.segments.size());
   for (Segment* seg : st.segments) {
-    if (seg->live == 0) {
+    if (seg->live == 0 && seg->pool == 0) {  // private pools belong to their graphs
       release_segment(st, seg, device);
     } else {
       keep.push_back(seg);
@@ -156,8 +174,12 @@ Segment* new_segment(DeviceState& st, std::size_t size, bool small, StreamKey st
   char* p = try_cuda_malloc(size, device);
   if (p == nullptr) {
     st.stats.num_ooms++;
-    empty_cache_locked(st, device);  // give the cache back and try once more
-    p = try_cuda_malloc(size, device);
+    // Give the cache back and try once more — but not while a graph is being
+    // captured: cudaFree waits for the device, which a capture forbids.
+    if (st.capturing.empty()) {
+      empty_cache_locked(st, device);
+      p = try_cuda_malloc(size, device);
+    }
   }
   if (p == nullptr) {
     std::size_t free_b = 0, total_b = 0;
@@ -170,7 +192,7 @@ Segment* new_segment(DeviceState& st, std::size_t size, bool small, StreamKey st
                 " free; minidp's allocator on cuda:", device, ": ", format_memory_stats(st.stats),
                 ". Free tensors you no longer need or use a smaller batch.");
   }
-  auto* seg = new Segment{p, size, 0, 0, small, stream, {}, false, false};
+  auto* seg = new Segment{p, size, 0, 0, small, stream, {}, false, false, pool_of(stream)};
   st.segments.push_back(seg);
   st.stats.reserved += size;
   st.stats.peak_reserved = std::max(st.stats.peak_reserved, st.stats.reserved);
@@ -258,12 +280,19 @@ ThreadExit::~ThreadExit() { release_thread(this_thread_key()); }
 void* allocate(std::size_t nbytes, int device, void* stream) {
   if (nbytes == 0) return nullptr;
   DeviceState& st = state(device);
-  const StreamKey key = StreamKey::of(device, stream);
+  StreamKey key = StreamKey::of(device, stream);
   if (stream == nullptr) touch_thread_exit();
-  const bool cache = caching_enabled();
+  std::lock_guard<std::mutex> lock(st.mu);
+  bool cache = caching_enabled();
+  if (!st.capturing.empty() && stream != nullptr) {
+    auto it = st.capturing.find(reinterpret_cast<std::uintptr_t>(stream));
+    if (it != st.capturing.end()) {
+      key = pool_key(device, key.stream, it->second);
+      cache = true;  // a private block is never cudaFree'd under its graph
+    }
+  }
   const std::size_t rounded = cache ? round_size(nbytes) : nbytes;
   MINIDP_CHECK(rounded >= nbytes, "CUDA allocator: request of ", nbytes, " bytes is too large");
-  std::lock_guard<std::mutex> lock(st.mu);
   Block* b = cache ? find_cached(st, key, rounded) : nullptr;
   if (!cache) {
     Segment* seg = new_segment(st, rounded, false, key, device, nbytes);
@@ -346,6 +375,64 @@ void empty_cache(int device) {
   DeviceState& st = state(device);
   std::lock_guard<std::mutex> lock(st.mu);
   empty_cache_locked(st, device);
+}
+
+std::uint64_t create_private_pool(int device) {
+  DeviceState& st = state(device);
+  std::lock_guard<std::mutex> lock(st.mu);
+  return st.next_pool++;
+}
+
+void begin_pool_capture(int device, void* stream, std::uint64_t pool) {
+  MINIDP_CHECK(stream != nullptr && pool != 0, "CUDA allocator: a private pool needs a stream of its own and a pool ",
+               "made by create_private_pool");
+  DeviceState& st = state(device);
+  std::lock_guard<std::mutex> lock(st.mu);
+  st.capturing[reinterpret_cast<std::uintptr_t>(stream)] = pool;
+}
+
+void end_pool_capture(int device, void* stream) noexcept {
+  try {
+    DeviceState& st = state(device);
+    std::lock_guard<std::mutex> lock(st.mu);
+    st.capturing.erase(reinterpret_cast<std::uintptr_t>(stream));
+  } catch (...) {
+  }
+}
+
+void release_private_pool(int device, std::uint64_t pool) noexcept {
+  if (pool == 0) return;
+  try {
+    DeviceState& st = state(device);
+    std::lock_guard<std::mutex> lock(st.mu);
+    for (auto it = st.carving.begin(); it != st.carving.end();)
+      it = pool_of(it->first) == pool ? st.carving.erase(it) : std::next(it);
+    std::vector<Segment*> mine;
+    for (Segment* seg : st.segments)
+      if (seg->pool == pool) mine.push_back(seg);
+    for (Segment* seg : mine) {
+      if (seg->live == 0) {
+        forget_segment(st, seg);
+        release_segment(st, seg, device);
+      } else {
+        // Tensors still hold blocks of it (a step's outputs the caller kept):
+        // the rest leaves the cache, the segment goes with its last block.
+        for (Block* b : seg->blocks) st.free_blocks.erase(b);
+        seg->orphaned = true;
+      }
+    }
+  } catch (...) {
+    // called from destructors; the memory stays reserved
+  }
+}
+
+std::size_t private_pool_reserved(int device) {
+  DeviceState& st = state(device);
+  std::lock_guard<std::mutex> lock(st.mu);
+  std::size_t n = 0;
+  for (const Segment* seg : st.segments)
+    if (seg->pool != 0) n += seg->size;
+  return n;
 }
 
 std::string format_memory_stats(const MemoryStats& s) {

@@ -24,6 +24,17 @@
 //    inside a cached 2 MiB segment, a read past the end of a tensor or of a
 //    freed tensor lands in memory that is still allocated, and memcheck
 //    cannot see it.
+//  * private pools for CUDA graphs: while a stream is being captured into a
+//    graph (DataParallelOptions::cuda_graph), its allocations come from a pool
+//    of that graph's own (begin_pool_capture). A replay writes to exactly the
+//    addresses the capture saw, so those blocks must never be handed to anyone
+//    else while the graph lives — also once the capture has "freed" them: a
+//    block freed during the capture is reused only by later allocations of the
+//    same capture on the same stream (stream order makes that safe, as in eager
+//    code); after the capture nobody allocates from the pool, so its blocks stay
+//    reserved for the graph's replays until release_private_pool. Private
+//    blocks are always cached (also in no-cache mode: a cudaFree would take
+//    memory from under the graph), and empty_cache() leaves them alone.
 //
 // Plain C++ (no CUDA headers): core/ and metrics/ include it freely. In a
 // build without CUDA the statistics are all zero and allocate() raises.
@@ -66,5 +77,19 @@ void set_caching_enabled(bool on);
 // Zero bytes give nullptr.
 void* allocate(std::size_t nbytes, int device, void* stream);
 void deallocate(void* ptr, int device) noexcept;
+
+// ---- private pools (CUDA graph capture; see above)
+// A new, empty pool on `device` (ids are never reused).
+std::uint64_t create_private_pool(int device);
+// From now on, allocations on `stream` (a real cudaStream_t, not nullptr) of
+// `device` come from `pool`; end_pool_capture restores the general pool.
+void begin_pool_capture(int device, void* stream, std::uint64_t pool);
+void end_pool_capture(int device, void* stream) noexcept;
+// The graph is gone: cached blocks of the pool go back to CUDA (cudaFree, which
+// waits for the device); blocks still held by tensors are released when the
+// last of them is freed. Not while any stream of the device is being captured.
+void release_private_pool(int device, std::uint64_t pool) noexcept;
+// Bytes reserved by private pools on `device` (for tests and reports).
+std::size_t private_pool_reserved(int device);
 
 }  // namespace minidp::kernels::cuda

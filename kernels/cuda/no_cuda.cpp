@@ -54,6 +54,11 @@ void stream_wait_event(void*, void*, int) { needs_cuda("stream_wait_event"); }
 void event_synchronize(void*, int, void*) { needs_cuda("Event::synchronize"); }
 bool event_query(void*) { needs_cuda("Event::query"); }
 float event_elapsed_ms(void*, void*) { needs_cuda("Event::elapsed_ms"); }
+void stream_begin_capture(void*, int) { needs_cuda("CUDA graph capture"); }
+void* stream_end_capture(void*, int) { needs_cuda("CUDA graph capture"); }
+void stream_abort_capture(void*, int) noexcept {}
+void graph_launch(void*, void*, int) { needs_cuda("a CUDA graph launch"); }
+void graph_destroy(void*, int) noexcept {}
 void set_allow_tf32(bool allow) { g_allow_tf32 = allow; }  // remembered; it changes nothing on the CPU
 bool allow_tf32() { return g_allow_tf32.load(); }
 
@@ -74,6 +79,11 @@ void* allocate(std::size_t nbytes, int, void*) {
 void deallocate(void*, int) noexcept {}
 bool caching_enabled() { return true; }
 void set_caching_enabled(bool) {}
+std::uint64_t create_private_pool(int) { needs_cuda("a private memory pool (CUDA graphs)"); }
+void begin_pool_capture(int, void*, std::uint64_t) { needs_cuda("a private memory pool (CUDA graphs)"); }
+void end_pool_capture(int, void*) noexcept {}
+void release_private_pool(int, std::uint64_t) noexcept {}
+std::size_t private_pool_reserved(int) { return 0; }
 }  // namespace kernels::cuda
 
 // ---- parallel/nccl_communicator.h (unreachable in practice: a GPU replica list is refused earlier)

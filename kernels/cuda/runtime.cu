@@ -187,6 +187,50 @@ float event_elapsed_ms(void* start, void* end) {
   return ms;
 }
 
+void stream_begin_capture(void* stream, int device) {
+  DeviceScope scope(resolve(device));
+  MINIDP_CUDA_CHECK(cudaStreamBeginCapture(to_cuda_stream(stream), cudaStreamCaptureModeThreadLocal));
+}
+
+void* stream_end_capture(void* stream, int device) {
+  DeviceScope scope(resolve(device));
+  cudaGraph_t graph = nullptr;
+  MINIDP_CUDA_CHECK(cudaStreamEndCapture(to_cuda_stream(stream), &graph));
+  cudaGraphExec_t exec = nullptr;
+  const cudaError_t err = cudaGraphInstantiate(&exec, graph, 0);
+  cudaGraphDestroy(graph);  // the executable graph keeps what it needs
+  MINIDP_CUDA_CHECK(err);
+  return exec;
+}
+
+void stream_abort_capture(void* stream, int device) noexcept {
+  int prev = 0;
+  if (cudaGetDevice(&prev) != cudaSuccess) return;
+  if (device >= 0) cudaSetDevice(device);
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  if (cudaStreamIsCapturing(to_cuda_stream(stream), &status) == cudaSuccess && status != cudaStreamCaptureStatusNone) {
+    cudaGraph_t graph = nullptr;
+    cudaStreamEndCapture(to_cuda_stream(stream), &graph);  // fails for an invalidated capture: nothing to keep
+    if (graph != nullptr) cudaGraphDestroy(graph);
+  }
+  cudaGetLastError();  // the capture's error is the caller's to report, not the next call's
+  cudaSetDevice(prev);
+}
+
+void graph_launch(void* exec, void* stream, int device) {
+  DeviceScope scope(resolve(device));
+  MINIDP_CUDA_CHECK(cudaGraphLaunch(static_cast<cudaGraphExec_t>(exec), to_cuda_stream(stream)));
+}
+
+void graph_destroy(void* exec, int device) noexcept {
+  if (exec == nullptr) return;
+  int prev = 0;
+  if (cudaGetDevice(&prev) != cudaSuccess) return;
+  if (device >= 0) cudaSetDevice(device);
+  cudaGraphExecDestroy(static_cast<cudaGraphExec_t>(exec));
+  cudaSetDevice(prev);
+}
+
 void set_allow_tf32(bool allow) { g_allow_tf32 = allow; }
 bool allow_tf32() { return g_allow_tf32.load(); }
 

@@ -78,6 +78,21 @@ void event_synchronize(void* event, int device, void* stream);
 bool event_query(void* event);  // true when the captured work is done
 float event_elapsed_ms(void* start, void* end);
 
+// ---- CUDA graphs (stream capture). Work queued on `stream` between begin and
+// end is recorded, not run; end returns the instantiated graph
+// (cudaGraphExec_t), which graph_launch replays on a stream. Capture is in
+// thread-local mode: only the capturing thread is barred from calls that are
+// unsafe during a capture (a synchronisation, cudaFree), so replicas on other
+// threads may capture at the same time. Other streams join the capture by
+// waiting on an event recorded on a capturing stream, and must be joined back
+// (the capturing stream waits on an event of theirs) before end.
+void stream_begin_capture(void* stream, int device);
+void* stream_end_capture(void* stream, int device);
+// Ends a capture that failed half-way and throws the graph away (no error).
+void stream_abort_capture(void* stream, int device) noexcept;
+void graph_launch(void* exec, void* stream, int device);
+void graph_destroy(void* exec, int device) noexcept;
+
 // TF32 tensor cores for float32 GEMMs and convolutions (off by default, so
 // float32 results match the CPU to ~1e-6; on, ~5x faster on Hopper and
 // accurate to ~1e-3, like PyTorch's allow_tf32).
