@@ -17,7 +17,6 @@
 //   mpirun -np 4 ./train_mlp --ddp --devices auto   (one process per GPU, or 4 CPU processes)
 //   ./train_cnn --epochs 3          (this same file, built with --model cnn as the default)
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <optional>
@@ -98,14 +97,18 @@ int run(examples::TrainConfig c) {
   if (!c.trace.empty()) rec.enable_trace();
   metrics::Evaluation eval{metrics::ConfusionMatrix(10), {}};
   std::vector<double> train_curve, test_curve;
-  examples::StopSignal signal;  // SIGINT/SIGTERM: finish the step, save, say how to resume
+  // SIGINT/SIGTERM: finish the step, save, say how to resume. Not under
+  // mpirun (--ddp): there the launcher owns the job's signals — it answers a
+  // dead rank by sending SIGTERM to the others and expects them to go — so
+  // ranks keep the default action.
+  const bool distributed = dp.process_group() != nullptr && dp.process_group()->distributed();
+  std::optional<examples::StopSignal> stop_signal;
+  if (!distributed) stop_signal.emplace();
+  const auto signalled = [&] { return stop_signal && stop_signal->requested(); };
   const std::int64_t first_global_step = at.global_step;
   std::int64_t epoch_first_step = at.step_in_epoch;  // a resumed run starts mid-epoch
-  // Every 50 steps (the same steps on every rank) and at each epoch's end:
-  // read the losses recorded since the last look for a NaN or inf (one read,
-  // not one per step). A stop signal is a flag the host reads after every
-  // step; across processes the ranks agree on it here, so all stop together.
-  const bool distributed = dp.process_group() != nullptr && dp.process_group()->distributed();
+  // Every 50 steps and at each epoch's end: read the losses recorded since
+  // the last look for a NaN or inf (one read, not one per step).
   bool warned = false;
   auto look = [&]() -> bool {
     if (auto bad = rec.check_finite()) {
@@ -116,9 +119,7 @@ int run(examples::TrainConfig c) {
         std::fprintf(stderr, "\nWARNING: %s; training goes on (--on-nonfinite %s)\n", m.c_str(), c.on_nonfinite.c_str());
       warned = true;
     }
-    std::vector<double> stop{signal.requested() ? 1.0 : 0.0};
-    if (distributed) dp.process_group()->allreduce_max(stop);
-    return stop[0] > 0;
+    return signalled();
   };
   loader.set_epoch(at.epoch, at.step_in_epoch);  // a resumed run starts mid-epoch, skipping nothing twice
   bool stop = false, stopped_by_signal = false;
@@ -134,7 +135,7 @@ int run(examples::TrainConfig c) {
       samples += b.size();
       ++at.step_in_epoch, ++at.global_step;
       bar.update(at.step_in_epoch, samples);
-      stopped_by_signal = at.global_step % 50 == 0 ? look() : (!distributed && signal.requested());
+      stopped_by_signal = at.global_step % 50 == 0 ? look() : signalled();  // a flag: no cost per step
       if (stopped_by_signal || (c.max_steps > 0 && at.global_step >= c.max_steps)) {
         stop = true;
         break;
@@ -147,7 +148,7 @@ int run(examples::TrainConfig c) {
       if (!c.save.empty() && lead) nn::save_training_state(c.save, *dp.module(0), dp.optimizer(0), at);
       if (lead) {
         std::fprintf(stderr, "\nstopped by %s at epoch %lld, step %lld (global step %lld). ",
-                     examples::StopSignal::name(signal.signal()), static_cast<long long>(at.epoch + 1),
+                     examples::StopSignal::name(stop_signal->signal()), static_cast<long long>(at.epoch + 1),
                      static_cast<long long>(at.step_in_epoch), static_cast<long long>(at.global_step));
         if (c.save.empty())
           std::fprintf(stderr, "No --save was given, so nothing was written; next time pass --save FILE.\n");
@@ -155,7 +156,7 @@ int run(examples::TrainConfig c) {
           std::fprintf(stderr, "Checkpoint written to %s; to continue exactly where this run stopped, run the same "
                                "command with --resume %s\n", c.save.c_str(), c.save.c_str());
       }
-      return 128 + (signal.signal() != 0 ? signal.signal() : SIGTERM);
+      return 128 + stop_signal->signal();
     }
     if (stop && !c.save.empty() && lead) nn::save_training_state(c.save, *dp.module(0), dp.optimizer(0), at);
     if (rec.skipped_steps() > 0 && !c.quiet)

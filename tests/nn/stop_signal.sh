@@ -31,15 +31,16 @@ cmp -s "$work/straight.safetensors" "$work/resumed.safetensors" ||
   fail "the resumed run's checkpoint differs from the straight run's"
 echo "SIGTERM mid-epoch, then --resume: the final checkpoint equals the uninterrupted run's, byte for byte -> identical"
 
-# Two signals 0.1 s apart, inside one step of the CNN on batches of 1000
-# (about half a second here). Sent together, the two would merge into one
-# pending signal: POSIX does not queue them.
+# The second signal goes once the first has been taken (the handler says so
+# on stderr), inside one step of the CNN on batches of 1000 (about half a
+# second here). Sent together, the two could merge into one pending signal:
+# POSIX does not queue them.
 "$bin" --model cnn --batch 1000 --limit-train 20000 --limit-test 200 --epochs 1 --devices cpu --quiet \
   --save "$work/twice.safetensors" > /dev/null 2> "$work/twice.err" &
 pid=$!
 sleep 2.5
 kill -INT $pid
-sleep 0.1
+for _ in $(seq 1 200); do grep -q "stopping after this step" "$work/twice.err" && break; sleep 0.02; done
 kill -INT $pid
 wait $pid
 rc=$?
