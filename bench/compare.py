@@ -93,7 +93,8 @@ def table(rows, markdown=False):
         threads = "-"
         if r.get("threads"):
             threads = f"{r['threads']}" + (f" ({r['threads_per_replica']}/rep)" if r.get("replicas", 1) > 1 else "")
-        lines.append([r["model"], str(r["batch"]), "tf32" if r.get("tf32") else "fp32", r["devices"], threads,
+        devices = r["devices"] + (" graph" if r.get("mode") == "graph" else "")  # minidp's step as a CUDA graph
+        lines.append([r["model"], str(r["batch"]), "tf32" if r.get("tf32") else "fp32", devices, threads,
                       str(r["rounds"]), fmt(sps, ",.0f"), fmt(r.get("ms_per_step"), ".3f"),
                       fmt(e and e["samples_per_s"], ",.0f"), fmt(g and g["samples_per_s"], ",.0f"),
                       fmt(e and sps / e["samples_per_s"], ".2f") + ("x" if e else ""),

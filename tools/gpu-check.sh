@@ -155,7 +155,7 @@ fake() {
     ddp) echo "[doctest] test cases: 2 | 2 passed | 0 failed | 0 skipped" ;;
     racecheck) echo "[doctest] test cases: 34 | 3 passed | 0 failed | 31 skipped"; echo "========= RACECHECK SUMMARY: 0 hazards displayed (0 errors, 0 warnings)" ;;
     bench-minidp)
-      echo "{\"framework\": \"minidp\", \"mode\": \"eager\", \"model\": \"$2\", \"batch\": $3, \"devices\": \"$4\", \"device_kind\": \"cuda\", \"tf32\": $5, \"samples_per_s\": 1000000.0, \"ms_per_step\": 0.5, \"peak_memory_mib\": 80.0}" >> "$OUT/bench.jsonl" ;;
+      echo "{\"framework\": \"minidp\", \"mode\": \"${6:-eager}\", \"model\": \"$2\", \"batch\": $3, \"devices\": \"$4\", \"device_kind\": \"cuda\", \"tf32\": $5, \"samples_per_s\": 1000000.0, \"ms_per_step\": 0.5, \"peak_memory_mib\": 80.0}" >> "$OUT/bench.jsonl" ;;
     bench-torch)
       for m in eager graph; do
         echo "{\"framework\": \"pytorch\", \"mode\": \"$m\", \"model\": \"$2\", \"batch\": $3, \"devices\": \"cuda\", \"device_kind\": \"cuda\", \"tf32\": $4, \"samples_per_s\": 800000.0, \"ms_per_step\": 0.6, \"peak_memory_mib\": 96.0}" >> "$OUT/bench.jsonl"
@@ -335,8 +335,10 @@ fi
 # ---------------------------------------------------------------- 6. the step benchmark, minidp and PyTorch in this call
 if [ $built_all = 1 ]; then
   : > "$OUT/bench.jsonl"
-  # model batch tf32 minidp-device-lists (most important first; stops when time runs out)
-  CONFIGS=("mlp 512 false cuda:0 cuda:0,cuda:0" "cnn 256 false cuda:0 cuda:0,cuda:0" "wide 8192 false cuda:0"
+  # model batch tf32 minidp-device-lists (most important first; stops when time runs out).
+  # A list ending in "+graph" runs the step replayed as a CUDA graph (bench_step --cuda-graph).
+  CONFIGS=("mlp 512 false cuda:0 cuda:0+graph cuda:0,cuda:0 cuda:0,cuda:0+graph"
+           "cnn 256 false cuda:0 cuda:0+graph cuda:0,cuda:0 cuda:0,cuda:0+graph" "wide 8192 false cuda:0"
            "wide 8192 true cuda:0")
   done_configs=0; bench_note=""
   set_row benchmark "running"
@@ -345,10 +347,12 @@ if [ $built_all = 1 ]; then
     if [ "$(left)" -lt 25 ]; then bench_note="; stopped: $(left) s left"; break; fi
     flag=(); [ "$tf32" = true ] && flag=(--tf32)
     for dev in $devlists; do
-      if [ $DRY = 1 ]; then fake bench-minidp "$model" "$batch" "$dev" "$tf32"
+      mode=eager graph=()
+      if [ "${dev%+graph}" != "$dev" ]; then dev=${dev%+graph} mode=graph graph=(--cuda-graph); fi
+      if [ $DRY = 1 ]; then fake bench-minidp "$model" "$batch" "$dev" "$tf32" "$mode"
       else timeout "$(( $(left) > 5 ? $(left) : 5 ))" "$BUILD/bench/bench_step" --model "$model" --batch "$batch" \
-             --devices "$dev" "${flag[@]}" --jsonl "$OUT/bench.jsonl" >> "$LOGS/bench.log" 2>&1 ||
-             echo "bench_step $model $batch $dev failed (rc $?)" >> "$LOGS/bench.log"; fi
+             --devices "$dev" "${flag[@]}" "${graph[@]}" --jsonl "$OUT/bench.jsonl" >> "$LOGS/bench.log" 2>&1 ||
+             echo "bench_step $model $batch $dev $mode failed (rc $?)" >> "$LOGS/bench.log"; fi
     done
     if [ $DRY = 1 ]; then fake bench-torch "$model" "$batch" "$tf32"
     else timeout "$(( $(left) > 5 ? $(left) : 5 ))" python3 bench/torch_step.py --model "$model" --batch "$batch" \
