@@ -99,7 +99,8 @@ FileMetrics metrics_from_files(const FileMetricsOptions& o) {
     MINIDP_CHECK(k >= 1 && k <= kMax, "--num-classes ", k, ": expected 1 to ", kMax,
                  " (the confusion matrix holds K x K counts)");
   } else {
-    // Every value is range-checked against the limit before it can size anything.
+    // Every value is range-checked against the limit before it can size
+    // anything; then the largest one sizes the matrix, so all fit in it.
     check_range(labels, o.labels, "label", kMax, o.ignore_index);
     check_range(pred, pred_file, "prediction", kMax, std::nullopt);
     for (std::size_t i = 0; i < labels.size(); ++i) {
@@ -110,8 +111,10 @@ FileMetrics metrics_from_files(const FileMetricsOptions& o) {
     MINIDP_CHECK(k >= 1, o.labels, ": no samples to infer the number of classes from; pass --num-classes");
   }
   MINIDP_CHECK(scores.empty() || k == 2, "--scores is for binary tasks, but there are ", k, " classes");
-  check_range(labels, o.labels, "label", k, o.ignore_index);
-  check_range(pred, pred_file, "prediction", k, std::nullopt);
+  if (o.num_classes) {  // an inferred K holds every value already
+    check_range(labels, o.labels, "label", k, o.ignore_index);
+    check_range(pred, pred_file, "prediction", k, std::nullopt);
+  }
 
   FileMetrics m{ConfusionMatrix(k, o.ignore_index), std::nullopt, {}};
   m.cm.update(pred, labels);

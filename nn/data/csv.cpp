@@ -71,14 +71,13 @@ Dataset read_csv(const std::string& path, const CsvOptions& opts, std::vector<st
     // "header" would silently drop a sample, guessing "data" would fail later
     // with a less useful message).
     double v;
-    const auto names = std::count_if(first.begin(), first.end(), [&](const std::string& f) { return !parse_number(f, v); });
-    has_header = names == static_cast<std::ptrdiff_t>(first.size());
-    if (names > 0 && !has_header) {
-      const auto bad = std::find_if(first.begin(), first.end(), [&](const std::string& f) { return !parse_number(f, v); });
-      MINIDP_FAIL(path, ":", lines[0].first, ": the first line mixes numbers and names (field ", bad - first.begin(),
-                  " is '", *bad, "'), so it is neither a header nor a row of data; fix the line, or say which it is ",
-                  "(CsvOptions::header = Yes or No)");
-    }
+    const auto is_name = [&](const std::string& f) { return !parse_number(f, v); };
+    const auto name = std::find_if(first.begin(), first.end(), is_name);
+    has_header = std::all_of(first.begin(), first.end(), is_name);
+    MINIDP_CHECK(has_header || name == first.end(), path, ":", lines[0].first,
+                 ": the first line mixes numbers and names (field ", name - first.begin(), " is '",
+                 name == first.end() ? std::string() : *name, "'), so it is neither a header nor a row of data; ",
+                 "fix the line, or say which it is (CsvOptions::header = Yes or No)");
   }
   if (has_header) header = first;
   const auto ncols = static_cast<std::int64_t>(first.size());

@@ -27,24 +27,23 @@ std::string hex32(std::uint32_t v) {
 // extra data. A corrupt or hostile header is refused before anything large is
 // decompressed or allocated. `what` names the elements in messages ("pixels").
 Tensor read_idx_file(const std::string& path, int want_dims, const char* what, const char* kind) {
-  FileHead head = read_file_head(path, 4);
-  const std::vector<std::uint8_t>& m = head.bytes;
-  MINIDP_CHECK(m.size() >= 4, path, ": truncated: expected a 4-byte IDX magic number, got ", m.size(), " bytes");
-  const std::uint32_t magic = be32(m.data());
+  // The largest header there can be (255 dimensions): one small read, whatever the file claims.
+  const FileHead head = read_file_head(path, 4 + 4 * 255);
+  const std::vector<std::uint8_t>& b = head.bytes;
+  MINIDP_CHECK(b.size() >= 4, path, ": truncated: expected a 4-byte IDX magic number, got ", b.size(), " bytes");
+  const std::uint32_t magic = be32(b.data());
   if (want_dims > 0) {
     const std::uint32_t expected = 0x800u | static_cast<std::uint32_t>(want_dims);
     MINIDP_CHECK(magic == expected, path, ": bad magic number ", hex32(magic), " (expected ", hex32(expected),
                  " for an IDX ", kind, " file)");
   }
-  MINIDP_CHECK(m[0] == 0 && m[1] == 0, path, ": bad magic number ", hex32(magic),
+  MINIDP_CHECK(b[0] == 0 && b[1] == 0, path, ": bad magic number ", hex32(magic),
                " (an IDX file starts with two zero bytes)");
-  MINIDP_CHECK(m[2] == 0x08, path, ": IDX element type ", hex32(m[2]).substr(8),
+  MINIDP_CHECK(b[2] == 0x08, path, ": IDX element type ", hex32(b[2]).substr(8),
                " is not supported (expected 08, unsigned bytes)");
-  const int ndims = m[3];
+  const int ndims = b[3];
   MINIDP_CHECK(ndims >= 1, path, ": IDX header declares 0 dimensions");
   const std::size_t header = 4 + 4 * static_cast<std::size_t>(ndims);
-  head = read_file_head(path, header);
-  const std::vector<std::uint8_t>& b = head.bytes;
   MINIDP_CHECK(b.size() >= header, path, ": truncated: expected a ", header, "-byte header for ", ndims,
                " dimensions, got ", b.size(), " bytes");
   Shape shape;
@@ -61,14 +60,14 @@ Tensor read_idx_file(const std::string& path, int want_dims, const char* what, c
     count *= n;
     span *= nz;
   }
-  head = read_file_head(path, header + count);
-  const std::uint64_t got = head.bytes.size() - header;
+  const FileHead all = read_file_head(path, header + count);
+  const std::uint64_t got = all.bytes.size() - header;
   MINIDP_CHECK(got >= count, path, ": truncated: expected ", count, " bytes of ", what, " for shape ",
                shape_str(shape), ", got ", got);
-  MINIDP_CHECK(!head.more, path, ": expected ", count, " bytes of ", what, " for shape ", shape_str(shape),
+  MINIDP_CHECK(!all.more, path, ": expected ", count, " bytes of ", what, " for shape ", shape_str(shape),
                " after the header, but the file holds more; it is not the file its header describes");
   Tensor t = Tensor::empty(shape, TensorOptions(kUInt8));
-  if (count) std::memcpy(t.raw_data(), head.bytes.data() + header, count);
+  if (count) std::memcpy(t.raw_data(), all.bytes.data() + header, count);
   return t;
 }
 
