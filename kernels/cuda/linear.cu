@@ -29,14 +29,16 @@
 //   wrong tensor. (NVIDIA Apex's fused_dense computes its weight gradient
 //   with the same operands, transposes and epilogue.)
 //
-// float32 only: float64, empty or over-2^31 shapes, and any shape cuBLASLt
-// has no algorithm for take the plain path (bias copy + cuBLAS GEMM with
-// beta = 1; GEMM + the row-sum kernel), which is also what the CPU runs.
+// float32 only: float64, shapes with M, N or K of 1 (or past 2^31), and any
+// shape cuBLASLt has no algorithm for take the plain path (bias copy + cuBLAS
+// GEMM with beta = 1; GEMM + the row-sum kernel), which is also what the CPU
+// runs. When a shape is fused is decided in linear_plan.h (host logic,
+// tested without a GPU).
 // The compute type follows allow_tf32() as gemm.cu's math mode does:
 // CUBLAS_COMPUTE_32F (full FP32) or CUBLAS_COMPUTE_32F_FAST_TF32.
 //
 // Algorithms: cuBLASLt's heuristic is asked once per (device, epilogue,
-// shape, TF32, pointer alignments) and its first answer is kept, so a shape
+// shape, TF32, the alignments of A, B, D and the bias) and its first answer is kept, so a shape
 // always runs the same algorithm with the same workspace size — results are
 // deterministic run to run. Descriptors are rebuilt per call (host-only,
 // microseconds): the bias pointer lives in the descriptor, and replica threads
@@ -48,11 +50,12 @@
 #include <atomic>
 #include <map>
 #include <mutex>
-#include <tuple>
+#include <cstdio>
 
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/handles.h"
 #include "kernels/cuda/linear.h"
+#include "kernels/cuda/linear_plan.h"
 #include "kernels/cuda/runtime.h"
 
 namespace minidp::kernels::cuda {
@@ -61,11 +64,10 @@ namespace {
 
 // The most workspace an algorithm may ask for (NVIDIA suggests 32 MiB on Hopper).
 constexpr std::uint64_t kMaxLtWorkspace = 32ull << 20;
-constexpr std::int64_t kIntMax = 2147483647;
 
 std::atomic<std::uint64_t> g_forward_fused{0}, g_forward_plain{0}, g_backward_fused{0}, g_backward_plain{0};
 
-enum class Epilogue { Bias, BGradB };
+using Epilogue = LtEpilogue;
 
 // The largest power of two, up to 256, that divides the address. cuBLASLt's
 // heuristic assumes 256-byte aligned buffers unless told otherwise, and a
@@ -77,26 +79,18 @@ std::uint32_t alignment_of(const void* p) {
   return al;
 }
 
-struct PlanKey {
-  int device;
-  Epilogue epi;
-  std::int64_t m, n, k;
-  bool tf32;
-  std::uint32_t align_a, align_b, align_d;
-  bool operator<(const PlanKey& o) const {
-    return std::tie(device, epi, m, n, k, tf32, align_a, align_b, align_d) <
-           std::tie(o.device, o.epi, o.m, o.n, o.k, o.tf32, o.align_a, o.align_b, o.align_d);
-  }
-};
-
 struct Plan {
   bool supported = false;  // false: the heuristic had no algorithm (or the call refused it)
   cublasLtMatmulAlgo_t algo{};
   std::size_t workspace = 0;
 };
 
-std::mutex g_plans_mutex;
-std::map<PlanKey, Plan> g_plans;
+LtPlanCache<Plan> g_plans;
+
+void say_plain(const LtPlanKey& key, const char* why, cublasStatus_t st) {
+  std::fprintf(stderr, "minidp: cuBLASLt %s for Linear %s (status %d): the plain cuBLAS path runs it\n", why,
+               key.describe().c_str(), static_cast<int>(st));
+}
 
 // The descriptors of one call, destroyed with it.
 struct LtCall {
@@ -140,46 +134,46 @@ struct LtCall {
   }
 };
 
-// The cached plan for `key`, asking the heuristic the first time.
-Plan plan_for(cublasLtHandle_t h, const PlanKey& key, const LtCall& c) {
-  std::lock_guard<std::mutex> lock(g_plans_mutex);
-  auto it = g_plans.find(key);
-  if (it != g_plans.end()) return it->second;
-  cublasLtMatmulPreference_t pref = nullptr;
-  MINIDP_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
-  Plan p;
-  cublasLtMatmulHeuristicResult_t result{};
-  int found = 0;
+// The cached plan for `key`, asking the heuristic the first time. Any answer
+// but a usable algorithm means "not for this shape" (linear_plan.h).
+Plan plan_for(cublasLtHandle_t h, const LtPlanKey& key, const LtCall& c) {
+  bool fresh = false;
   cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
-  {
-    const std::uint64_t ws = kMaxLtWorkspace;
-    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws));
-    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &key.align_a,
-                                         sizeof(key.align_a));
-    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &key.align_b,
-                                         sizeof(key.align_b));
-    // C is D (beta = 0, C's pointer is D's).
-    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &key.align_d,
-                                         sizeof(key.align_d));
-    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &key.align_d,
-                                         sizeof(key.align_d));
-    st = cublasLtMatmulAlgoGetHeuristic(h, c.desc, c.a, c.b, c.d, c.d, pref, 1, &result, &found);
-  }
-  cublasLtMatmulPreferenceDestroy(pref);
-  if (st == CUBLAS_STATUS_SUCCESS && found > 0 && result.state == CUBLAS_STATUS_SUCCESS) {
-    p.supported = true;
-    p.algo = result.algo;
-    p.workspace = result.workspaceSize;
-  } else if (st != CUBLAS_STATUS_SUCCESS && st != CUBLAS_STATUS_NOT_SUPPORTED) {
-    MINIDP_CUBLAS_CHECK(st);  // a real error (bad value, not initialised ...): report it
-  }
-  g_plans.emplace(key, p);
+  Plan p = g_plans.get(
+      key,
+      [&] {
+        Plan q;
+        cublasLtMatmulPreference_t pref = nullptr;
+        if (cublasLtMatmulPreferenceCreate(&pref) != CUBLAS_STATUS_SUCCESS) return q;
+        cublasLtMatmulHeuristicResult_t result{};
+        int found = 0;
+        const std::uint64_t ws = kMaxLtWorkspace;
+        cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws));
+        cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &key.align_a,
+                                             sizeof(key.align_a));
+        cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &key.align_b,
+                                             sizeof(key.align_b));
+        // C is D (beta = 0, C's pointer is D's). The bias has no preference of
+        // its own: D's requirement is made to cover it too.
+        const std::uint32_t align_cd = std::min(key.align_d, key.align_bias);
+        cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_cd,
+                                             sizeof(align_cd));
+        cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_cd,
+                                             sizeof(align_cd));
+        st = cublasLtMatmulAlgoGetHeuristic(h, c.desc, c.a, c.b, c.d, c.d, pref, 1, &result, &found);
+        cublasLtMatmulPreferenceDestroy(pref);
+        if (lt_heuristic_usable(static_cast<int>(st), found, static_cast<int>(result.state))) {
+          q.supported = true;
+          q.algo = result.algo;
+          q.workspace = result.workspaceSize;
+        } else if (st == CUBLAS_STATUS_SUCCESS) {
+          st = found > 0 ? result.state : CUBLAS_STATUS_NOT_SUPPORTED;
+        }
+        return q;
+      },
+      &fresh);
+  if (fresh && !p.supported) say_plain(key, "has no fused algorithm", st);
   return p;
-}
-
-void mark_unsupported(const PlanKey& key) {
-  std::lock_guard<std::mutex> lock(g_plans_mutex);
-  g_plans[key].supported = false;
 }
 
 // Runs D = op(A) op(B) with the epilogue; false when cuBLASLt has no algorithm
@@ -192,10 +186,8 @@ bool run_lt(const Launch& l, Epilogue epi, cublasOperation_t op_a, const float* 
   // device, so no two threads share it.
   cublasLtHandle_t h = reinterpret_cast<cublasLtHandle_t>(cublas_handle(l.device, l.handle));
   const bool tf32 = allow_tf32();
-  // D's requirement also covers the bias vector, whose alignment cuBLASLt's
-  // preferences cannot state on their own.
-  const std::uint32_t align_d = std::min(alignment_of(d_ptr), alignment_of(bias));
-  const PlanKey key{l.device, epi, m, n, k, tf32, alignment_of(a_ptr), alignment_of(b_ptr), align_d};
+  const LtPlanKey key{l.device,         epi,  m, n, k, tf32, alignment_of(a_ptr), alignment_of(b_ptr),
+                      alignment_of(d_ptr), alignment_of(bias)};
   LtCall c(tf32, op_a, op_b, epi, bias, a_rows, a_cols, b_rows, b_cols, m, n);
   const Plan p = plan_for(h, key, c);
   if (!p.supported) return false;
@@ -206,15 +198,14 @@ bool run_lt(const Launch& l, Epilogue epi, cublasOperation_t op_a, const float* 
     st = cublasLtMatmul(h, c.desc, &alpha, a_ptr, c.a, b_ptr, c.b, &beta, d_ptr, c.d, d_ptr, c.d, &p.algo, ws.get(),
                         p.workspace, l.stream);
   }
-  if (st == CUBLAS_STATUS_NOT_SUPPORTED) {  // refused at run time: this shape goes the plain way for good
-    mark_unsupported(key);
+  if (st == CUBLAS_STATUS_NOT_SUPPORTED || st == CUBLAS_STATUS_INVALID_VALUE) {
+    // refused at run time (nothing was written): this shape goes the plain way for good
+    if (g_plans.mark_unsupported(key)) say_plain(key, "refused the fused call at run time", st);
     return false;
   }
   MINIDP_CUBLAS_CHECK(st);
   return true;
 }
-
-bool fits_int(std::int64_t v) { return v >= 1 && v <= kIntMax; }
 
 }  // namespace
 
@@ -238,7 +229,7 @@ void linear_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const 
   MINIDP_CHECK(x.dtype() == w.dtype() && x.dtype() == bias.dtype() && x.dtype() == y.dtype(),
                "linear_forward (CUDA): dtypes differ: ", x.describe(), ", ", w.describe(), ", ", bias.describe(),
                ", ", y.describe());
-  if (x.dtype() == kFloat32 && fits_int(m) && fits_int(n) && fits_int(k)) {
+  if (x.dtype() == kFloat32 && lt_shape_eligible(m, n, k)) {
     Launch l(y);
     // Column-major: D = y^T (N x M) = op_T(W's memory, K x N) op_N(x's memory, K x M) + bias.
     if (run_lt(l, Epilogue::Bias, CUBLAS_OP_T, static_cast<const float*>(w.raw_data()), k, n, CUBLAS_OP_N,
@@ -276,7 +267,7 @@ void linear_backward_weight(const Tensor& g, const Tensor& x, const Tensor& gw, 
   }
   MINIDP_CHECK(x.dtype() == g.dtype(), "linear_backward_weight (CUDA): dtypes differ: ", g.describe(), ", ",
                x.describe());
-  if (gw.defined() && gb.defined() && g.dtype() == kFloat32 && fits_int(m) && fits_int(n) && fits_int(k)) {
+  if (gw.defined() && gb.defined() && g.dtype() == kFloat32 && lt_shape_eligible(m, n, k)) {
     Launch l(g);
     // Column-major: D = dW^T (K x N) = op_N(x's memory, K x M) op_T(g's memory, N x M);
     // BGRADB sums B = g over k = M into gb [N].
