@@ -10,24 +10,22 @@
 // and the caller's stream waits for NCCL. The host waits for neither. A real
 // stream, never cudaStreamPerThread, which NCCL does not support; and the
 // shape a bucketed allreduce overlaps backward with.
+//
+// Every NCCL call goes through the guard (parallel/watchdog.h): one lock for
+// the collectives, the watchdog's error query and the abort, so that
+// ncclCommAbort never runs under a call still using the communicator.
 #include "parallel/nccl_communicator.h"
 
 #include <cuda_runtime.h>
 #include <nccl.h>
 
-#include <atomic>
-#include <chrono>
-#include <condition_variable>
-#include <cstdio>
 #include <cstring>
 #include <functional>
-#include <list>
-#include <mutex>
-#include <thread>
 
 #include "core/device.h"
 #include "core/stream.h"
 #include "kernels/cuda/runtime.h"
+#include "parallel/watchdog.h"
 
 #define MINIDP_NCCL_OK(expr)                                                                             \
   do {                                                                                                   \
@@ -55,7 +53,8 @@ class NcclCommunicator : public Communicator {
   // All ranks in this process: rank i drives devices[i].
   explicit NcclCommunicator(const std::vector<Device>& devices)
       : devices_(devices), first_rank_(0), size_(static_cast<int>(devices.size())),
-        barrier_(static_cast<int>(devices.size())), ready_(devices.size()), done_(devices.size()) {
+        barrier_(static_cast<int>(devices.size())), ready_(devices.size()), done_(devices.size()),
+        guard_(std::make_unique<CollectiveWatchdog>(0, size_, 0.0, abort_hooks())) {
     std::vector<int> ids;
     for (auto& d : devices) {
       ids.push_back(d.index);
@@ -69,24 +68,27 @@ class NcclCommunicator : public Communicator {
   // `timeout_s` or NCCL reports an asynchronous error (a peer died).
   NcclCommunicator(int rank, int size, const ncclUniqueId& id, const Device& device, double timeout_s,
                    std::function<void(const std::string&)> fatal)
-      : devices_{device}, first_rank_(rank), size_(size), barrier_(1), ready_(1), done_(1), timeout_s_(timeout_s),
-        fatal_(std::move(fatal)) {
+      : devices_{device}, first_rank_(rank), size_(size), barrier_(1), ready_(1), done_(1) {
     streams_.push_back(create_stream(device));
     comms_.resize(1);
     DeviceGuard g(device);
     MINIDP_NCCL_OK(ncclCommInitRank(&comms_[0], size, id, rank));
-    watchdog_ = std::thread([this] { watch(); });
+    WatchdogHooks hooks = abort_hooks();
+    hooks.set_device = [index = device.index] { kernels::cuda::set_device(index); };  // no stray context on cuda:0
+    hooks.async_error = [this]() -> std::string {
+      ncclResult_t async = ncclSuccess;
+      if (ncclCommGetAsyncError(comms_[0], &async) == ncclSuccess && async != ncclSuccess)
+        return std::string("NCCL: ") + ncclGetErrorString(async);
+      return "";
+    };
+    hooks.fatal = std::move(fatal);
+    guard_ = std::make_unique<CollectiveWatchdog>(rank, size, timeout_s, std::move(hooks));
+    guard_->start();
   }
   ~NcclCommunicator() override {
-    if (watchdog_.joinable()) {
-      {
-        std::lock_guard<std::mutex> lock(watch_mu_);
-        stop_watch_ = true;
-      }
-      watch_cv_.notify_all();
-      watchdog_.join();
-    }
-    if (!aborted_)
+    const bool aborted = guard_->aborted();
+    guard_.reset();  // the watchdog thread ends before the communicator goes
+    if (!aborted)
       for (auto c : comms_) ncclCommDestroy(c);  // aborted communicators are already gone
     for (auto& s : streams_) destroy_stream_noexcept(s);
   }
@@ -96,8 +98,10 @@ class NcclCommunicator : public Communicator {
   void allreduce_sum(int rank, Tensor& t) override {
     const int l = local(rank, t);
     Fence f(*this, l);
-    MINIDP_NCCL_OK(ncclAllReduce(t.raw_data(), t.raw_data(), static_cast<size_t>(t.numel()), nccl_type(t.dtype()),
-                                 ncclSum, comms_[l], f.stream));
+    guard_->call([&] {
+      MINIDP_NCCL_OK(ncclAllReduce(t.raw_data(), t.raw_data(), static_cast<size_t>(t.numel()),
+                                   nccl_type(t.dtype()), ncclSum, comms_[l], f.stream));
+    });
   }
   // On the communication stream, after the caller's stream's work so far;
   // the caller's stream goes on with other work (the rest of backward) and
@@ -109,29 +113,32 @@ class NcclCommunicator : public Communicator {
     Event ready;
     ready.record(caller);
     ready.wait(streams_[l]);
-    MINIDP_NCCL_OK(ncclAllReduce(t.raw_data(), t.raw_data(), static_cast<size_t>(t.numel()), nccl_type(t.dtype()),
-                                 ncclSum, comms_[l],
-                                 static_cast<cudaStream_t>(kernels::cuda::native_stream(streams_[l].handle))));
+    guard_->call([&] {
+      MINIDP_NCCL_OK(ncclAllReduce(t.raw_data(), t.raw_data(), static_cast<size_t>(t.numel()),
+                                   nccl_type(t.dtype()), ncclSum, comms_[l],
+                                   static_cast<cudaStream_t>(kernels::cuda::native_stream(streams_[l].handle))));
+    });
     auto done = std::make_shared<Event>();
     done->record(streams_[l]);
-    if (watchdog_.joinable()) {
-      std::lock_guard<std::mutex> lock(watch_mu_);
-      watched_.push_back({done, std::chrono::steady_clock::now(), "a sum (allreduce) of " + t.describe()});
-    }
+    guard_->watch([done] { return done->query(); }, "a sum (allreduce, NCCL) of " + t.describe());
     return std::make_unique<Pending>(done, devices_[l]);
   }
   void broadcast(int rank, Tensor& t, int root) override {
     const int l = local(rank, t);
     Fence f(*this, l);
-    MINIDP_NCCL_OK(ncclBroadcast(t.raw_data(), t.raw_data(), static_cast<size_t>(t.numel()), nccl_type(t.dtype()),
-                                 root, comms_[l], f.stream));
+    guard_->call([&] {
+      MINIDP_NCCL_OK(ncclBroadcast(t.raw_data(), t.raw_data(), static_cast<size_t>(t.numel()),
+                                   nccl_type(t.dtype()), root, comms_[l], f.stream));
+    });
   }
   void allgather(int rank, const Tensor& in, Tensor& out) override {
     const int l = local(rank, in);
     local(rank, out);
     Fence f(*this, l);
-    MINIDP_NCCL_OK(ncclAllGather(in.raw_data(), out.raw_data(), static_cast<size_t>(in.numel()),
-                                 nccl_type(in.dtype()), comms_[l], f.stream));
+    guard_->call([&] {
+      MINIDP_NCCL_OK(ncclAllGather(in.raw_data(), out.raw_data(), static_cast<size_t>(in.numel()),
+                                   nccl_type(in.dtype()), comms_[l], f.stream));
+    });
   }
   // Waiting for an asynchronous sum is a stream waiting on its event: the host goes on.
   struct Pending : PendingCollective {
@@ -145,15 +152,14 @@ class NcclCommunicator : public Communicator {
   void barrier(int /*rank*/) override { barrier_.arrive_and_wait(); }
   void abort(const std::string& why) override {
     barrier_.abort(why);
-    if (aborted_.exchange(true)) return;
-    for (auto c : comms_) ncclCommAbort(c);
+    guard_->abort(why);  // ncclCommAbort once, never under another NCCL call
   }
 
  private:
   // The index of `rank` among this process's ranks, after checking the tensor.
   int local(int rank, const Tensor& t) const {
-    MINIDP_CHECK(!aborted_, "NCCL communicator: aborted after an error in an earlier step; NCCL communicators ",
-                 "cannot be reused after ncclCommAbort — create a new one");
+    MINIDP_CHECK(!guard_->aborted(), "NCCL communicator: aborted after an error in an earlier step; NCCL ",
+                 "communicators cannot be reused after ncclCommAbort — create a new one");
     const int l = rank - first_rank_;
     MINIDP_CHECK(l >= 0 && l < static_cast<int>(devices_.size()), "NCCL communicator: rank ", rank,
                  " is not one of this process's ranks");
@@ -190,52 +196,16 @@ class NcclCommunicator : public Communicator {
   std::vector<ncclComm_t> comms_;
   AbortableBarrier barrier_;
   std::vector<Event> ready_, done_;
-  std::atomic<bool> aborted_{false};
+  std::unique_ptr<CollectiveWatchdog> guard_;  // the NCCL lock, the abort, and (one rank per process) the watchdog
 
-  // ---- the watchdog (one rank per process): NCCL's waits happen on the GPU,
-  // where no host timeout can see them, so a thread polls the pending sums.
-  void watch() {
-    std::unique_lock<std::mutex> lock(watch_mu_);
-    while (!watch_cv_.wait_for(lock, std::chrono::milliseconds(500), [&] { return stop_watch_; })) {
-      std::string why;
-      ncclResult_t async = ncclSuccess;
-      if (ncclCommGetAsyncError(comms_[0], &async) == ncclSuccess && async != ncclSuccess)
-        why = std::string("NCCL reported an asynchronous error: ") + ncclGetErrorString(async);
-      const auto now = std::chrono::steady_clock::now();
-      for (auto it = watched_.begin(); it != watched_.end() && why.empty();) {
-        if (it->done->query()) {
-          it = watched_.erase(it);
-          continue;
-        }
-        const double waited = std::chrono::duration<double>(now - it->since).count();
-        if (waited > timeout_s_)
-          why = "waited " + std::to_string(static_cast<int>(waited)) + " s for " + it->what +
-                " (NCCL) without an answer: another rank is dead or stuck";
-        ++it;
-      }
-      if (!why.empty()) {
-        std::fprintf(stderr, "minidp rank %d of %d: %s; aborting NCCL and ending the job\n", first_rank_, size_,
-                     why.c_str());
-        std::fflush(stderr);
-        if (!aborted_.exchange(true)) ncclCommAbort(comms_[0]);
-        lock.unlock();
-        if (fatal_) fatal_(why);
-        return;
-      }
-    }
+  // ncclCommAbort on every communicator of this process (called once, under the guard's lock).
+  WatchdogHooks abort_hooks() {
+    WatchdogHooks h;
+    h.abort_comm = [this] {
+      for (auto c : comms_) ncclCommAbort(c);
+    };
+    return h;
   }
-  struct Watched {
-    std::shared_ptr<Event> done;
-    std::chrono::steady_clock::time_point since;
-    std::string what;
-  };
-  double timeout_s_ = 60.0;
-  std::function<void(const std::string&)> fatal_;
-  std::thread watchdog_;
-  std::mutex watch_mu_;
-  std::condition_variable watch_cv_;
-  std::list<Watched> watched_;
-  bool stop_watch_ = false;
 };
 }  // namespace
 
