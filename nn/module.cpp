@@ -1,6 +1,7 @@
 // minidp/nn/module.cpp — registries, state dicts, copies and printing of modules.
 #include "nn/module.h"
 
+#include <atomic>
 #include <sstream>
 
 #include "core/autograd.h"
@@ -43,7 +44,14 @@ NamedTensors Module::state_dict() const {
   return out;
 }
 
+namespace {
+std::atomic<std::uint64_t> g_state_version{0};
+}  // namespace
+std::uint64_t state_version() { return g_state_version.load(); }
+void bump_state_version() { ++g_state_version; }
+
 void Module::load_state_dict(const std::map<std::string, Tensor>& state, bool strict) {
+  bump_state_version();  // also when it fails half-way: some tensors may have been copied
   std::vector<std::string> problems;
   std::map<std::string, bool> used;
   for (auto& [name, dst] : state_dict()) {
@@ -92,6 +100,7 @@ void Module::zero_grad() {
 }
 
 void Module::to(const Device& device) {
+  bump_state_version();
   for (auto& [n, p] : params_) {
     if (p.device() == device) continue;
     const bool rg = p.requires_grad();
@@ -134,6 +143,7 @@ std::string Module::repr(int indent) const {
 }
 
 void Module::register_parameter(const std::string& name, Tensor t) {
+  bump_state_version();
   MINIDP_CHECK(t.defined() && is_floating(t.dtype()), type_name(), ": parameter '", name,
                "' must be a defined float tensor");
   if (!t.requires_grad()) t.requires_grad_(true);
@@ -141,7 +151,10 @@ void Module::register_parameter(const std::string& name, Tensor t) {
   params_.emplace_back(name, std::move(t));
 }
 
-void Module::register_buffer(const std::string& name, Tensor t) { buffers_.emplace_back(name, std::move(t)); }
+void Module::register_buffer(const std::string& name, Tensor t) {
+  bump_state_version();
+  buffers_.emplace_back(name, std::move(t));
+}
 
 void Module::register_module(const std::string& name, ModulePtr m) {
   MINIDP_CHECK(m != nullptr, type_name(), ": child module '", name, "' is null");

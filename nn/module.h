@@ -26,6 +26,15 @@ namespace minidp::nn {
 
 class Module;
 using ModulePtr = std::shared_ptr<Module>;
+
+// A process-wide counter advanced by everything that moves, replaces or
+// reloads parameters, buffers or optimizer state: Module::load_state_dict,
+// Module::to, a new parameter or buffer, an optimizer's load_state_tensors
+// and load_state_scalars. A captured CUDA graph holds the addresses and
+// constants it was captured with; it remembers the version of that moment and
+// is captured again, never replayed, once the version has moved.
+std::uint64_t state_version();
+void bump_state_version();
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 class Module {

@@ -18,31 +18,17 @@
 #include "kernels/cuda/runtime.h"
 #include "nn/layers.h"
 #include "parallel/process_group.h"
+#include "parallel/shards.h"
 #include "parallel/sync_batchnorm.h"
 
 namespace minidp::parallel {
 
+using detail::plan_shards;
+using detail::Shards;
+
 namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-// How a batch is cut: shard i is rows [offset[i], offset[i] + size[i]).
-struct Shards {
-  std::vector<std::int64_t> size, offset;
-  Tensor rows(const Tensor& t, int i) const { return t.slice(offset[i], offset[i] + size[i]); }  // a view
-};
-
-Shards plan_shards(const char* op, const Tensor& inputs, const Tensor& labels, int replicas) {
-  MINIDP_CHECK(inputs.defined() && labels.defined() && inputs.dim() >= 1 && labels.dim() >= 1 &&
-                   inputs.size(0) == labels.size(0),
-               op, ": inputs ", inputs.describe(), " and labels ", labels.describe(),
-               " must be defined and have the same number of samples (dim 0)");
-  Shards s;
-  s.size = shard_sizes(inputs.size(0), replicas);
-  s.offset.assign(s.size.size(), 0);
-  for (std::size_t i = 1; i < s.size.size(); ++i) s.offset[i] = s.offset[i - 1] + s.size[i - 1];
-  return s;
-}
 
 // Calls fn on every module of the tree rooted at m.
 void for_each_module(nn::Module& m, const std::function<void(nn::Module&)>& fn) {
@@ -50,6 +36,44 @@ void for_each_module(nn::Module& m, const std::function<void(nn::Module&)>& fn) 
   for (auto& [name, child] : m.children()) for_each_module(*child, fn);
 }
 }  // namespace
+
+// A batch already on a device was written by work queued on the caller's
+// stream (a copy, a data-augmentation kernel), and to() on the same device
+// returns the tensor itself, not a copy. The replica streams must not read it
+// before that work is done: an event recorded on the caller's stream, which
+// every replica stream waits for before its first read. And the caller may
+// drop the batch as soon as train_step returns, handing its memory back to
+// the caller stream's pool: so the caller's stream in turn waits for every
+// replica's step (its end event) before it can reuse that memory. The host
+// waits for neither. A batch on the host needs none of this (its copy to the
+// device is ordered on the replica's own stream).
+void DataParallel::batch_ready(const Tensor& inputs, const Tensor& labels) {
+  batch_devices_.clear();
+  for (const Tensor* t : {&inputs, &labels})
+    if (!t->device().is_cpu() && std::find(batch_devices_.begin(), batch_devices_.end(), t->device()) ==
+                                      batch_devices_.end())
+      batch_devices_.push_back(t->device());
+  if (batch_ready_.size() < batch_devices_.size()) batch_ready_.resize(batch_devices_.size());
+  for (std::size_t i = 0; i < batch_devices_.size(); ++i) {
+    if (!fence_batch_) break;  // tests switch the fence off to show what it prevents
+    DeviceGuard dg(batch_devices_[i]);
+    batch_ready_[i].record(current_stream(batch_devices_[i]));
+  }
+}
+
+void DataParallel::wait_batch(const Stream& s) const {
+  if (!fence_batch_) return;
+  for (std::size_t i = 0; i < batch_devices_.size(); ++i) batch_ready_[i].wait(s);
+}
+
+void DataParallel::release_batch(detail::StepEvents& ev) {
+  if (!fence_batch_) return;
+  for (const Device& d : batch_devices_) {
+    DeviceGuard dg(d);
+    const Stream caller = current_stream(d);
+    for (int rank = 0; rank < size(); ++rank) ev.end(rank).wait(caller);
+  }
+}
 
 struct DataParallel::EventPool {
   std::mutex mu;
@@ -151,7 +175,7 @@ void DataParallel::setup(nn::ModulePtr model, const OptimizerFactory& make_optim
           });
       });
   pool_ = std::make_unique<WorkerPool>(size(), [this](const std::string& why) { comm_->abort(why); });
-  graphs_ = std::make_unique<StepGraphs>(size());
+  graphs_ = make_graphs(size());
   // Broadcast parameters and buffers from replica 0 (rank 0 of the job): the
   // copies in one process already hold the same values, but processes that
   // made their models independently need it.
@@ -223,7 +247,9 @@ StepResult DataParallel::run_step(const Tensor& inputs, const Tensor& labels, co
   const auto start = Clock::now();
   if (auto* inproc = dynamic_cast<InProcessCommunicator*>(comm_.get())) inproc->reset();
 
+  batch_ready(inputs, labels);
   if (reduce && fresh && graph_step(inputs, labels, loss_fn, result)) {
+    release_batch(*result.events);
     accumulated_ = false;
     result.wall_seconds = seconds_since(start);
     return result;
@@ -238,6 +264,7 @@ StepResult DataParallel::run_step(const Tensor& inputs, const Tensor& labels, co
     GradientBuckets& grads = *buckets_[rank];
 
     ev.begin(rank, Phase::Data).record(r.stream);
+    wait_batch(r.stream);
     Tensor x = shards.rows(inputs, rank).to(r.device);  // a view, then one (asynchronous) copy
     Tensor y = shards.rows(labels, rank).to(r.device);
     Tensor loss = replica_step(rank, x, y, batch, loss_fn, reduce, fresh, st, &ev);
@@ -250,6 +277,7 @@ StepResult DataParallel::run_step(const Tensor& inputs, const Tensor& labels, co
     ev.end(rank).record(r.stream);
     st.loss_sum = loss.defined() ? loss.detach() : Tensor();
   });
+  release_batch(*result.events);
   for (const ReplicaStepStats& st : result.replicas) result.skipped = result.skipped || st.skipped;
 
   accumulated_ = !reduce;
@@ -372,289 +400,29 @@ void DataParallel::launch_ready_buckets(int rank) {
   }
 }
 
-// ---------------------------------------------------------------- captured steps (CUDA graphs)
-//
-// A graph is captured per batch shape, after opts_.cuda_graph_warmup eager
-// steps of that shape (lazy set-up — cuBLAS workspaces, momentum buffers,
-// cuDNN plans, events — happens there, never inside a capture). Replicas that
-// share the GPU are captured into ONE graph: replica 0's stream begins the
-// capture, the other replicas' streams join it by waiting on an event of it
-// (fork) and are joined back before it ends. Their host threads run the
-// ordinary step code meanwhile, meeting at the in-process communicator's
-// barriers as in an eager step, so the graph holds every replica's forward,
-// backward, the in-process sum (its event waits become graph edges), the
-// division and the optimizer. The replay is then one launch on replica 0's
-// stream, framed by copies and events on the host thread:
-//   each replica's stream: timing event, copy of its shard into its static
-//     input buffers, "inputs ready" event;
-//   replica 0's stream: waits for every "inputs ready", cudaGraphLaunch, "done";
-//   each replica's stream: waits for "done", copies the static loss outputs
-//     into fresh tensors (what the StepResult holds), timing events.
-// Memory allocated during the capture comes from a private pool of the graph
-// (kernels/cuda/allocator.h): a replay writes exactly there.
-struct DataParallel::StepGraphs {
-  static constexpr int kMaxGraphs = 8;  // batch shapes held at once; more run eagerly
-
-  struct Graph {
-    void* exec = nullptr;  // cudaGraphExec_t
-    int device = 0;
-    void* stream = nullptr;           // where it is replayed (replica 0's stream)
-    std::uint64_t pool = 0;           // its private memory pool
-    std::vector<Tensor> x, y;         // per replica: the static inputs the graph reads (copied in before a replay)
-    std::vector<Tensor> loss;         // per replica: the loss sum the graph writes (undefined: empty shard)
-    std::vector<double> lr;           // the optimizers' learning rates, baked into the graph's kernels
-    Graph() = default;
-    Graph(const Graph&) = delete;
-    Graph& operator=(const Graph&) = delete;
-    ~Graph() {
-      // Its last replay must be over before its memory goes (the cudaFree
-      // below would wait for it too; this makes the order explicit).
-      if (exec != nullptr) {
-        try {
-          kernels::cuda::stream_synchronize(stream, device);
-        } catch (...) {
-          // an error of the replay's kernels: reported by the stream's next synchronisation
-        }
-      }
-      kernels::cuda::graph_destroy(exec, device);
-      x.clear();
-      y.clear();
-      loss.clear();  // back to the private pool, which then goes whole
-      kernels::cuda::release_private_pool(device, pool);
-    }
-  };
-  struct Slot {
-    int eager_steps = 0;  // warm-up steps of this shape so far
-    bool failed = false;  // its capture failed: it runs eagerly
-    std::unique_ptr<Graph> graph;
-  };
-
-  explicit StepGraphs(int replicas) : fork_join(replicas), inputs_ready(replicas) {}
-  std::map<std::string, Slot> slots;
-  std::vector<Event> fork_join;     // capture: [0] forks the other streams in, [r] joins stream r back
-  std::vector<Event> inputs_ready;  // replay: stream r's copy-in is done
-  Event done;                       // replay: the graph has run
-  std::set<std::string> noted;
-  std::int64_t replays = 0, captures = 0;
-};
-
-std::int64_t DataParallel::graph_replays() const { return graphs_ ? graphs_->replays : 0; }
-std::int64_t DataParallel::graph_captures() const { return graphs_ ? graphs_->captures : 0; }
-int DataParallel::graphs_held() const {
-  int n = 0;
-  if (graphs_)
-    for (const auto& [key, slot] : graphs_->slots) n += slot.graph != nullptr;
-  return n;
-}
-
-void DataParallel::drop_graphs() {
-  if (graphs_) graphs_->slots.clear();
-}
-
-void DataParallel::note_once(const std::string& why) {
-  if (graphs_->noted.insert(why).second) std::fprintf(stderr, "minidp: cuda_graph: %s\n", why.c_str());
-}
-
-// Whether this step may be captured or replayed: decided on the host, from
-// the options, the replicas and the model (none of which can change mid-step).
-bool DataParallel::graph_eligible(const Tensor& inputs, const Tensor& labels) {
-  if (!opts_.cuda_graph) return false;
-  if (world_ != nullptr) return note_once("steps of DistributedDataParallel run eagerly"), false;
-  const Device dev = replicas_[0].device;
-  if (!dev.is_cuda()) return note_once("CPU replicas run eagerly"), false;
-  for (const Replica& r : replicas_)
-    if (r.device != dev)
-      return note_once("replicas on several GPUs (NCCL sums) run eagerly; capture needs every replica on one GPU"),
-             false;
-  for (const Tensor* t : {&inputs, &labels})
-    if (!t->device().is_cpu() && t->device() != dev)
-      return note_once("a batch on another device than the replicas' runs eagerly"), false;
-  if (opts_.skip_nonfinite) return note_once("skip_nonfinite reads the gradients on the host mid-step: eager"), false;
-  if (opts_.check_identical) return note_once("check_identical hashes parameters on the host each step: eager"), false;
-  if (opts_.sync_batchnorm) return note_once("synchronized BatchNorm runs eagerly"), false;
-  if (!dropouts_[0].empty())
-    return note_once("Dropout draws a new mask each step from host-side counters: eager"), false;
-  for (const auto& o : optimizers_)
-    if (o->kind() != "sgd")
-      return note_once("the " + o->kind() + " optimizer passes host-side step counts to its kernels: eager"), false;
-  return true;
-}
-
-bool DataParallel::graph_step(const Tensor& inputs, const Tensor& labels, const LossSumFn& loss_fn,
-                              StepResult& result) {
-  if (!graph_eligible(inputs, labels)) return false;
-  StepGraphs& G = *graphs_;
-  std::ostringstream k;  // the shapes and dtypes of the batch (the shards follow from them) and the loss function
-  for (auto d : inputs.shape()) k << d << ',';
-  k << dtype_name(inputs.dtype()) << ';';
-  for (auto d : labels.shape()) k << d << ',';
-  k << dtype_name(labels.dtype()) << ';' << loss_fn.target_type().name();
-  using LossFnPtr = Tensor (*)(const Tensor&, const Tensor&);
-  if (const LossFnPtr* f = loss_fn.target<LossFnPtr>()) k << '@' << reinterpret_cast<std::uintptr_t>(*f);
-  auto it = G.slots.find(k.str());
-  if (it == G.slots.end()) {
-    if (static_cast<int>(G.slots.size()) >= StepGraphs::kMaxGraphs)
-      return note_once("more than " + std::to_string(StepGraphs::kMaxGraphs) +
-                       " batch shapes: the new ones run eagerly"),
-             false;
-    it = G.slots.emplace(k.str(), StepGraphs::Slot{}).first;
-  }
-  StepGraphs::Slot& slot = it->second;
-  if (slot.failed) return false;
-  std::vector<double> lrs;
-  for (const auto& o : optimizers_) lrs.push_back(o->lr());
-  if (slot.graph && slot.graph->lr != lrs) {
-    note_once("the learning rate changed: a shape is captured again after its warm-up steps at the new rate "
-              "(a rate that changes every step keeps the step eager)");
-    slot.graph.reset();
-    slot.eager_steps = 0;
-  }
-  // At least one eager step before any capture: the optimizers' first step
-  // (which creates the momentum buffers) must not be the one frozen in a graph.
-  if (!slot.graph && slot.eager_steps < std::max(1, opts_.cuda_graph_warmup)) {
-    ++slot.eager_steps;
-    return false;
-  }
-
-  const Shards shards = plan_shards("DataParallel::train_step", inputs, labels, size());
-  const std::int64_t batch = inputs.size(0);
-  const Device dev = replicas_[0].device;
-  if (!slot.graph) {
-    // ---- capture
-    auto g = std::make_unique<StepGraphs::Graph>();
-    g->device = dev.index;
-    g->stream = replicas_[0].stream.handle;
-    g->lr = lrs;
-    g->pool = kernels::cuda::create_private_pool(dev.index);
-    g->loss.resize(size());
-    {
-      DeviceGuard dg(dev);
-      for (int rank = 0; rank < size(); ++rank) {
-        // The static inputs, in the general pool of the replica's stream (the
-        // copy before each replay writes them there); the events used inside
-        // the capture are created now, outside it.
-        StreamGuard sg(replicas_[rank].stream);
-        Shape xs = inputs.shape(), ys = labels.shape();
-        xs[0] = ys[0] = shards.size[rank];
-        g->x.push_back(Tensor::empty(xs, TensorOptions(inputs.dtype()).with_device(dev)));
-        g->y.push_back(Tensor::empty(ys, TensorOptions(labels.dtype()).with_device(dev)));
-        G.fork_join[rank].record(replicas_[rank].stream);
-        G.inputs_ready[rank].record(replicas_[rank].stream);
-      }
-      G.done.record(replicas_[0].stream);
-    }
-    struct PoolScope {  // allocations on the replicas' streams come from the graph's pool while it is captured
-      DataParallel& dp;
-      const StepGraphs::Graph& g;
-      PoolScope(DataParallel& d, const StepGraphs::Graph& gr) : dp(d), g(gr) {
-        for (const Replica& r : dp.replicas_) kernels::cuda::begin_pool_capture(g.device, r.stream.handle, g.pool);
-      }
-      ~PoolScope() {
-        for (const Replica& r : dp.replicas_) kernels::cuda::end_pool_capture(g.device, r.stream.handle);
-      }
-    };
-    try {
-      PoolScope scope(*this, *g);
-      pool_->run([&](int rank) {
-        const Replica& r = replicas_[rank];
-        DeviceGuard dg(r.device);
-        StreamGuard sg(r.stream);
-        ReplicaStepStats scratch;  // a capture computes nothing: the replay fills the result
-        bool capturing = false;
-        try {
-          if (rank == 0) {
-            kernels::cuda::stream_begin_capture(r.stream.handle, r.device.index);
-            capturing = true;
-            G.fork_join[0].record(r.stream);
-          }
-          comm_->barrier(comm_rank(rank));  // replica 0's capture has begun ...
-          if (rank != 0) G.fork_join[0].wait(r.stream);  // ... and this stream joins it
-          Tensor loss = replica_step(rank, g->x[rank], g->y[rank], batch, loss_fn, /*reduce=*/true,
-                                     /*fresh=*/true, scratch, nullptr);
-          g->loss[rank] = loss.defined() ? loss.detach() : Tensor();
-          if (rank != 0) G.fork_join[rank].record(r.stream);
-          comm_->barrier(comm_rank(rank));  // every stream has queued its part
-          if (rank == 0) {
-            for (int o = 1; o < size(); ++o) G.fork_join[o].wait(r.stream);  // joined back
-            capturing = false;
-            g->exec = kernels::cuda::stream_end_capture(r.stream.handle, r.device.index);
-          }
-        } catch (...) {
-          if (capturing) kernels::cuda::stream_abort_capture(r.stream.handle, r.device.index);
-          throw;
-        }
-      });
-    } catch (const std::exception& e) {
-      // Nothing of the step ran (a capture only records), and the host-side
-      // state it touched is what an eager step sets again: run it eagerly.
-      slot.failed = true;
-      note_once(std::string("capturing a step failed, its shape runs eagerly: ") + e.what());
-      if (auto* inproc = dynamic_cast<InProcessCommunicator*>(comm_.get())) inproc->reset();
-      return false;
-    }
-    slot.graph = std::move(g);
-    ++G.captures;
-  }
-
-  // ---- replay
-  StepGraphs::Graph& g = *slot.graph;
-  detail::StepEvents& ev = *result.events;
-  const Stream s0 = replicas_[0].stream;
-  DeviceGuard dg(dev);
-  for (int rank = 0; rank < size(); ++rank) {
-    const Stream& s = replicas_[rank].stream;
-    StreamGuard sg(s);
-    ev.begin(rank, Phase::Data).record(s);
-    g.x[rank].copy_(shards.rows(inputs, rank));  // host -> the graph's input buffers, on this replica's stream
-    g.y[rank].copy_(shards.rows(labels, rank));
-    ev.begin(rank, Phase::Forward).record(s);
-    if (rank != 0) {
-      G.inputs_ready[rank].record(s);
-      G.inputs_ready[rank].wait(s0);
-    }
-  }
-  kernels::cuda::graph_launch(g.exec, s0.handle, dev.index);
-  G.done.record(s0);
-  for (int rank = 0; rank < size(); ++rank) {
-    const Stream& s = replicas_[rank].stream;
-    StreamGuard sg(s);
-    if (rank != 0) G.done.wait(s);
-    // The phases inside the graph cannot be told apart from outside it: the
-    // whole replay counts as forward, the others are empty.
-    ev.begin(rank, Phase::Backward).record(s);
-    ev.begin(rank, Phase::Allreduce).record(s);
-    ev.begin(rank, Phase::Optimizer).record(s);
-    ReplicaStepStats& st = result.replicas[rank];
-    st.samples = shards.size[rank];
-    st.comm_seconds = std::numeric_limits<double>::quiet_NaN();  // inside the graph: not measured
-    st.comm_spans.clear();
-    NoGradGuard ng;
-    // Fresh copies of the graph's outputs: the next replay overwrites them,
-    // and a caller may read this step's loss much later (TrainingRecorder).
-    st.loss_sum = g.loss[rank].defined() ? g.loss[rank].clone() : Tensor();
-    if (rank == 0) {
-      const Tensor tail = buckets_[0]->tail().clone();
-      result.loss_mean = tail.narrow(0, 0, 1);
-      result.global_samples = tail.narrow(0, 1, 1);
-    }
-    ev.end(rank).record(s);
-  }
-  // Host-side state is not advanced by a replay: the optimizers' step counts
-  // (steps_taken) stop at the capture. SGD's kernels do not read them.
-  ++G.replays;
-  return true;
-}
-
 // ---------------------------------------------------------------- evaluation
 std::vector<std::int64_t> DataParallel::evaluate_batch(const Tensor& inputs, const Tensor& labels,
                                                        const std::function<void(int, const Tensor&, const Tensor&)>& fn) {
   const Shards shards = plan_shards("DataParallel::evaluate_batch", inputs, labels, size());
   if (auto* inproc = dynamic_cast<InProcessCommunicator*>(comm_.get())) inproc->reset();
+  batch_ready(inputs, labels);
+  auto events = take_events();  // only their end events: the caller's stream waits for the replicas
   pool_->run([&](int rank) {
     const Replica& r = replicas_[rank];
     DeviceGuard dg(r.device);
     StreamGuard sg(r.stream);
     NoGradGuard ng;
+    wait_batch(r.stream);
+    struct End {  // recorded however this replica leaves (an empty shard returns early)
+      Event& e;
+      const Stream& s;
+      ~End() {
+        try {
+          e.record(s);
+        } catch (...) {
+        }
+      }
+    } end{events->end(rank), r.stream};
     nn::Module& m = *modules_[rank];
     broadcast_buffers(rank);  // every replica evaluates with replica 0's running statistics
     if (shards.size[rank] == 0) return;
@@ -665,6 +433,7 @@ std::vector<std::int64_t> DataParallel::evaluate_batch(const Tensor& inputs, con
     } mode(m);
     fn(rank, m.forward(shards.rows(inputs, rank).to(r.device)), shards.rows(labels, rank).to(r.device));
   });
+  release_batch(*events);
   return shards.size;
 }
 

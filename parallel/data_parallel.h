@@ -141,10 +141,15 @@ class DataParallel {
   std::int64_t graph_captures() const;
   int graphs_held() const;
   // A graph holds the addresses of the parameters, gradients and optimizer
-  // state it was captured with: after replacing any of them (loading an
-  // optimizer's state, say), drop the graphs; the next steps warm up and
-  // capture again.
+  // state it was captured with, and the learning rates and TF32 mode of that
+  // moment. It is dropped and captured again by itself when any of them
+  // changed (nn::state_version: load_state_dict, load_state_tensors, to(), a
+  // new parameter); drop_graphs() frees every graph at once.
   void drop_graphs();
+
+  // Test-only: switch off the event ordering of a batch already on a device
+  // (batch_ready), to show on a GPU what it prevents. Never in real code.
+  void set_batch_fence_for_testing(bool on) { fence_batch_ = on; }
 
  protected:
   // For DistributedDataParallel: one replica, whose sums go through `comm`
@@ -165,12 +170,17 @@ class DataParallel {
                       bool reduce, bool fresh, ReplicaStepStats& st, detail::StepEvents* ev);
   // `ev` is null inside a capture: timing events are recorded around the replay instead.
   void reduce_and_step(int rank, ReplicaStepStats& st, detail::StepEvents* ev);
-  // The captured step (data_parallel_graph part of data_parallel.cpp): true
+  // The captured step (data_parallel_graph.cpp): true
   // when it ran the step as a graph, false when the caller must run it eagerly.
   struct StepGraphs;
   bool graph_step(const Tensor& inputs, const Tensor& labels, const LossSumFn& loss_fn, StepResult& result);
   bool graph_eligible(const Tensor& inputs, const Tensor& labels);
   void note_once(const std::string& why);
+  // Orders the replica streams after the caller's stream for a batch already
+  // on a device, and the caller's stream after the step (data_parallel.cpp).
+  void batch_ready(const Tensor& inputs, const Tensor& labels);
+  void wait_batch(const Stream& s) const;
+  void release_batch(detail::StepEvents& ev);
   void on_gradient_ready(int param);  // autograd hook (distributed: launches full buckets)
   void launch_ready_buckets(int rank);
   int comm_rank(int rank) const;      // the rank this replica has in comm_
@@ -193,7 +203,14 @@ class DataParallel {
   ProcessGroup* world_ = nullptr;
   DataParallelOptions opts_;
   std::unique_ptr<WorkerPool> pool_;
-  std::unique_ptr<StepGraphs> graphs_;  // captured steps, per batch shape (cuda_graph)
+  struct StepGraphsDeleter {  // StepGraphs is complete only in data_parallel_graph.cpp
+    void operator()(StepGraphs* g) const;
+  };
+  static std::unique_ptr<StepGraphs, StepGraphsDeleter> make_graphs(int replicas);
+  std::unique_ptr<StepGraphs, StepGraphsDeleter> graphs_;  // captured steps, per batch shape (cuda_graph)
+  std::vector<Device> batch_devices_;   // devices of this step's batch (not the host)
+  std::vector<Event> batch_ready_;      // per batch device: the caller's stream when the step began
+  bool fence_batch_ = true;
   // Buckets launched from backward's hooks (distributed: one replica).
   struct Overlap {
     bool active = false;                 // inside the backward of a reducing step

@@ -77,7 +77,14 @@ struct DeviceState {
   MemoryStats stats;
   std::map<std::uintptr_t, std::uint64_t> capturing;  // stream -> private pool its allocations come from
   std::uint64_t next_pool = 1;
+  // No-cache segments freed while a stream was being captured: a cudaFree
+  // then would invalidate the capture, so they go once no stream captures.
+  std::vector<Segment*> deferred;
 };
+
+// Test-only raw memory (set_raw_memory_for_testing): host memory in place of
+// cudaMalloc/cudaFree on one fake device, so the allocator's rules run in CI.
+RawMemoryForTesting* g_raw = nullptr;
 
 // The key of a private pool's blocks on one stream. A private pool is its own
 // set of "streams" for the tables above: the thread field carries the pool id
@@ -90,8 +97,9 @@ std::uint64_t pool_of(const StreamKey& k) { return (k.thread & kPoolBit) != 0 ? 
 // One state per visible device, created on first use and never destroyed:
 // tensors freed during static destruction must still find their allocator.
 DeviceState& state(int device) {
-  static const int n = device_count();
-  static DeviceState* states = new DeviceState[n > 0 ? n : 1];
+  static const int visible = device_count();
+  static DeviceState* states = new DeviceState[visible > 0 ? visible : 1];
+  const int n = g_raw != nullptr ? 1 : visible;
   MINIDP_CHECK(device >= 0 && device < n, "CUDA allocator: device cuda:", device, " requested, but ", n,
                " CUDA device(s) are visible");
   return states[device];
@@ -117,6 +125,7 @@ std::string human(std::size_t bytes) {
 
 // cudaMalloc on `device`; nullptr when the device is out of memory.
 char* try_cuda_malloc(std::size_t size, int device) {
+  if (g_raw != nullptr) return static_cast<char*>(g_raw->malloc(size));
   DeviceScope scope(device);
   void* p = nullptr;
   // While this thread captures a graph, cudaMalloc is one of the calls its
@@ -142,7 +151,9 @@ void release_segment(DeviceState& st, Segment* seg, int device) {
   }
   auto it = st.carving.find(seg->stream);
   if (it != st.carving.end() && it->second == seg) st.carving.erase(it);
-  {
+  if (g_raw != nullptr) {
+    g_raw->free(seg->ptr);
+  } else {
     DeviceScope scope(device);
     MINIDP_CUDA_CHECK(cudaFree(seg->ptr));  // waits for the device: nothing can still use it
   }
@@ -183,7 +194,7 @@ Segment* new_segment(DeviceState& st, std::size_t size, bool small, StreamKey st
   }
   if (p == nullptr) {
     std::size_t free_b = 0, total_b = 0;
-    {
+    if (g_raw == nullptr) {
       DeviceScope scope(device);
       if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) cudaGetLastError();
     }
@@ -347,7 +358,12 @@ void deallocate(void* ptr, int device) noexcept {
     st.stats.num_frees++;
     b->requested = 0;
     Segment* seg = b->segment;
-    if (seg->uncached || (seg->orphaned && seg->live == 0)) {
+    if (seg->uncached && !st.capturing.empty()) {
+      // A cudaFree during a capture would invalidate it (it synchronises the
+      // device): the segment waits for the capture to end (end_pool_capture).
+      forget_segment(st, seg);
+      st.deferred.push_back(seg);
+    } else if (seg->uncached || (seg->orphaned && seg->live == 0)) {
       forget_segment(st, seg);
       release_segment(st, seg, device);  // cudaFree waits for the device: no kernel still uses it
     } else if (!seg->orphaned) {
@@ -396,9 +412,22 @@ void end_pool_capture(int device, void* stream) noexcept {
     DeviceState& st = state(device);
     std::lock_guard<std::mutex> lock(st.mu);
     st.capturing.erase(reinterpret_cast<std::uintptr_t>(stream));
+    if (st.capturing.empty()) {
+      std::vector<Segment*> go;
+      go.swap(st.deferred);
+      for (Segment* seg : go) release_segment(st, seg, device);
+    }
   } catch (...) {
   }
 }
+
+std::size_t deferred_free_count(int device) {
+  DeviceState& st = state(device);
+  std::lock_guard<std::mutex> lock(st.mu);
+  return st.deferred.size();
+}
+
+void set_raw_memory_for_testing(RawMemoryForTesting* raw) { g_raw = raw; }
 
 void release_private_pool(int device, std::uint64_t pool) noexcept {
   if (pool == 0) return;

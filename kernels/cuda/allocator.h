@@ -35,6 +35,9 @@
 //    reserved for the graph's replays until release_private_pool. Private
 //    blocks are always cached (also in no-cache mode: a cudaFree would take
 //    memory from under the graph), and empty_cache() leaves them alone.
+//  * a no-cache block freed while any stream of its device is being captured
+//    is not cudaFree'd then (that would invalidate the capture): it is freed
+//    when the last capture ends (end_pool_capture).
 //
 // Plain C++ (no CUDA headers): core/ and metrics/ include it freely. In a
 // build without CUDA the statistics are all zero and allocate() raises.
@@ -91,5 +94,17 @@ void end_pool_capture(int device, void* stream) noexcept;
 void release_private_pool(int device, std::uint64_t pool) noexcept;
 // Bytes reserved by private pools on `device` (for tests and reports).
 std::size_t private_pool_reserved(int device);
+// No-cache blocks whose cudaFree waits for the end of a capture (for tests).
+std::size_t deferred_free_count(int device);
+
+// Test-only: the allocator's rules on host memory. With `raw` set, cuda:0 is a
+// fake device whose segments come from raw->malloc and go to raw->free instead
+// of cudaMalloc/cudaFree, so a test without a GPU can follow every block.
+// Set it before the allocator is first used, reset it (nullptr) after.
+struct RawMemoryForTesting {
+  void* (*malloc)(std::size_t);
+  void (*free)(void*);
+};
+void set_raw_memory_for_testing(RawMemoryForTesting* raw);
 
 }  // namespace minidp::kernels::cuda

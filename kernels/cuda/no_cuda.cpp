@@ -59,6 +59,7 @@ void* stream_end_capture(void*, int) { needs_cuda("CUDA graph capture"); }
 void stream_abort_capture(void*, int) noexcept {}
 void graph_launch(void*, void*, int) { needs_cuda("a CUDA graph launch"); }
 void graph_destroy(void*, int) noexcept {}
+GraphCounts graph_counts() { return {}; }
 void set_allow_tf32(bool allow) { g_allow_tf32 = allow; }  // remembered; it changes nothing on the CPU
 bool allow_tf32() { return g_allow_tf32.load(); }
 
@@ -84,6 +85,8 @@ void begin_pool_capture(int, void*, std::uint64_t) { needs_cuda("a private memor
 void end_pool_capture(int, void*) noexcept {}
 void release_private_pool(int, std::uint64_t) noexcept {}
 std::size_t private_pool_reserved(int) { return 0; }
+std::size_t deferred_free_count(int) { return 0; }
+void set_raw_memory_for_testing(RawMemoryForTesting*) {}
 }  // namespace kernels::cuda
 
 // ---- parallel/nccl_communicator.h (unreachable in practice: a GPU replica list is refused earlier)

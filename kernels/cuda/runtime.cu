@@ -187,6 +187,10 @@ float event_elapsed_ms(void* start, void* end) {
   return ms;
 }
 
+namespace {
+std::atomic<unsigned long long> g_graphs_captured{0}, g_graphs_replayed{0};
+}  // namespace
+
 void stream_begin_capture(void* stream, int device) {
   DeviceScope scope(resolve(device));
   MINIDP_CUDA_CHECK(cudaStreamBeginCapture(to_cuda_stream(stream), cudaStreamCaptureModeThreadLocal));
@@ -200,6 +204,7 @@ void* stream_end_capture(void* stream, int device) {
   const cudaError_t err = cudaGraphInstantiate(&exec, graph, 0);
   cudaGraphDestroy(graph);  // the executable graph keeps what it needs
   MINIDP_CUDA_CHECK(err);
+  ++g_graphs_captured;
   return exec;
 }
 
@@ -220,7 +225,10 @@ void stream_abort_capture(void* stream, int device) noexcept {
 void graph_launch(void* exec, void* stream, int device) {
   DeviceScope scope(resolve(device));
   MINIDP_CUDA_CHECK(cudaGraphLaunch(static_cast<cudaGraphExec_t>(exec), to_cuda_stream(stream)));
+  ++g_graphs_replayed;
 }
+
+GraphCounts graph_counts() { return {g_graphs_captured.load(), g_graphs_replayed.load()}; }
 
 void graph_destroy(void* exec, int device) noexcept {
   if (exec == nullptr) return;

@@ -92,6 +92,12 @@ void* stream_end_capture(void* stream, int device);
 void stream_abort_capture(void* stream, int device) noexcept;
 void graph_launch(void* exec, void* stream, int device);
 void graph_destroy(void* exec, int device) noexcept;
+// Graphs captured (instantiated) and launched since the process started, on
+// every device (the GPU check prints them).
+struct GraphCounts {
+  unsigned long long captured = 0, replayed = 0;
+};
+GraphCounts graph_counts();
 
 // TF32 tensor cores for float32 GEMMs and convolutions (off by default, so
 // float32 results match the CPU to ~1e-6; on, ~5x faster on Hopper and

@@ -1,6 +1,7 @@
 // minidp/nn/optim/adam.cpp — Adam/AdamW as torch.optim.Adam; the update itself is one
 // fused kernel over all parameters (kernels' adam_step).
 #include "nn/optim/adam.h"
+#include "nn/module.h"
 
 #include <cmath>
 
@@ -78,6 +79,7 @@ void Adam::load_state_tensors(const std::map<std::string, Tensor>& state) {
     m_[i] = found[i].first->to(params_[i].device()).to(params_[i].dtype()).clone();
     v_[i] = found[i].second->to(params_[i].device()).to(params_[i].dtype()).clone();
   }
+  bump_state_version();  // new moments: a captured step would write the old ones
 }
 
 }  // namespace minidp::nn

@@ -1,5 +1,6 @@
 // minidp/nn/optim/optimizer.cpp — shared optimizer plumbing and gradient clipping.
 #include "nn/optim/optimizer.h"
+#include "nn/module.h"
 
 #include <algorithm>
 #include <charconv>
@@ -60,6 +61,7 @@ void Optimizer::load_state_scalars(const std::map<std::string, std::string>& s) 
                "; a step count must be >= 0");
   lr_ = lr;
   step_count_ = step;
+  bump_state_version();
 }
 
 void Optimizer::check_state_names(const std::map<std::string, Tensor>& state,

@@ -33,6 +33,10 @@ class Optimizer {
   void set_lr(double lr) { lr_ = lr; }
   const std::vector<Tensor>& params() const { return params_; }
   std::int64_t steps_taken() const { return step_count_; }
+  // Steps taken without step(): a replayed CUDA graph runs the update on the
+  // device, and the count (which checkpoints record) follows it (`n` may be
+  // negative: a capture recorded a step it did not take).
+  void count_steps(std::int64_t n) { step_count_ += n; }
 
   // State for checkpoints: tensors named "state.<param index>.<buffer>" and
   // scalars ("optimizer.lr", "optimizer.step"). Loading checks everything

@@ -1,6 +1,7 @@
 // minidp/nn/optim/sgd.cpp — SGD as torch.optim.SGD; the update itself is one fused
 // kernel over all parameters (kernels' sgd_step).
 #include "nn/optim/sgd.h"
+#include "nn/module.h"
 
 #include "core/autograd.h"
 #include "core/ops.h"
@@ -59,6 +60,7 @@ void SGD::load_state_tensors(const std::map<std::string, Tensor>& state) {
   }
   for (std::size_t i = 0; i < params_.size(); ++i)
     momentum_[i] = found[i] ? found[i]->to(params_[i].device()).to(params_[i].dtype()).clone() : Tensor();
+  bump_state_version();  // new buffers: a captured step would write the old ones
 }
 
 }  // namespace minidp::nn

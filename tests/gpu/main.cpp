@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "gpu_test.h"
+#include "kernels/cuda/linear.h"
 #include "kernels/cuda/runtime.h"
 
 namespace minidp::test {
@@ -32,5 +33,15 @@ int main(int argc, char** argv) {
   set_allow_tf32(false);  // the tolerances of the suite assume full FP32
   doctest::Context ctx;
   ctx.applyCommandLine(argc, argv);
-  return ctx.run();
+  const int rc = ctx.run();
+  // What ran fused and what was captured: one line that tools/gpu-check.sh
+  // puts in its summary (the paths give the same numbers, so only counts tell).
+  const auto l = kernels::cuda::linear_epilogue_counts();
+  const auto g = kernels::cuda::graph_counts();
+  std::printf("minidp counts: linear forward fused=%llu plain=%llu, backward fused=%llu plain=%llu; "
+              "cuda graphs captured=%llu replayed=%llu\n",
+              static_cast<unsigned long long>(l.forward_fused), static_cast<unsigned long long>(l.forward_plain),
+              static_cast<unsigned long long>(l.backward_fused), static_cast<unsigned long long>(l.backward_plain),
+              g.captured, g.replayed);
+  return rc;
 }

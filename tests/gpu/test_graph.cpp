@@ -10,6 +10,9 @@
 //   - what cannot be captured (Dropout, skip_nonfinite) runs eagerly.
 #include "gpu_test.h"
 
+#include <map>
+#include <tuple>
+
 #include "kernels/cuda/allocator.h"
 
 using namespace minidp;
@@ -151,4 +154,58 @@ GPU_TEST_CASE("cuda graph: what needs the host mid-step runs eagerly, with the e
   const Run b = train("cuda:0", true, batches, {}, /*dropout=*/true);
   CHECK(b.replays == 0);
   check_same(b, train("cuda:0", false, batches, {}, /*dropout=*/true));
+}
+
+GPU_TEST_CASE("cuda graph: the optimizer's step count follows replayed steps (a checkpoint after 6 steps says 6)") {
+  parallel::DataParallelOptions o;
+  o.cuda_graph = true;
+  parallel::DataParallel dp(mlp(), parallel::parse_replicas("cuda:0,cuda:0"), sgd_momentum(), o);
+  for (int i = 0; i < 6; ++i)
+    dp.train_step(random_cpu({16, 32}, kFloat32, -1, 1, 500 + i), random_cpu({16}, kInt64, 0, 10, 600 + i));
+  CHECK(dp.graph_replays() >= 3);
+  for (int r = 0; r < dp.size(); ++r) CHECK(dp.optimizer(r).steps_taken() == 6);
+  CHECK(dp.optimizer(0).state_scalars().at("optimizer.step") == "6");
+}
+
+GPU_TEST_CASE("cuda graph: reloaded optimizer state, reloaded weights or a TF32 switch capture again, with the eager result") {
+  // Steps 1-4, then every replica's momentum buffers and weights are loaded
+  // anew (new buffers at new addresses: a stale graph would write the freed
+  // old ones), steps 5-8, then TF32 on for steps 9-10. Graph and eager runs
+  // must agree bit for bit, and the graph run must have captured again.
+  auto run = [](bool graph) {
+    parallel::DataParallelOptions o;
+    o.cuda_graph = graph;
+    parallel::DataParallel dp(mlp(), parallel::parse_replicas("cuda:0,cuda:0"), sgd_momentum(), o);
+    struct Tf32Off {
+      ~Tf32Off() { set_allow_tf32(false); }
+    } restore;
+    std::vector<double> losses;
+    for (int i = 0; i < 10; ++i) {
+      if (i == 4)
+        for (int r = 0; r < dp.size(); ++r) {
+          std::map<std::string, Tensor> st;
+          for (auto& [name, t] : dp.optimizer(r).state_tensors()) st[name] = t.to(Device::cpu()).clone();
+          dp.optimizer(r).load_state_tensors(st);
+          std::map<std::string, Tensor> w;
+          for (auto& [name, t] : dp.module(r)->state_dict()) w[name] = t.detach().to(Device::cpu()).clone();
+          dp.module(r)->load_state_dict(w);
+        }
+      if (i == 8) set_allow_tf32(true);
+      losses.push_back(dp.train_step(random_cpu({16, 32}, kFloat32, -1, 1, 700 + i),
+                                     random_cpu({16}, kInt64, 0, 10, 800 + i))
+                           .loss());
+    }
+    std::vector<Tensor> params;
+    for (auto& p : dp.module(0)->parameters()) params.push_back(p.detach().to(Device::cpu()));
+    return std::make_tuple(losses, params, dp.graph_captures());
+  };
+  const auto [lg, pg, captures] = run(true);
+  const auto [le, pe, none] = run(false);
+  CHECK(captures >= 2);  // captured again after the reload (and the TF32 switch)
+  CHECK(none == 0);
+  for (std::size_t i = 0; i < lg.size(); ++i) {
+    CAPTURE(i);
+    CHECK(lg[i] == le[i]);
+  }
+  for (std::size_t i = 0; i < pg.size(); ++i) CHECK(minidp::test::bitwise_equal(pg[i], pe[i]));
 }

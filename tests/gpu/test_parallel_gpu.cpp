@@ -82,3 +82,28 @@ GPU_TEST_CASE("parallel: cuda:0,cuda:1 through NCCL equals cuda:0 (needs two GPU
   Tensor y = random_cpu({64}, kInt64, 0, 10, 10);
   CHECK_CLOSE_TO_CPU(grads_after("cuda:0,cuda:1", x, y, 3), grads_after("cuda:0", x, y, 3), 1e-5);
 }
+
+GPU_TEST_CASE("parallel: a batch already on cuda:0, still being written on the caller's stream, is read after it") {
+  // The batch is produced on the caller's stream by a long chain of kernels
+  // (what a GPU data pipeline does); to() on the same device returns it as it
+  // is, so without an event the replica streams would read it half-written.
+  // The result must equal the same step on the same batch from the host.
+  const Tensor xc = random_cpu({64, 32}, kFloat32, -1, 1, 91), yc = random_cpu({64}, kInt64, 0, 10, 93);
+  auto run = [&](bool on_device) {
+    parallel::DataParallel dp(mlp(), parallel::parse_replicas("cuda:0,cuda:0"), sgd(0.05));
+    for (int step = 0; step < 3; ++step) {
+      if (on_device) {
+        Tensor x = zeros({64, 32}, on(kFloat32, gpu()));
+        for (int k = 0; k < 200; ++k) x.add_(mul(xc.to(gpu()), 1.0 / 200));  // ends at xc up to rounding
+        Tensor y = yc.to(gpu());
+        dp.train_step(x, y);  // x and y are dropped right after: the caller's stream waits for the step
+      } else {
+        Tensor x = zeros({64, 32}, TensorOptions(kFloat32));
+        for (int k = 0; k < 200; ++k) x.add_(mul(xc, 1.0 / 200));
+        dp.train_step(x, yc);
+      }
+    }
+    return dp.module(0)->parameters()[0].detach().to(Device::cpu());
+  };
+  CHECK_CLOSE_TO_CPU(run(true), run(false), tol(kFloat32));
+}

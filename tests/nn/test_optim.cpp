@@ -168,3 +168,47 @@ TEST_CASE("optim: the fused step equals the op-by-op update in float32, bit for 
     for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == doctest::Approx(want[i]).epsilon(1e-6));
   }
 }
+
+TEST_CASE("nn: moving or reloading parameters, buffers or optimizer state advances state_version (captured steps rely on it)") {
+  // A CUDA graph replays the addresses it was captured with; each of these
+  // may change them, so each must advance the version a graph compares.
+  manual_seed(5);
+  auto m = std::make_shared<nn::Sequential>();
+  std::uint64_t v = nn::state_version();
+  m->add(std::make_shared<nn::Linear>(3, 2));  // registers new parameters
+  CHECK(nn::state_version() > v);
+  v = nn::state_version();
+  m->to(Device::cpu());
+  CHECK(nn::state_version() > v);
+  v = nn::state_version();
+  std::map<std::string, Tensor> w;
+  for (auto& [name, t] : m->state_dict()) w[name] = t.detach().clone();
+  m->load_state_dict(w);
+  CHECK(nn::state_version() > v);
+  for (const char* kind : {"sgd", "adam"}) {
+    CAPTURE(kind);
+    std::unique_ptr<nn::Optimizer> opt;
+    if (std::string(kind) == "sgd") opt = std::make_unique<nn::SGD>(m->parameters(), nn::SGDOptions{.lr = 0.1, .momentum = 0.9});
+    else opt = std::make_unique<nn::Adam>(m->parameters(), nn::AdamOptions{});
+    sum(m->forward(ones({4, 3}))).backward();
+    opt->step();
+    std::map<std::string, Tensor> st;
+    for (auto& [name, t] : opt->state_tensors()) st[name] = t.clone();
+    v = nn::state_version();
+    opt->load_state_tensors(st);
+    CHECK(nn::state_version() > v);
+    v = nn::state_version();
+    opt->load_state_scalars(opt->state_scalars());
+    CHECK(nn::state_version() > v);
+    // An ordinary step moves nothing: the version stays, and so would a graph.
+    v = nn::state_version();
+    opt->step();
+    m->forward(ones({1, 3}));
+    CHECK(nn::state_version() == v);
+    // count_steps: the count a replayed graph advances, recorded in checkpoints.
+    const auto before = opt->steps_taken();
+    opt->count_steps(3);
+    CHECK(opt->steps_taken() == before + 3);
+    CHECK(opt->state_scalars().at("optimizer.step") == std::to_string(before + 3));
+  }
+}
