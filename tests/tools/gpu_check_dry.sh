@@ -1,53 +1,157 @@
 #!/usr/bin/env bash
 # tools/gpu-check.sh --dry on a machine without a GPU: the script's own logic
-# (deadline, skips, summary after every step, the trap on a kill, the files
-# it leaves in $OUT) checked with fake steps, so it cannot rot between the
-# rare sessions that have a GPU.
+# (the order of its steps, the prebuilt binaries first, each command's own
+# timeout, required and optional rows, the deadline, the summary after every
+# step, the trap on a kill, the files it leaves in $OUT) checked with fake
+# steps, so it cannot rot between the runs that have a GPU.
+#
+#   bash tests/tools/gpu_check_dry.sh REPO_ROOT      (prints "gpu-check dry runs ok")
 set -uo pipefail
 script="$1/tools/gpu-check.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; [ -f "$out/summary.txt" ] && cat "$out/summary.txt"; exit 1; }
-rows="gpu preflight configure build.test_gpu GPU.tests memcheck build.all dp.1.vs.2 ddp.on.GPU benchmark racecheck total"
+out="" log=""
+fail() {
+  echo "FAIL: $*"
+  [ -f "$out/summary.txt" ] && cat "$out/summary.txt"
+  [ -f "$log" ] && { echo "--- last lines of $log"; tail -40 "$log"; }
+  exit 1
+}
+# A row's value in a summary: row NAME [RUN]
+row() { sed -nE "s/^$1 +//p" "$tmp/${2:-$name}/summary.txt"; }
+# The steps in the order they started (the "== [T s] step" lines).
+starts() { sed -nE 's/^== \[[0-9]+ s\] (.*)$/\1/p' "$tmp/$1.log" | sed -E 's/ \(timeout [0-9]+ s\)$//' | paste -sd'|'; }
+# The exit status a background run left.
+status() { cat "$tmp/$1.rc"; }
+use() { name=$1; out="$tmp/$1"; log="$tmp/$1.log"; }
 
-# 1. Time enough: every row filled, none pending, the benchmark table, at most 3 files.
-out="$tmp/full"
-OUT="$out" DEADLINE=120 bash "$script" --dry > "$tmp/full.log" 2>&1
-rc=$?
-[ $rc = 0 ] || fail "full dry run exited $rc"
-for r in $rows; do grep -Eq "^${r//./ } " "$out/summary.txt" || fail "row '$r' missing"; done
-grep -Eq " (pending|not reached|skipped:|running)|FAILED" "$out/summary.txt" && fail "a row was not filled"
-grep -q "34/34 passed" "$out/summary.txt" || fail "GPU test counts not parsed"
-grep -q "0 errors; 16/16 kernel tests passed" "$out/summary.txt" || fail "memcheck not parsed"
-grep -q "slowest: conv.cu.o 61 s" "$out/summary.txt" || fail "build times not parsed"
-[ "$(grep -c 'cuda:0' "$out/summary.txt")" -ge 6 ] || fail "benchmark table incomplete"
-grep -q "1.25x" "$out/summary.txt" || fail "no ratio in the benchmark table"
-n=$(ls "$out" | wc -l)
-[ "$n" -le 3 ] || fail "$n files in OUT (at most 3 come back from the device tool)"
+# Fake data: the four files, small.
+mkdir -p "$tmp/data" "$tmp/empty"
+for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz; do
+  echo x | gzip > "$tmp/data/$f"
+done
+
+# launch NAME VAR=VALUE...: one dry run in the background, output in $tmp/NAME.log, status in $tmp/NAME.rc
+launch() {
+  local n=$1
+  shift
+  ( env OUT="$tmp/$n" DATA="$tmp/data" "$@" bash "$script" --dry > "$tmp/$n.log" 2>&1; echo $? > "$tmp/$n.rc" ) &
+}
+# The runs are independent: all at once (the ctest must stay well under a minute).
+launch full
+launch cut DEADLINE=44 DRY_SLEEP=1                  # time for every required row, not for the optional ones
+launch benchfail DRY_FAIL=bench-minidp               # bench_step fails
+launch hang DRY_HANG=tests BUDGET_TESTS=2            # the GPU tests hang: their own 2 s budget, then the next rows
+launch nodata DATA="$tmp/empty"
+launch noprebuilt DRY_PREBUILT=0
+launch short DEADLINE=20 DRY_SLEEP=1                 # not even the required rows fit
+launch phase CORRECTNESS_BY=16 DRY_HANG=memcheck     # the steps on prebuilt binaries end by 16 s, hung or not
+wait
+
+required="gpu preflight data smoke GPU.tests counts ddp.on.GPU dp.1.vs.2 memcheck configure build.test_gpu build.test_ddp_gpu build.train_mlp build.bench_step"
+order_prebuilt="gpu|preflight|data|smoke|GPU tests|ddp on GPU|dp 1 vs 2|memcheck|configure|build test_gpu|build test_ddp_gpu|build train_mlp|build bench_step|benchmark|racecheck"
+counts="linear forward fused=12 plain=8, backward fused=10 plain=10; cuda graphs captured=5 replayed=23"
+
+# 1. Time enough: every row filled, in the specified order; the smoke row before
+#    configure and within 90 s; counts, memcheck, build times, the benchmark table.
+use full
+[ "$(status full)" = 0 ] || fail "full dry run exited $(status full)"
+for r in $required benchmark racecheck total binaries; do grep -Eq "^${r//./ } " "$out/summary.txt" || fail "row '$r' missing"; done
+grep -Eq " (pending|not reached|not checked|running|cut:)|FAILED" "$out/summary.txt" && fail "a row was not filled"
+[ "$(starts full)" = "$order_prebuilt" ] || fail "steps ran in the order $(starts full)"
+smoke_line=$(grep -n '^<< \[[0-9]* s\] smoke: ok' "$log" | head -1)
+configure_line=$(grep -n '^== \[[0-9]* s\] configure' "$log" | head -1)
+{ [ -n "$smoke_line" ] && [ -n "$configure_line" ]; } || fail "no smoke result or no configure step"
+[ "${smoke_line%%:*}" -lt "${configure_line%%:*}" ] || fail "the smoke row was not done before configure started"
+t=$(sed -E 's/^[0-9]+:<< \[([0-9]+) s\].*/\1/' <<< "$smoke_line")
+[ "$t" -le 90 ] || fail "the smoke row was done at $t s, not within 90 s"
+row smoke | grep -q "^ok: 4/4 smoke cases passed .*(prebuilt binaries)" || fail "smoke row: $(row smoke)"
+row binaries | grep -q "^prebuilt, from .*built from these sources" || fail "binaries: $(row binaries)"
+[ "$(row counts)" = "$counts" ] || fail "counts not parsed: $(row counts)"
+row "GPU tests" | grep -q "^34/34 passed, 0 failed, 0 skipped" || fail "GPU test counts not parsed"
+row memcheck | grep -q "^0 errors; 16/16 kernel tests passed" || fail "memcheck not parsed"
+row "build test_gpu" | grep -Eq "^ok in [0-9]+ s on [0-9]+ jobs .*slowest: conv.cu.o 61 s, reduce.cu.o 45 s" || fail "build times not parsed"
+for t in test_ddp_gpu train_mlp bench_step; do row "build $t" | grep -Eq "^ok in [0-9]+ s" || fail "no build time for $t"; done
+row "dp 1 vs 2" | grep -q "^same curves" || fail "dp row: $(row "dp 1 vs 2")"
+row benchmark | grep -q "^4 of 4 configurations (table below)" || fail "benchmark row: $(row benchmark)"
+[ "$(grep -c 'cuda:0.*1\.25x' "$out/summary.txt")" -ge 10 ] || fail "benchmark table incomplete"
+n=$(find "$out" -mindepth 1 | wc -l)
+[ "$n" -le 3 ] || fail "$n files in OUT (at most 3: summary.txt, logs.tgz, bench.jsonl)"
 listing=$(tar -tzf "$out/logs.tgz")  # (not piped into grep -q: with pipefail, tar's SIGPIPE would fail it)
-grep -q preflight.txt <<< "$listing" || fail "logs.tgz lacks the logs"
-[[ "$(tail -1 "$tmp/full.log")" == *1.25x* ]] || fail "summary not printed last"
+for f in preflight.txt steps.txt test_gpu.log; do grep -q "$f" <<< "$listing" || fail "logs.tgz lacks $f"; done
+[[ "$(tail -1 "$log")" == *1.25x* ]] || fail "summary not printed last"
+[ "$(grep -n '^<< ' "$log" | tail -1 | cut -d: -f1)" -lt "$(grep -n '^=* minidp GPU check' "$log" | tail -1 | cut -d: -f1)" ] ||
+  fail "a step's output came after the summary"
 
-# 2. A short deadline: steps that cannot fit are skipped and say so; exit status 1.
-out="$tmp/short"
-OUT="$out" DEADLINE=40 DRY_SLEEP=3 bash "$script" --dry > "$tmp/short.log" 2>&1
-rc=$?
-[ $rc = 1 ] || fail "short dry run exited $rc, expected 1"
-grep -q "^configure .*ok" "$out/summary.txt" || fail "configure should fit in 40 s"
-grep -Eq "^build test_gpu +skipped: needs at least 45 s" "$out/summary.txt" || fail "build should be skipped"
-grep -Eq "^GPU tests +not reached" "$out/summary.txt" || fail "tests should be 'not reached'"
+# 2. A deadline long enough for the required rows only: the optional ones say
+#    "cut", and the run passes.
+use cut
+[ "$(status cut)" = 0 ] || fail "run with the optional rows cut exited $(status cut), expected 0"
+row benchmark | grep -Eq "^cut: [0-9]+ s left" || fail "benchmark should be cut: $(row benchmark)"
+row racecheck | grep -Eq "^cut: [0-9]+ s left" || fail "racecheck should be cut: $(row racecheck)"
+for r in $required; do row "${r//./ }" | grep -Eq "^(not|FAILED|cut|KILLED|running|pending)" && fail "required row $r: $(row "${r//./ }")"; done
 
-# 3. Killed in the middle of a step: the trap writes and prints the summary at once.
-out="$tmp/killed"
-OUT="$out" DEADLINE=300 DRY_SLEEP=20 bash "$script" --dry > "$tmp/killed.log" 2>&1 &
+# 3. A failed bench_step: FAILED in the benchmark, exit status 1.
+use benchfail
+[ "$(status benchfail)" = 1 ] || fail "run with a failed bench_step exited $(status benchfail), expected 1"
+row benchmark | grep -q "^FAILED: 10 command(s) failed" || fail "benchmark row: $(row benchmark)"
+grep -q "^FAILED  bench_step mlp 512 fp32 cuda:0 eager (rc 1" "$out/summary.txt" || fail "no FAILED line in the benchmark table"
+grep -q "^FAILED  bench_step wide 8192 tf32 cuda:0 eager" "$out/summary.txt" || fail "no FAILED line for the last configuration"
+
+# 4. A hung step: its row times out at its own budget; the rows after it still run.
+use hang
+[ "$(status hang)" = 1 ] || fail "run with a hung step exited $(status hang), expected 1"
+row "GPU tests" | grep -q "^timed out after 2 s (its budget)" || fail "GPU tests row: $(row "GPU tests")"
+row counts | grep -q "^not checked: the GPU tests did not finish" || fail "counts row: $(row counts)"
+for r in ddp.on.GPU dp.1.vs.2 memcheck configure build.test_gpu build.bench_step benchmark racecheck; do
+  row "${r//./ }" | grep -Eq "^(not|FAILED|cut|timed|KILLED|running|pending)" && fail "row $r after the hung step: $(row "${r//./ }")"
+done
+[ "$(starts hang)" = "$order_prebuilt" ] || fail "after the hung step the order was $(starts hang)"
+
+# 5. No data: the data row fails and says how to fix it; dp 1 vs 2 says it needs the data.
+use nodata
+[ "$(status nodata)" = 1 ] || fail "run without data exited $(status nodata), expected 1"
+row data | grep -q "^FAILED: Fashion-MNIST is not in .*apt-get install dataset-fashion-mnist" || fail "data row: $(row data)"
+row "dp 1 vs 2" | grep -q "^not checked: needs data" || fail "dp row without data: $(row "dp 1 vs 2")"
+
+# 6. No prebuilt binaries: the smoke row says so, and runs right after building test_gpu.
+use noprebuilt
+[ "$(status noprebuilt)" = 0 ] || fail "run without prebuilt binaries exited $(status noprebuilt), expected 0"
+[ "$(starts noprebuilt)" = "gpu|preflight|data|configure|build test_gpu|smoke|build test_ddp_gpu|build train_mlp|build bench_step|GPU tests|ddp on GPU|dp 1 vs 2|memcheck|benchmark|racecheck" ] ||
+  fail "steps without prebuilt binaries ran in the order $(starts noprebuilt)"
+grep -q "^<< \[[0-9]* s\] smoke: no prebuilt binaries in .*run tools/gpu-prebuild.sh.*smoke runs after the build" "$log" ||
+  fail "the smoke row did not say first that there are no prebuilt binaries"
+row smoke | grep -q "^ok: 4/4 smoke cases passed .*(binaries built here)" || fail "smoke row: $(row smoke)"
+row binaries | grep -q "^built here" || fail "binaries: $(row binaries)"
+
+# 7. Not enough time for the required rows: those not reached in time fail the run.
+use short
+[ "$(status short)" = 1 ] || fail "run with too short a deadline exited $(status short), expected 1"
+grep -Eq "^(dp 1 vs 2|memcheck|configure) +not checked: -?[0-9]+ s left before the deadline" "$out/summary.txt" ||
+  fail "no required row says it was not checked for lack of time"
+grep -Eq "^(benchmark|racecheck) +FAILED" "$out/summary.txt" && fail "an optional row failed for lack of time"
+
+# 8. The steps on the prebuilt binaries end by CORRECTNESS_BY, so that the build gets its time.
+use phase
+[ "$(status phase)" = 1 ] || fail "run with a hung memcheck exited $(status phase), expected 1"
+row memcheck | grep -Eq "^(timed out after [0-9]+ s \(cut by|not checked: -?[0-9]+ s left before) the 16 s limit of the steps before the build" ||
+  fail "memcheck row: $(row memcheck)"
+t=$(sed -nE 's/^== \[([0-9]+) s\] configure.*/\1/p' "$log")
+{ [ -n "$t" ] && [ "$t" -le 18 ]; } || fail "configure started at ${t:-?} s, expected by 18 s"
+row "build bench_step" | grep -q "^ok" || fail "the build after the cut: $(row "build bench_step")"
+
+# 9. Killed in the middle of a step: the trap writes and prints the summary at once.
+use killed
+OUT="$out" DATA="$tmp/data" DEADLINE=300 DRY_SLEEP=20 bash "$script" --dry > "$log" 2>&1 &
 pid=$!
-for _ in $(seq 1 300); do grep -q "^configure *running" "$out/summary.txt" 2>/dev/null && break; sleep 0.2; done
+for _ in $(seq 1 300); do grep -q "^smoke *running" "$out/summary.txt" 2>/dev/null && break; sleep 0.2; done
 t0=$(date +%s)
 kill -TERM $pid
 wait $pid
 rc=$?
 [ $rc = 124 ] || fail "killed run exited $rc, expected 124"
 [ $(( $(date +%s) - t0 )) -le 10 ] || fail "the trap waited for the step to end"
-grep -q "^configure .*KILLED while running" "$out/summary.txt" || fail "the killed step is not named"
-grep -q "KILLED while running" "$tmp/killed.log" || fail "summary not printed on the kill"
+row smoke | grep -q "^KILLED while running" || fail "the killed step is not named"
+grep -q "^smoke .*KILLED while running" "$log" || fail "summary not printed on the kill"
+[ "$(tail -1 "$log" | cut -c1-5)" = "total" ] || fail "the summary is not the last thing printed on the kill"
 echo "gpu-check dry runs ok"
