@@ -1,14 +1,14 @@
 # minidp — the two commands a new user needs:
 #   make demo   install what is missing, build, train the MLP data-parallel on every device
 #   make test   install what is missing, build, run every test
-# More: make build | sanitize | fuzz [FUZZ_SECONDS=600] | install PREFIX=... | clean
+# More: make build | sanitize | tsan | fuzz [FUZZ_SECONDS=600] | install PREFIX=... | clean
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 PREFIX ?= $(CURDIR)/install
 FUZZ_SECONDS ?= 600
 
-.PHONY: deps configure build test demo sanitize fuzz install clean
+.PHONY: deps configure build test demo sanitize tsan fuzz install clean
 
 deps:
 	@bash tools/install-deps.sh
@@ -24,7 +24,9 @@ build: configure
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
-demo: build
+# The library and the one program the demo runs, nothing else (make test builds the rest).
+demo: configure
+	@cmake --build $(BUILD) -j$(JOBS) --target train_mlp
 	@$(BUILD)/examples/train_mlp --devices auto --epochs 2
 
 # AddressSanitizer + UndefinedBehaviorSanitizer build of the CPU test suites.
@@ -35,6 +37,17 @@ sanitize: deps
 	@cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j$(JOBS) -LE 'gpu|install'
 
+# ThreadSanitizer build of the in-process suites: tensors and autograd, the
+# CPU worker pool, DataParallel with 1-4 CPU replicas, the communicators and
+# the watchdog, the data loader's prefetch thread (the nn suite). No MPI (one
+# process), no CUDA, Eigen's GEMM (instrumented, unlike OpenBLAS).
+tsan: deps
+	@cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMINIDP_TSAN=ON -DMINIDP_CUDA=OFF -DMINIDP_MPI=OFF \
+	  -DMINIDP_OPENBLAS=OFF -DMINIDP_BUILD_EXAMPLES=OFF > $(BUILD)-tsan.configure.log 2>&1 || (cat $(BUILD)-tsan.configure.log; exit 1)
+	@cmake --build $(BUILD)-tsan -j$(JOBS) --target test_core test_nn test_parallel test_distributed safetensors_compat
+	@cd $(BUILD)-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	  ctest --output-on-failure -j$(JOBS) -L 'core|nn|parallel|distributed' -E 'fuzz|install|tools'
+
 # Every reader of user files under libFuzzer (clang, ASan, UBSan), FUZZ_SECONDS
 # each; docs/fuzzing.md. CI runs it for 30 s each.
 fuzz: deps
@@ -44,4 +57,5 @@ install: build
 	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan $(BUILD).configure.log $(BUILD)-asan.configure.log build-fuzz build-fuzz.configure.log
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD).configure.log $(BUILD)-asan.configure.log \
+	  $(BUILD)-tsan.configure.log build-fuzz build-fuzz.configure.log

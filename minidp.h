@@ -1,6 +1,6 @@
 // minidp.h — the whole minidp API in one include.
 //
-//   #include <minidp.h>
+//   #include <minidp/minidp.h>
 //   using namespace minidp;
 //
 // The layers:
@@ -16,14 +16,15 @@
 // public API is core/ and up; kernels/ is what it runs on.
 #pragma once
 
-#include "core/autograd.h"
-#include "core/device.h"
-#include "core/dtype.h"
-#include "core/error.h"
-#include "core/ops.h"
-#include "core/rng.h"
-#include "core/stream.h"
-#include "core/tensor.h"
-#include "nn/nn.h"
-#include "parallel/parallel.h"
-#include "metrics/metrics.h"
+#include "minidp/core/autograd.h"
+#include "minidp/core/device.h"
+#include "minidp/core/dtype.h"
+#include "minidp/core/error.h"
+#include "minidp/core/ops.h"
+#include "minidp/core/rng.h"
+#include "minidp/core/stream.h"
+#include "minidp/core/tensor.h"
+#include "minidp/core/version.h"
+#include "minidp/nn/nn.h"
+#include "minidp/parallel/parallel.h"
+#include "minidp/metrics/metrics.h"

@@ -27,7 +27,7 @@
 #include <sys/resource.h>  // getrusage: the peak resident memory
 
 #include "examples/models.h"
-#include "minidp.h"
+#include "minidp/minidp.h"
 
 using namespace minidp;
 

@@ -3,8 +3,8 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-# Headers keep their layout under include/minidp/, which is on the include
-# path, so both <minidp/minidp.h> and the library's own "core/tensor.h" resolve.
+# Headers keep their layout under include/minidp/; only include/ is on the
+# consumer's include path, so they are <minidp/minidp.h>, <minidp/core/tensor.h>.
 install(TARGETS minidp EXPORT minidpTargets ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(FILES minidp.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/minidp)  # <minidp/minidp.h>
 foreach(dir core core/ops kernels kernels/cpu kernels/cuda nn nn/optim nn/data parallel metrics)
@@ -12,9 +12,10 @@ foreach(dir core core/ops kernels kernels/cpu kernels/cuda nn nn/optim nn/data p
   install(FILES ${_headers} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/minidp/${dir})
 endforeach()
 
-if(MINIDP_WITH_CUDA)
-  install(TARGETS minidp_cudnn minidp_nccl EXPORT minidpTargets)
-endif()
+# The package names its dependencies as imported targets found again on the
+# user's machine (minidpConfig.cmake), never by path: an install can be moved
+# to another prefix or machine.
+install(FILES ${CMAKE_CURRENT_SOURCE_DIR}/cmake/MinidpCudaLibraries.cmake DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/minidp)
 install(EXPORT minidpTargets NAMESPACE minidp:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/minidp)
 configure_package_config_file(${CMAKE_CURRENT_SOURCE_DIR}/cmake/minidpConfig.cmake.in
   ${CMAKE_CURRENT_BINARY_DIR}/minidpConfig.cmake INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/minidp)

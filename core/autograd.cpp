@@ -1,10 +1,10 @@
 // minidp/core/autograd.cpp — recording the graph and walking it backwards.
-#include "core/autograd.h"
+#include "minidp/core/autograd.h"
 
 #include <unordered_map>
 #include <unordered_set>
 
-#include "core/ops.h"
+#include "minidp/core/ops.h"
 
 namespace minidp {
 

@@ -1,13 +1,13 @@
 // minidp/core/device.cpp — parsing devices and the per-thread current device/stream.
-#include "core/device.h"
+#include "minidp/core/device.h"
 
 #include <map>
 
-#include "core/error.h"
-#include "kernels/cpu/gemm.h"
-#include "kernels/cpu/parallel.h"
-#include "kernels/cuda/conv.h"
-#include "kernels/cuda/runtime.h"
+#include "minidp/core/error.h"
+#include "minidp/kernels/cpu/gemm.h"
+#include "minidp/kernels/cpu/parallel.h"
+#include "minidp/kernels/cuda/conv.h"
+#include "minidp/kernels/cuda/runtime.h"
 
 namespace minidp {
 

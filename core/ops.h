@@ -14,8 +14,8 @@
 #include <optional>
 #include <vector>
 
-#include "core/rng.h"
-#include "core/tensor.h"
+#include "minidp/core/rng.h"
+#include "minidp/core/tensor.h"
 
 namespace minidp {
 

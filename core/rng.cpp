@@ -1,5 +1,5 @@
 // minidp/core/rng.cpp — the default generator.
-#include "core/rng.h"
+#include "minidp/core/rng.h"
 
 namespace minidp {
 

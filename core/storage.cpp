@@ -1,14 +1,14 @@
 // minidp/core/storage.cpp — host memory from the CPU's caching allocator
 // (page-locked host memory from the CUDA runtime), device memory from the
 // GPU's caching allocator.
-#include "core/storage.h"
+#include "minidp/core/storage.h"
 
 #include <atomic>
 
-#include "core/error.h"
-#include "kernels/cpu/allocator.h"
-#include "kernels/cuda/allocator.h"
-#include "kernels/cuda/runtime.h"
+#include "minidp/core/error.h"
+#include "minidp/kernels/cpu/allocator.h"
+#include "minidp/kernels/cuda/allocator.h"
+#include "minidp/kernels/cuda/runtime.h"
 
 namespace minidp {
 

@@ -9,7 +9,7 @@
 #include <cstddef>
 #include <memory>
 
-#include "core/device.h"
+#include "minidp/core/device.h"
 
 namespace minidp {
 

@@ -1,15 +1,15 @@
 // minidp/core/stream.cpp — streams, events and pinned memory over the CUDA
 // runtime layer (kernels/cuda/runtime.h), with CPU fall-backs.
-#include "core/stream.h"
+#include "minidp/core/stream.h"
 
 #include <atomic>
 #include <cstdio>
 #include <exception>
 #include <utility>
 
-#include "core/autograd.h"
-#include "core/error.h"
-#include "kernels/cuda/runtime.h"
+#include "minidp/core/autograd.h"
+#include "minidp/core/error.h"
+#include "minidp/kernels/cuda/runtime.h"
 
 namespace minidp {
 

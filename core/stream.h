@@ -33,8 +33,8 @@
 #include <chrono>
 #include <cstdint>
 
-#include "core/device.h"
-#include "core/tensor.h"
+#include "minidp/core/device.h"
+#include "minidp/core/tensor.h"
 
 namespace minidp {
 

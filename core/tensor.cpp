@@ -1,17 +1,17 @@
 // minidp/core/tensor.cpp — tensor metadata, views, copies and printing.
-#include "core/tensor.h"
+#include "minidp/core/tensor.h"
 
 #include <algorithm>
 #include <iomanip>
 #include <ostream>
 #include <sstream>
 
-#include "core/autograd.h"
-#include "core/ops.h"
-#include "core/ops/op_utils.h"
-#include "core/stream.h"
-#include "kernels/cuda/runtime.h"
-#include "kernels/kernels.h"
+#include "minidp/core/autograd.h"
+#include "minidp/core/ops.h"
+#include "minidp/core/ops/op_utils.h"
+#include "minidp/core/stream.h"
+#include "minidp/kernels/cuda/runtime.h"
+#include "minidp/kernels/kernels.h"
 
 namespace minidp {
 

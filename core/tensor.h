@@ -23,10 +23,10 @@
 #include <string>
 #include <vector>
 
-#include "core/device.h"
-#include "core/dtype.h"
-#include "core/error.h"
-#include "core/storage.h"
+#include "minidp/core/device.h"
+#include "minidp/core/dtype.h"
+#include "minidp/core/error.h"
+#include "minidp/core/storage.h"
 
 namespace minidp {
 

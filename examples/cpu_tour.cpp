@@ -18,7 +18,7 @@
 #include <cstring>
 #include <vector>
 
-#include "minidp.h"
+#include "minidp/minidp.h"
 
 using namespace minidp;
 

@@ -5,8 +5,8 @@
 //   ./build/examples/cuda_hello
 #include <cstdio>
 
-#include "kernels/cuda/allocator.h"
-#include "minidp.h"
+#include "minidp/kernels/cuda/allocator.h"
+#include "minidp/minidp.h"
 #include "guarded_main.h"  // one clear line and exit status 1 for any error
 
 using namespace minidp;

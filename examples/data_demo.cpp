@@ -6,8 +6,8 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
-#include "minidp.h"
-#include "nn/data/data.h"
+#include "minidp/minidp.h"
+#include "minidp/nn/data/data.h"
 #include "guarded_main.h"  // one clear line and exit status 1 for any error
 
 using namespace minidp;

@@ -18,7 +18,7 @@
 #include <cstdio>
 #include <vector>
 
-#include "minidp.h"
+#include "minidp/minidp.h"
 #include "guarded_main.h"  // one clear line and exit status 1 for any error
 
 using namespace minidp;

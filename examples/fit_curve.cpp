@@ -8,7 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
-#include "minidp.h"
+#include "minidp/minidp.h"
 #include "guarded_main.h"  // one clear line and exit status 1 for any error
 
 using namespace minidp;

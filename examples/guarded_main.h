@@ -13,7 +13,7 @@
 #include <exception>
 #include <new>
 
-#include "minidp.h"
+#include "minidp/minidp.h"
 
 namespace minidp::examples {
 

@@ -17,7 +17,7 @@
 #include <cstdio>
 #include <fstream>
 
-#include "minidp.h"
+#include "minidp/minidp.h"
 #include "guarded_main.h"  // one clear line and exit status 1 for any error
 
 using namespace minidp;

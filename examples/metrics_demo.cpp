@@ -12,7 +12,7 @@
 #include <fstream>
 #include <iostream>
 
-#include <minidp.h>
+#include <minidp/minidp.h>
 #include "guarded_main.h"  // one clear line and exit status 1 for any error
 
 using namespace minidp;

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "minidp.h"
+#include "minidp/minidp.h"
 
 namespace minidp::examples {
 

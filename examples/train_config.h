@@ -21,7 +21,7 @@
 #include <string>
 #include <utility>
 
-#include "minidp.h"
+#include "minidp/minidp.h"
 #include "models.h"  // make_mlp, make_cnn, make_wide_mlp
 
 namespace minidp::examples {

@@ -11,9 +11,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/ops.h"
-#include "core/tensor.h"
-#include "kernels/pointwise.h"
+#include "minidp/core/ops.h"
+#include "minidp/core/tensor.h"
+#include "minidp/kernels/pointwise.h"
 
 namespace minidp::kernels {
 

@@ -2,7 +2,7 @@
 // and PR curves, ROC-AUC and average precision (scikit-learn's formulas), and
 // the threshold that reaches a wanted recall. Every curve is built from one
 // table of (threshold, true positives, false positives) counts, sorted once.
-#include "metrics/binary.h"
+#include "minidp/metrics/binary.h"
 
 #include <algorithm>
 #include <cmath>

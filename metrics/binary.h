@@ -24,8 +24,8 @@
 #include <optional>
 #include <vector>
 
-#include "core/tensor.h"
-#include "metrics/confusion_matrix.h"
+#include "minidp/core/tensor.h"
+#include "minidp/metrics/confusion_matrix.h"
 
 namespace minidp::metrics {
 

@@ -1,7 +1,7 @@
 // minidp/metrics/binned.cpp — the binary curves from a fixed-size histogram of
 // scores: state of constant size that replicas and ranks can simply add up,
 // at the price of thresholds rounded to the bins.
-#include "metrics/binned.h"
+#include "minidp/metrics/binned.h"
 
 #include <algorithm>
 #include <cmath>

@@ -22,8 +22,8 @@
 #include <optional>
 #include <vector>
 
-#include "core/tensor.h"
-#include "metrics/binary.h"
+#include "minidp/core/tensor.h"
+#include "minidp/metrics/binary.h"
 
 namespace minidp::metrics {
 

@@ -2,7 +2,7 @@
 // precision / recall / F1 / specificity per class and averaged (macro, micro,
 // weighted), all from the confusion matrix's counts, with scikit-learn's rules
 // for zero division and for classes that never occur.
-#include "metrics/classification.h"
+#include "minidp/metrics/classification.h"
 
 #include <cmath>
 #include <limits>

@@ -27,8 +27,8 @@
 #include <string>
 #include <vector>
 
-#include "core/tensor.h"
-#include "metrics/confusion_matrix.h"
+#include "minidp/core/tensor.h"
+#include "minidp/metrics/confusion_matrix.h"
 
 namespace minidp::metrics {
 

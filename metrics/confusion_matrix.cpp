@@ -2,14 +2,14 @@
 // metric comes from: counted where the predictions are (a CPU loop or a GPU
 // kernel) and merged across replicas by adding, with clear errors for labels
 // out of range.
-#include "metrics/confusion_matrix.h"
+#include "minidp/metrics/confusion_matrix.h"
 
 #include <algorithm>
 #include <limits>
 #include <string>
 
-#include "core/ops.h"
-#include "kernels/kernels.h"
+#include "minidp/core/ops.h"
+#include "minidp/kernels/kernels.h"
 
 namespace minidp::metrics {
 

@@ -19,7 +19,7 @@
 #include <optional>
 #include <vector>
 
-#include "core/tensor.h"
+#include "minidp/core/tensor.h"
 
 namespace minidp::metrics {
 

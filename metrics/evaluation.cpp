@@ -1,9 +1,9 @@
 // minidp/metrics/evaluation.cpp — each replica counts its shard; the counts are merged.
-#include "metrics/evaluation.h"
+#include "minidp/metrics/evaluation.h"
 
 #include <vector>
 
-#include "parallel/process_group.h"
+#include "minidp/parallel/process_group.h"
 
 namespace minidp::metrics {
 

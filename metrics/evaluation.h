@@ -15,10 +15,10 @@
 
 #include <cstdint>
 
-#include "metrics/confusion_matrix.h"
-#include "metrics/loss_meter.h"
-#include "nn/data/loader.h"
-#include "parallel/data_parallel.h"
+#include "minidp/metrics/confusion_matrix.h"
+#include "minidp/metrics/loss_meter.h"
+#include "minidp/nn/data/loader.h"
+#include "minidp/parallel/data_parallel.h"
 
 namespace minidp::metrics {
 

@@ -16,7 +16,7 @@
 #include <cstdint>
 #include <limits>
 
-#include "core/error.h"
+#include "minidp/core/error.h"
 
 namespace minidp::metrics {
 

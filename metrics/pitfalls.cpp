@@ -3,13 +3,13 @@
 // accuracy paradox), a class far below the others, test samples that also occur
 // in the training set (by hashing rows), validation loss rising while training
 // loss falls, and replicas that idle or straggle.
-#include "metrics/pitfalls.h"
+#include "minidp/metrics/pitfalls.h"
 
 #include <cstdio>
 #include <unordered_set>
 #include <utility>
 
-#include "metrics/classification.h"
+#include "minidp/metrics/classification.h"
 
 namespace minidp::metrics {
 

@@ -38,9 +38,9 @@
 #include <string>
 #include <vector>
 
-#include "core/tensor.h"
-#include "metrics/confusion_matrix.h"
-#include "metrics/resources.h"
+#include "minidp/core/tensor.h"
+#include "minidp/metrics/confusion_matrix.h"
+#include "minidp/metrics/resources.h"
 
 namespace minidp::metrics {
 

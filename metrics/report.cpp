@@ -1,14 +1,14 @@
 // minidp/metrics/report.cpp — the metrics as text for people (scikit-learn's
 // classification report, the confusion matrix, the speed report) and as JSON
 // for programs (schema in docs/metrics.md; NaN written as null).
-#include "metrics/report.h"
+#include "minidp/metrics/report.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
 
-#include "core/device.h"
+#include "minidp/core/device.h"
 
 namespace minidp::metrics {
 

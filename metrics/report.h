@@ -25,17 +25,17 @@
 
 #include <nlohmann/json.hpp>
 
-#include "metrics/binary.h"
-#include "metrics/binned.h"
-#include "metrics/classification.h"
-#include "metrics/confusion_matrix.h"
-#include "metrics/evaluation.h"
-#include "metrics/loss_meter.h"
-#include "metrics/pitfalls.h"
-#include "metrics/resources.h"
-#include "metrics/step_timer.h"
-#include "metrics/throughput.h"
-#include "metrics/training_recorder.h"
+#include "minidp/metrics/binary.h"
+#include "minidp/metrics/binned.h"
+#include "minidp/metrics/classification.h"
+#include "minidp/metrics/confusion_matrix.h"
+#include "minidp/metrics/evaluation.h"
+#include "minidp/metrics/loss_meter.h"
+#include "minidp/metrics/pitfalls.h"
+#include "minidp/metrics/resources.h"
+#include "minidp/metrics/step_timer.h"
+#include "minidp/metrics/throughput.h"
+#include "minidp/metrics/training_recorder.h"
 
 namespace minidp::metrics {
 

@@ -1,16 +1,16 @@
 // minidp/metrics/resources.cpp — per-device peak memory (the caching
 // allocator's peak on a GPU, tensor memory on the host) and the per-replica
 // load balance: samples and busy time, and the max/mean imbalance ratio.
-#include "metrics/resources.h"
+#include "minidp/metrics/resources.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
-#include "core/device.h"
-#include "core/error.h"
-#include "core/storage.h"
-#include "kernels/cuda/allocator.h"
+#include "minidp/core/device.h"
+#include "minidp/core/error.h"
+#include "minidp/core/storage.h"
+#include "minidp/kernels/cuda/allocator.h"
 
 namespace minidp::metrics {
 

@@ -1,13 +1,13 @@
 // minidp/metrics/step_timer.cpp — named phases of a step (data, forward,
 // backward, allreduce, optimizer) timed by a clock or given from CUDA events,
 // with warm-up steps left out of the means.
-#include "metrics/step_timer.h"
+#include "minidp/metrics/step_timer.h"
 
 #include <chrono>
 #include <cmath>
 #include <limits>
 
-#include "core/error.h"
+#include "minidp/core/error.h"
 
 namespace minidp::metrics {
 

@@ -1,5 +1,5 @@
 // minidp/metrics/text_files.cpp — strict readers of one-value-per-line files and the counts made from them.
-#include "metrics/text_files.h"
+#include "minidp/metrics/text_files.h"
 
 #include <algorithm>
 #include <charconv>
@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <fstream>
 
-#include "core/error.h"
+#include "minidp/core/error.h"
 
 namespace minidp::metrics {
 namespace {

@@ -18,9 +18,9 @@
 #include <string>
 #include <vector>
 
-#include "metrics/binary.h"
-#include "metrics/confusion_matrix.h"
-#include "metrics/report.h"
+#include "minidp/metrics/binary.h"
+#include "minidp/metrics/confusion_matrix.h"
+#include "minidp/metrics/report.h"
 
 namespace minidp::metrics {
 

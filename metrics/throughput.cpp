@@ -1,13 +1,13 @@
 // minidp/metrics/throughput.cpp — samples per second of wall time, globally and
 // per replica, warm-up steps excluded, and the scaling efficiency that
 // compares N replicas with one.
-#include "metrics/throughput.h"
+#include "minidp/metrics/throughput.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
-#include "core/error.h"
+#include "minidp/core/error.h"
 
 namespace minidp::metrics {
 

@@ -1,5 +1,5 @@
 // minidp/metrics/training_recorder.cpp — step results into meters, in order, without waiting.
-#include "metrics/training_recorder.h"
+#include "minidp/metrics/training_recorder.h"
 
 #include <algorithm>
 #include <cmath>
@@ -12,11 +12,11 @@
 
 #include <nlohmann/json.hpp>  // the trace file
 
-#include "core/autograd.h"
-#include "core/device.h"
-#include "core/ops.h"
-#include "core/stream.h"
-#include "parallel/process_group.h"
+#include "minidp/core/autograd.h"
+#include "minidp/core/device.h"
+#include "minidp/core/ops.h"
+#include "minidp/core/stream.h"
+#include "minidp/parallel/process_group.h"
 
 namespace minidp::metrics {
 

@@ -27,10 +27,10 @@
 #include <string>
 #include <vector>
 
-#include "metrics/resources.h"
-#include "metrics/step_timer.h"
-#include "metrics/throughput.h"
-#include "parallel/data_parallel.h"
+#include "minidp/metrics/resources.h"
+#include "minidp/metrics/step_timer.h"
+#include "minidp/metrics/throughput.h"
+#include "minidp/parallel/data_parallel.h"
 
 namespace minidp::metrics {
 

@@ -1,5 +1,5 @@
 // minidp/nn/checkpoint.cpp — safetensors writer and reader, atomic saves.
-#include "nn/checkpoint.h"
+#include "minidp/nn/checkpoint.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -15,7 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <zlib.h>
 
-#include "core/error.h"
+#include "minidp/core/error.h"
 
 namespace minidp::nn {
 

@@ -43,7 +43,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/tensor.h"
+#include "minidp/core/tensor.h"
 
 namespace minidp::nn {
 

@@ -1,10 +1,10 @@
 // minidp/nn/init.cpp — PyTorch's initialisation formulas.
-#include "nn/init.h"
+#include "minidp/nn/init.h"
 
 #include <cmath>
 
-#include "core/autograd.h"
-#include "core/ops.h"
+#include "minidp/core/autograd.h"
+#include "minidp/core/ops.h"
 
 namespace minidp::nn::init {
 

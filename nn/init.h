@@ -9,8 +9,8 @@
 //   nn::init::xavier_uniform_(w);
 #pragma once
 
-#include "core/rng.h"
-#include "core/tensor.h"
+#include "minidp/core/rng.h"
+#include "minidp/core/tensor.h"
 
 namespace minidp::nn::init {
 

@@ -1,10 +1,10 @@
 // minidp/nn/layers.cpp — layer constructors (PyTorch's default init) and forwards.
-#include "nn/layers.h"
+#include "minidp/nn/layers.h"
 
 #include <cmath>
 #include <sstream>
 
-#include "nn/init.h"
+#include "minidp/nn/init.h"
 
 namespace minidp::nn {
 

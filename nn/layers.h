@@ -9,8 +9,8 @@
 
 #include <functional>
 
-#include "core/ops.h"
-#include "nn/module.h"
+#include "minidp/core/ops.h"
+#include "minidp/nn/module.h"
 
 namespace minidp::nn {
 

@@ -6,7 +6,7 @@
 //   nn::BCEWithLogitsLoss bce(Reduction::Mean, full({1}, 9.0));  // pos_weight for 10% positives
 #pragma once
 
-#include "core/ops.h"
+#include "minidp/core/ops.h"
 
 namespace minidp::nn {
 

@@ -1,11 +1,11 @@
 // minidp/nn/module.cpp — registries, state dicts, copies and printing of modules.
-#include "nn/module.h"
+#include "minidp/nn/module.h"
 
 #include <atomic>
 #include <sstream>
 
-#include "core/autograd.h"
-#include "core/ops.h"
+#include "minidp/core/autograd.h"
+#include "minidp/core/ops.h"
 
 namespace minidp::nn {
 

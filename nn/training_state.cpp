@@ -1,11 +1,11 @@
 // minidp/nn/training_state.cpp — one checkpoint for a whole run: what goes in, and how it is checked coming out.
-#include "nn/training_state.h"
+#include "minidp/nn/training_state.h"
 
 #include <charconv>
 #include <type_traits>
 
-#include "core/rng.h"
-#include "nn/layers.h"
+#include "minidp/core/rng.h"
+#include "minidp/nn/layers.h"
 
 namespace minidp::nn {
 

@@ -24,9 +24,9 @@
 #include <cstdint>
 #include <string>
 
-#include "nn/checkpoint.h"
-#include "nn/module.h"
-#include "nn/optim/optimizer.h"
+#include "minidp/nn/checkpoint.h"
+#include "minidp/nn/module.h"
+#include "minidp/nn/optim/optimizer.h"
 
 namespace minidp::nn {
 

@@ -5,16 +5,16 @@
 // not depend on thread timing) and writes that sum into every rank's tensor.
 // The k threads share the work, and every replica ends with bitwise the same
 // values — the property that keeps replicas identical after the optimizer step.
-#include "parallel/communicator.h"
+#include "minidp/parallel/communicator.h"
 
 #include <algorithm>
 #include <chrono>
 #include <limits>
 
-#include "core/autograd.h"
-#include "core/ops.h"
-#include "core/stream.h"
-#include "parallel/nccl_communicator.h"
+#include "minidp/core/autograd.h"
+#include "minidp/core/ops.h"
+#include "minidp/core/stream.h"
+#include "minidp/parallel/nccl_communicator.h"
 
 namespace minidp::parallel {
 

@@ -28,8 +28,8 @@
 #include <utility>
 #include <vector>
 
-#include "core/stream.h"
-#include "core/tensor.h"
+#include "minidp/core/stream.h"
+#include "minidp/core/tensor.h"
 
 namespace minidp::parallel {
 

@@ -1,5 +1,5 @@
 // minidp/parallel/data_parallel.cpp — replicas, the training step and sharded evaluation.
-#include "parallel/data_parallel.h"
+#include "minidp/parallel/data_parallel.h"
 
 #include <algorithm>
 #include <chrono>
@@ -11,15 +11,15 @@
 #include <set>
 #include <sstream>
 
-#include "core/autograd.h"
-#include "core/ops.h"
-#include "core/stream.h"
-#include "kernels/cuda/allocator.h"
-#include "kernels/cuda/runtime.h"
-#include "nn/layers.h"
-#include "parallel/process_group.h"
-#include "parallel/shards.h"
-#include "parallel/sync_batchnorm.h"
+#include "minidp/core/autograd.h"
+#include "minidp/core/ops.h"
+#include "minidp/core/stream.h"
+#include "minidp/kernels/cuda/allocator.h"
+#include "minidp/kernels/cuda/runtime.h"
+#include "minidp/nn/layers.h"
+#include "minidp/parallel/process_group.h"
+#include "minidp/parallel/shards.h"
+#include "minidp/parallel/sync_batchnorm.h"
 
 namespace minidp::parallel {
 
@@ -308,8 +308,11 @@ Tensor DataParallel::replica_step(int rank, const Tensor& x, const Tensor& y, st
                  "shard's samples), got ", loss.describe());
   }
   if (ev) ev->begin(rank, Phase::Backward).record(r.stream);
-  overlap_.active = reduce && world_ != nullptr;  // hooks launch full buckets during this backward
-  if (overlap_.active) {
+  // Across processes (one replica), hooks launch full buckets during this
+  // backward. In one process overlap_ is never touched: every replica thread
+  // runs this line, and a shared flag written by all of them is a data race.
+  if (reduce && world_ != nullptr) {
+    overlap_.active = true;
     overlap_.next = 0;
     overlap_.launched.clear();
     overlap_.waiting.clear();

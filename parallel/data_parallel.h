@@ -32,15 +32,15 @@
 #include <memory>
 #include <vector>
 
-#include "core/stream.h"
-#include "nn/layers.h"
-#include "nn/module.h"
-#include "nn/optim/optimizer.h"
-#include "parallel/communicator.h"
-#include "parallel/gradient_buckets.h"
-#include "parallel/replica.h"
-#include "parallel/step_result.h"
-#include "parallel/worker_pool.h"
+#include "minidp/core/stream.h"
+#include "minidp/nn/layers.h"
+#include "minidp/nn/module.h"
+#include "minidp/nn/optim/optimizer.h"
+#include "minidp/parallel/communicator.h"
+#include "minidp/parallel/gradient_buckets.h"
+#include "minidp/parallel/replica.h"
+#include "minidp/parallel/step_result.h"
+#include "minidp/parallel/worker_pool.h"
 
 namespace minidp::parallel {
 

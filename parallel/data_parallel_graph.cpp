@@ -9,13 +9,13 @@
 #include <set>
 #include <sstream>
 
-#include "core/autograd.h"
-#include "core/stream.h"
-#include "kernels/cuda/allocator.h"
-#include "kernels/cuda/runtime.h"
-#include "nn/module.h"
-#include "parallel/data_parallel.h"
-#include "parallel/shards.h"
+#include "minidp/core/autograd.h"
+#include "minidp/core/stream.h"
+#include "minidp/kernels/cuda/allocator.h"
+#include "minidp/kernels/cuda/runtime.h"
+#include "minidp/nn/module.h"
+#include "minidp/parallel/data_parallel.h"
+#include "minidp/parallel/shards.h"
 
 namespace minidp::parallel {
 

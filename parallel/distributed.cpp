@@ -1,5 +1,5 @@
 // minidp/parallel/distributed.cpp — a process's replica and the communicator across processes.
-#include "parallel/distributed.h"
+#include "minidp/parallel/distributed.h"
 
 namespace minidp::parallel {
 

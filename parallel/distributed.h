@@ -21,9 +21,9 @@
 #include <optional>
 #include <string>
 
-#include "nn/data/loader.h"
-#include "parallel/data_parallel.h"
-#include "parallel/process_group.h"
+#include "minidp/nn/data/loader.h"
+#include "minidp/parallel/data_parallel.h"
+#include "minidp/parallel/process_group.h"
 
 namespace minidp::parallel {
 

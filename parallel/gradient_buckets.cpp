@@ -1,8 +1,8 @@
 // minidp/parallel/gradient_buckets.cpp — parameters into buckets, last layer first.
-#include "parallel/gradient_buckets.h"
+#include "minidp/parallel/gradient_buckets.h"
 
-#include "core/autograd.h"
-#include "core/ops.h"
+#include "minidp/core/autograd.h"
+#include "minidp/core/ops.h"
 
 namespace minidp::parallel {
 

@@ -23,8 +23,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/tensor.h"
-#include "nn/module.h"
+#include "minidp/core/tensor.h"
+#include "minidp/nn/module.h"
 
 namespace minidp::parallel {
 

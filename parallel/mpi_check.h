@@ -5,7 +5,7 @@
 
 #include <mpi.h>
 
-#include "core/error.h"
+#include "minidp/core/error.h"
 
 #define MINIDP_MPI_CHECK(expr)                                                                \
   do {                                                                                        \

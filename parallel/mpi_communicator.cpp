@@ -1,16 +1,17 @@
 // minidp/parallel/mpi_communicator.cpp — Communicator over MPI: reduce-scatter +
 // allgather for sums that are the same bits on every rank; GPU tensors staged
 // through host memory.
-#include "parallel/mpi_communicator.h"
+#include "minidp/parallel/mpi_communicator.h"
 
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <exception>
 
-#include "core/autograd.h"
-#include "core/stream.h"
-#include "parallel/mpi_check.h"
+#include "minidp/core/autograd.h"
+#include "minidp/core/stream.h"
+#include "minidp/parallel/fatal.h"
+#include "minidp/parallel/mpi_check.h"
 
 namespace minidp::parallel {
 
@@ -61,12 +62,10 @@ class MpiPending : public PendingCollective {
     std::unique_lock<std::mutex> lock(st_->mu);
     const bool done = st_->cv.wait_for(lock, std::chrono::duration<double>(timeout_s), [&] { return st_->done; });
     if (!done) {
-      std::fprintf(stderr,
-                   "minidp rank %d of %d: waited %.0f s for %s (MPI) without an answer: another rank is dead or "
-                   "stuck; ending the job\n",
-                   rank_, size_, timeout_s, what.c_str());
-      std::fflush(stderr);
-      MPI_Abort(MPI_COMM_WORLD, 1);
+      lock.unlock();
+      fatal_error("minidp rank " + std::to_string(rank_) + " of " + std::to_string(size_) + ": waited " +
+                  std::to_string(static_cast<int>(timeout_s)) + " s for " + what +
+                  " (MPI) without an answer: another rank is dead or stuck; ending the job");
     }
     if (st_->error) std::rethrow_exception(st_->error);
     if (device_.is_cuda()) st_->on_device.wait(current_stream(device_));  // the caller's stream waits, not the host
@@ -81,10 +80,29 @@ class MpiPending : public PendingCollective {
 };
 }  // namespace
 
+struct MpiCommunicator::Mpi {
+  MPI_Comm comm = MPI_COMM_NULL;
+};
+
+namespace {
+bool mpi_running() {
+  int init = 0, fin = 0;
+  MPI_Initialized(&init);
+  MPI_Finalized(&fin);
+  return init && !fin;
+}
+}  // namespace
+
 MpiCommunicator::MpiCommunicator(int rank, int size, double timeout_s)
-    : rank_(rank), size_(size), timeout_s_(timeout_s) {
+    : rank_(rank), size_(size), timeout_s_(timeout_s), comm_(std::make_unique<Mpi>()) {
   MINIDP_CHECK(size >= 1 && rank >= 0 && rank < size, "MpiCommunicator: rank ", rank, " of ", size);
   MINIDP_CHECK(timeout_s > 0, "MpiCommunicator: the timeout must be positive, got ", timeout_s, " s");
+  MINIDP_CHECK(size == 1 || mpi_running(), "MpiCommunicator: ", size, " ranks, but MPI is not initialised (use ",
+               "ProcessGroup::world(), which initialises it, or initialise it in the program)");
+  if (mpi_running()) {
+    MINIDP_MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &comm_->comm));
+    MINIDP_MPI_CHECK(MPI_Comm_set_errhandler(comm_->comm, MPI_ERRORS_RETURN));
+  }
   worker_ = std::thread([this] { loop(); });
 }
 
@@ -95,6 +113,7 @@ MpiCommunicator::~MpiCommunicator() {
   }
   cv_.notify_all();
   worker_.join();
+  if (comm_->comm != MPI_COMM_NULL && mpi_running()) MPI_Comm_free(&comm_->comm);
 }
 
 void MpiCommunicator::loop() {
@@ -169,9 +188,9 @@ void MpiCommunicator::sum_on_host(Tensor& t) {
       std::memset(scratch_.data() + n * es, 0, padded - static_cast<std::size_t>(n) * es);
       all = scratch_.data();
     }
-    MINIDP_MPI_CHECK(MPI_Reduce_scatter_block(all, mine, static_cast<int>(chunk), type, MPI_SUM, MPI_COMM_WORLD));
+    MINIDP_MPI_CHECK(MPI_Reduce_scatter_block(all, mine, static_cast<int>(chunk), type, MPI_SUM, comm_->comm));
     MINIDP_MPI_CHECK(MPI_Allgather(mine, static_cast<int>(chunk), type, all, static_cast<int>(chunk), type,
-                                   MPI_COMM_WORLD));
+                                   comm_->comm));
     if (all != h.raw_data()) std::memcpy(h.raw_data(), all, static_cast<std::size_t>(n) * es);
   });
 }
@@ -194,7 +213,7 @@ void MpiCommunicator::broadcast(int rank, Tensor& t, int root) {
   if (t.device().is_cuda()) synchronize(current_stream(t.device()));  // the slow path: values on the host
   run("a broadcast of " + t.describe() + " from rank " + std::to_string(root), [&] {
     on_host(t, rank != root, [&](Tensor& h) {
-      MINIDP_MPI_CHECK(MPI_Bcast(h.raw_data(), static_cast<int>(h.numel()), mpi_type(h.dtype()), root, MPI_COMM_WORLD));
+      MINIDP_MPI_CHECK(MPI_Bcast(h.raw_data(), static_cast<int>(h.numel()), mpi_type(h.dtype()), root, comm_->comm));
     });
   });
 }
@@ -204,6 +223,11 @@ void MpiCommunicator::allgather(int rank, const Tensor& in, Tensor& out) {
   check(rank, out, "allgather");
   MINIDP_CHECK(out.numel() == in.numel() * size_ && out.dtype() == in.dtype() && out.device() == in.device(),
                "MPI communicator: allgather output ", out.describe(), " must hold ", size_, " x ", in.describe());
+  if (size_ == 1) {  // one rank: the gathered tensor is its own
+    NoGradGuard ng;
+    out.copy_(in.reshape(out.shape()));
+    return;
+  }
   if (in.device().is_cuda()) synchronize(current_stream(in.device()));
   run("an allgather of " + in.describe(), [&] {
     NoGradGuard ng;
@@ -211,20 +235,18 @@ void MpiCommunicator::allgather(int rank, const Tensor& in, Tensor& out) {
     on_host(out, true, [&](Tensor& h) {
       MINIDP_MPI_CHECK(MPI_Allgather(src.raw_data(), static_cast<int>(src.numel()), mpi_type(src.dtype()),
                                      h.raw_data(), static_cast<int>(src.numel()), mpi_type(src.dtype()),
-                                     MPI_COMM_WORLD));
+                                     comm_->comm));
     });
   });
 }
 
 void MpiCommunicator::barrier(int rank) {
   MINIDP_CHECK(rank == rank_, "MPI communicator: barrier called as rank ", rank, " in the process of rank ", rank_);
-  if (size_ > 1) run("a barrier", [] { MINIDP_MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD)); });
+  if (size_ > 1) run("a barrier", [this] { MINIDP_MPI_CHECK(MPI_Barrier(comm_->comm)); });
 }
 
 void MpiCommunicator::abort(const std::string& why) {
-  std::fprintf(stderr, "minidp rank %d of %d: %s\n", rank_, size_, why.c_str());
-  std::fflush(stderr);
-  MPI_Abort(MPI_COMM_WORLD, 1);
+  fatal_error("minidp rank " + std::to_string(rank_) + " of " + std::to_string(size_) + ": " + why);
 }
 
 }  // namespace minidp::parallel

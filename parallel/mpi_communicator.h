@@ -12,6 +12,11 @@
 // an allgather of the sums. That is also how a ring allreduce moves its bytes,
 // so it costs no extra bandwidth.
 //
+// The communicator works on its own duplicate of MPI_COMM_WORLD
+// (MPI_Comm_dup, made when it is constructed — a collective: every rank
+// constructs it at the same point), so its collectives, issued from its
+// thread, never interleave with the host program's or ProcessGroup's.
+//
 // Every collective runs on one communication thread of the communicator: the
 // asynchronous sums of gradient buckets while backward goes on, and the
 // others too, so that a caller never waits on MPI directly but on that
@@ -26,12 +31,13 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "parallel/communicator.h"
+#include "minidp/parallel/communicator.h"
 
 namespace minidp::parallel {
 
@@ -46,7 +52,8 @@ class MpiCommunicator : public Communicator {
   void broadcast(int rank, Tensor& t, int root) override;
   void allgather(int rank, const Tensor& in, Tensor& out) override;
   void barrier(int rank) override;
-  // Ends the job (MPI_Abort): a rank waiting in MPI cannot be woken otherwise.
+  // Ends the job through the fatal handler (parallel/fatal.h; by default
+  // MPI_Abort): a rank waiting in MPI cannot be woken otherwise.
   void abort(const std::string& why) override;
 
  private:
@@ -59,6 +66,8 @@ class MpiCommunicator : public Communicator {
 
   int rank_, size_;
   double timeout_s_;
+  struct Mpi;                  // the communication thread's own duplicate of the world communicator
+  std::unique_ptr<Mpi> comm_;
   std::vector<char> scratch_;  // padded buffer when a tensor does not split evenly over the ranks
   std::thread worker_;
   std::mutex mu_;

@@ -14,7 +14,7 @@
 // Every NCCL call goes through the guard (parallel/watchdog.h): one lock for
 // the collectives, the watchdog's error query and the abort, so that
 // ncclCommAbort never runs under a call still using the communicator.
-#include "parallel/nccl_communicator.h"
+#include "minidp/parallel/nccl_communicator.h"
 
 #include <cuda_runtime.h>
 #include <nccl.h>
@@ -22,10 +22,10 @@
 #include <cstring>
 #include <functional>
 
-#include "core/device.h"
-#include "core/stream.h"
-#include "kernels/cuda/runtime.h"
-#include "parallel/watchdog.h"
+#include "minidp/core/device.h"
+#include "minidp/core/stream.h"
+#include "minidp/kernels/cuda/runtime.h"
+#include "minidp/parallel/watchdog.h"
 
 #define MINIDP_NCCL_OK(expr)                                                                             \
   do {                                                                                                   \

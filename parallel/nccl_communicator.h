@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "parallel/communicator.h"
+#include "minidp/parallel/communicator.h"
 
 namespace minidp::parallel {
 

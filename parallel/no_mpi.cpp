@@ -1,11 +1,8 @@
 // minidp/parallel/no_mpi.cpp — the job's processes in a build without MPI: a
 // world of one process, where every host-side collective is the identity.
 // This is the only file such a build adds; the same programs run, on one process.
-#include <cstdio>
-#include <cstdlib>
-
-#include "core/error.h"
-#include "parallel/process_group.h"
+#include "minidp/core/error.h"
+#include "minidp/parallel/process_group.h"
 
 namespace minidp::parallel {
 
@@ -15,6 +12,8 @@ ProcessGroup& ProcessGroup::world() {
 }
 
 ProcessGroup::ProcessGroup() = default;
+struct ProcessGroup::Mpi {};
+ProcessGroup::~ProcessGroup() = default;
 
 void ProcessGroup::allreduce_sum(std::vector<double>&) {}
 void ProcessGroup::allreduce_sum(std::vector<std::int64_t>&) {}
@@ -23,11 +22,7 @@ std::vector<std::string> ProcessGroup::gather(const std::string& mine, int) { re
 void ProcessGroup::broadcast(std::string&, int) {}
 void ProcessGroup::barrier() {}
 
-void ProcessGroup::abort(const std::string& what, int code) {
-  std::fprintf(stderr, "minidp rank 0 of 1: %s\n", what.c_str());
-  std::fflush(stderr);
-  std::exit(code);
-}
+void ProcessGroup::abort(const std::string& what, int code) { fatal_error("minidp rank 0 of 1: " + what, code); }
 
 Device ProcessGroup::default_device() const { return cuda_device_count() > 0 ? Device::cuda(0) : Device::cpu(); }
 

@@ -2,9 +2,9 @@
 // DataParallel (one process), DistributedDataParallel (one process per device).
 #pragma once
 
-#include "parallel/communicator.h"
-#include "parallel/data_parallel.h"
-#include "parallel/distributed.h"
-#include "parallel/process_group.h"
-#include "parallel/replica.h"
-#include "parallel/sync_batchnorm.h"
+#include "minidp/parallel/communicator.h"
+#include "minidp/parallel/data_parallel.h"
+#include "minidp/parallel/distributed.h"
+#include "minidp/parallel/process_group.h"
+#include "minidp/parallel/replica.h"
+#include "minidp/parallel/sync_batchnorm.h"

@@ -1,22 +1,23 @@
 // minidp/parallel/process_group.cpp — the job's processes through MPI (built
 // when CMake finds MPI; parallel/no_mpi.cpp answers otherwise).
 //
-// MPI is initialised only when the process was started by a launcher (mpirun
-// sets OMPI_COMM_WORLD_SIZE, PMIX_RANK or PMI_SIZE); a program started by hand
-// is a world of one and never touches MPI. Errors are returned, not fatal
-// (MPI_ERRORS_RETURN), so every call is checked and reported with MPI's own
-// message, as minidp::Error.
-#include "parallel/process_group.h"
+// MPI is used when the host program initialised it, or when the process was
+// started by a launcher (mpirun sets OMPI_COMM_WORLD_SIZE, PMIX_RANK or
+// PMI_SIZE; minidp then initialises it); a program started by hand is a world
+// of one and never touches MPI. minidp's calls go through its own duplicate
+// of the world, whose errors are returned, not fatal (MPI_ERRORS_RETURN), so
+// every call is checked and reported with MPI's own message, as minidp::Error.
+#include "minidp/parallel/process_group.h"
 
 #include <mpi.h>
 
 #include <cstdio>
 #include <cstdlib>
 
-#include "core/error.h"
-#include "parallel/mpi_check.h"
-#include "parallel/mpi_communicator.h"
-#include "parallel/nccl_communicator.h"
+#include "minidp/core/error.h"
+#include "minidp/parallel/mpi_check.h"
+#include "minidp/parallel/mpi_communicator.h"
+#include "minidp/parallel/nccl_communicator.h"
 
 namespace minidp::parallel {
 
@@ -27,40 +28,65 @@ bool launched_by_mpirun() {
   return false;
 }
 
-// MPI_Finalize at exit, once, if this process initialised MPI.
+bool mpi_running() {
+  int init = 0, fin = 0;
+  MPI_Initialized(&init);
+  MPI_Finalized(&fin);
+  return init && !fin;
+}
+
+// MPI_Finalize at exit, once — only if minidp initialised MPI (a host program
+// that did finalises it itself).
 struct Finalizer {
+  bool ours = false;
   ~Finalizer() {
-    int init = 0, fin = 0;
-    MPI_Initialized(&init);
-    MPI_Finalized(&fin);
-    if (init && !fin) MPI_Finalize();
+    if (ours && mpi_running()) MPI_Finalize();
   }
 };
+Finalizer& finalizer() {
+  static Finalizer f;
+  return f;
+}
 }  // namespace
 
+struct ProcessGroup::Mpi {
+  MPI_Comm comm = MPI_COMM_NULL;
+};
+
+ProcessGroup::~ProcessGroup() {
+  if (comm_ && comm_->comm != MPI_COMM_NULL && mpi_running()) MPI_Comm_free(&comm_->comm);
+}
+
 ProcessGroup& ProcessGroup::world() {
-  static Finalizer finalizer;  // constructed first: destroyed after the group
+  finalizer();  // constructed first: destroyed after the group
   static ProcessGroup group;
   return group;
 }
 
-ProcessGroup::ProcessGroup() {
-  if (!launched_by_mpirun()) return;  // a world of one
+ProcessGroup::ProcessGroup() : comm_(std::make_unique<Mpi>()) {
   int init = 0;
   MPI_Initialized(&init);
+  if (!init && !launched_by_mpirun()) return;  // a world of one
+  int provided = 0;
   if (!init) {
-    int provided = 0;
     MINIDP_MPI_CHECK(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided));
-    MINIDP_CHECK(provided >= MPI_THREAD_MULTIPLE, "ProcessGroup: this MPI library provides thread level ", provided,
-                 " but minidp needs MPI_THREAD_MULTIPLE (", MPI_THREAD_MULTIPLE,
-                 "): gradients are summed on a communication thread while backward runs");
+    finalizer().ours = true;
+  } else {
+    MINIDP_MPI_CHECK(MPI_Query_thread(&provided));  // the host's MPI: what did it ask for?
   }
-  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  MINIDP_CHECK(provided >= MPI_THREAD_MULTIPLE, "ProcessGroup: MPI was initialised with thread level ", provided,
+               " but minidp needs MPI_THREAD_MULTIPLE (", MPI_THREAD_MULTIPLE,
+               "): gradients are summed on a communication thread while backward runs",
+               init ? "; initialise MPI with MPI_Init_thread(..., MPI_THREAD_MULTIPLE, ...)" : "");
+  // minidp's own communicator: its collectives never mix with the host's on
+  // MPI_COMM_WORLD, and its error handler is set on it alone.
+  MINIDP_MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &comm_->comm));
+  MINIDP_MPI_CHECK(MPI_Comm_set_errhandler(comm_->comm, MPI_ERRORS_RETURN));
   mpi_ = true;
-  MINIDP_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));
-  MINIDP_MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &size_));
+  MINIDP_MPI_CHECK(MPI_Comm_rank(comm_->comm, &rank_));
+  MINIDP_MPI_CHECK(MPI_Comm_size(comm_->comm, &size_));
   MPI_Comm node;
-  MINIDP_MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node));
+  MINIDP_MPI_CHECK(MPI_Comm_split_type(comm_->comm, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node));
   MINIDP_MPI_CHECK(MPI_Comm_rank(node, &local_rank_));
   MINIDP_MPI_CHECK(MPI_Comm_size(node, &local_size_));
   MPI_Comm_free(&node);
@@ -69,26 +95,26 @@ ProcessGroup::ProcessGroup() {
 void ProcessGroup::allreduce_sum(std::vector<double>& v) {
   if (!mpi_ || v.empty()) return;
   MINIDP_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, v.data(), static_cast<int>(v.size()), MPI_DOUBLE, MPI_SUM,
-                                 MPI_COMM_WORLD));
+                                 comm_->comm));
 }
 
 void ProcessGroup::allreduce_sum(std::vector<std::int64_t>& v) {
   if (!mpi_ || v.empty()) return;
   MINIDP_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, v.data(), static_cast<int>(v.size()), MPI_INT64_T, MPI_SUM,
-                                 MPI_COMM_WORLD));
+                                 comm_->comm));
 }
 
 void ProcessGroup::allreduce_max(std::vector<double>& v) {
   if (!mpi_ || v.empty()) return;
   MINIDP_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, v.data(), static_cast<int>(v.size()), MPI_DOUBLE, MPI_MAX,
-                                 MPI_COMM_WORLD));
+                                 comm_->comm));
 }
 
 std::vector<std::string> ProcessGroup::gather(const std::string& mine, int root) {
   if (!mpi_) return {mine};
   int len = static_cast<int>(mine.size());
   std::vector<int> lens(rank_ == root ? size_ : 0), offsets;
-  MINIDP_MPI_CHECK(MPI_Gather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, root, MPI_COMM_WORLD));
+  MINIDP_MPI_CHECK(MPI_Gather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, root, comm_->comm));
   std::string all;
   if (rank_ == root) {
     offsets.assign(size_, 0);
@@ -96,7 +122,7 @@ std::vector<std::string> ProcessGroup::gather(const std::string& mine, int root)
     all.resize(static_cast<std::size_t>(offsets.back() + lens.back()));
   }
   MINIDP_MPI_CHECK(MPI_Gatherv(mine.data(), len, MPI_CHAR, all.data(), lens.data(), offsets.data(), MPI_CHAR, root,
-                               MPI_COMM_WORLD));
+                               comm_->comm));
   std::vector<std::string> out;
   if (rank_ == root)
     for (int r = 0; r < size_; ++r) out.push_back(all.substr(offsets[r], lens[r]));
@@ -106,20 +132,17 @@ std::vector<std::string> ProcessGroup::gather(const std::string& mine, int root)
 void ProcessGroup::broadcast(std::string& value, int root) {
   if (!mpi_) return;
   int len = static_cast<int>(value.size());
-  MINIDP_MPI_CHECK(MPI_Bcast(&len, 1, MPI_INT, root, MPI_COMM_WORLD));
+  MINIDP_MPI_CHECK(MPI_Bcast(&len, 1, MPI_INT, root, comm_->comm));
   value.resize(static_cast<std::size_t>(len));
-  MINIDP_MPI_CHECK(MPI_Bcast(value.data(), len, MPI_CHAR, root, MPI_COMM_WORLD));
+  MINIDP_MPI_CHECK(MPI_Bcast(value.data(), len, MPI_CHAR, root, comm_->comm));
 }
 
 void ProcessGroup::barrier() {
-  if (mpi_) MINIDP_MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
+  if (mpi_) MINIDP_MPI_CHECK(MPI_Barrier(comm_->comm));
 }
 
 void ProcessGroup::abort(const std::string& what, int code) {
-  std::fprintf(stderr, "minidp rank %d of %d: %s\n", rank_, size_, what.c_str());
-  std::fflush(stderr);
-  if (mpi_) MPI_Abort(MPI_COMM_WORLD, code);
-  std::exit(code);
+  fatal_error("minidp rank " + std::to_string(rank_) + " of " + std::to_string(size_) + ": " + what, code);
 }
 
 Device ProcessGroup::default_device() const {

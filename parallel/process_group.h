@@ -16,6 +16,14 @@
 // of one process, and everything below is the identity: the same program runs
 // either way.
 //
+// The host program owns MPI. If it initialised MPI itself, minidp uses that
+// (it needs MPI_THREAD_MULTIPLE, checked with MPI_Query_thread, and says so
+// if it is missing) and leaves finalising to it; otherwise minidp initialises
+// MPI on first use and finalises it at exit. Either way minidp talks only
+// through duplicates of the world communicator (MPI_Comm_dup: one here, one
+// per communication thread), with its own error handler on them: the host's
+// MPI_COMM_WORLD, its error handler and its own collectives are untouched.
+//
 // The host-side collectives here carry counts and flags (metrics, the end of
 // the data, traces) — a few numbers, not tensors. Tensors go through a
 // Communicator (parallel/communicator.h; make_process_communicator below).
@@ -27,8 +35,9 @@
 #include <string>
 #include <vector>
 
-#include "core/device.h"
-#include "parallel/communicator.h"
+#include "minidp/core/device.h"
+#include "minidp/parallel/communicator.h"
+#include "minidp/parallel/fatal.h"
 
 namespace minidp::parallel {
 
@@ -53,9 +62,10 @@ class ProcessGroup {
   void broadcast(std::string& value, int root = 0);
   void barrier();
 
-  // Ends the whole job: prints "minidp rank R of N: <what>" to stderr and
-  // calls MPI_Abort, so that no rank is left waiting in a collective for one
-  // that failed.
+  // Ends the whole job: calls the fatal handler (parallel/fatal.h) with
+  // "minidp rank R of N: <what>"; the default prints it and calls MPI_Abort,
+  // so that no rank is left waiting in a collective for one that failed. If a
+  // host's handler returns, raises minidp::Error with the message.
   [[noreturn]] void abort(const std::string& what, int code = 1);
 
   // The device a rank drives by default: cuda:(local rank mod GPUs) when the
@@ -64,11 +74,14 @@ class ProcessGroup {
 
   ProcessGroup(const ProcessGroup&) = delete;
   ProcessGroup& operator=(const ProcessGroup&) = delete;
+  ~ProcessGroup();
 
  private:
   ProcessGroup();
   int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1;
   bool mpi_ = false;
+  struct Mpi;                  // this group's duplicate of the world communicator (process_group.cpp)
+  std::unique_ptr<Mpi> comm_;
 };
 
 // A Communicator over the processes of `world`, for this rank's tensors on

@@ -1,9 +1,9 @@
 // minidp/parallel/replica.cpp — parsing replica lists and sharding batches.
-#include "parallel/replica.h"
+#include "minidp/parallel/replica.h"
 
 #include <sstream>
 
-#include "core/error.h"
+#include "minidp/core/error.h"
 
 namespace minidp::parallel {
 

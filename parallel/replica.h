@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "core/device.h"
-#include "nn/data/sampler.h"
+#include "minidp/core/device.h"
+#include "minidp/nn/data/sampler.h"
 
 namespace minidp::parallel {
 

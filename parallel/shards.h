@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/tensor.h"
-#include "parallel/replica.h"
+#include "minidp/core/tensor.h"
+#include "minidp/parallel/replica.h"
 
 namespace minidp::parallel::detail {
 

@@ -1,7 +1,7 @@
 // minidp/parallel/step_result.cpp — reading a step's events and loss once the step is done.
-#include "parallel/step_result.h"
+#include "minidp/parallel/step_result.h"
 
-#include "core/error.h"
+#include "minidp/core/error.h"
 
 namespace minidp::parallel {
 

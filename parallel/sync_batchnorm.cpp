@@ -8,10 +8,10 @@
 // Backward, with xhat = (x - mean) invstd and global sums (collective 3):
 //   dx = w invstd (g - sum(g)/N - xhat sum(g xhat)/N)
 //   dw, db stay local sums: DataParallel's gradient allreduce adds them up.
-#include "parallel/sync_batchnorm.h"
+#include "minidp/parallel/sync_batchnorm.h"
 
-#include "core/autograd.h"
-#include "core/ops.h"
+#include "minidp/core/autograd.h"
+#include "minidp/core/ops.h"
 
 namespace minidp::parallel {
 

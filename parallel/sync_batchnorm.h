@@ -16,8 +16,8 @@
 // DataParallelOptions{.sync_batchnorm = true}.
 #pragma once
 
-#include "core/tensor.h"
-#include "parallel/communicator.h"
+#include "minidp/core/tensor.h"
+#include "minidp/parallel/communicator.h"
 
 namespace minidp::parallel {
 

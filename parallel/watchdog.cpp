@@ -1,5 +1,5 @@
 // minidp/parallel/watchdog.cpp — see watchdog.h.
-#include "parallel/watchdog.h"
+#include "minidp/parallel/watchdog.h"
 
 #include <cstdio>
 #include <exception>

@@ -32,7 +32,7 @@
 #include <string>
 #include <thread>
 
-#include "core/error.h"
+#include "minidp/core/error.h"
 
 namespace minidp::parallel {
 

@@ -1,13 +1,13 @@
 // minidp/parallel/worker_pool.cpp — the replica threads.
-#include "parallel/worker_pool.h"
+#include "minidp/parallel/worker_pool.h"
 
 #include <algorithm>
 #include <string>
 #include <system_error>
 
-#include "core/error.h"
-#include "kernels/cpu/parallel.h"
-#include "parallel/communicator.h"  // CollectiveAborted
+#include "minidp/core/error.h"
+#include "minidp/kernels/cpu/parallel.h"
+#include "minidp/parallel/communicator.h"  // CollectiveAborted
 
 namespace minidp::parallel {
 
@@ -58,6 +58,17 @@ void WorkerPool::run(const std::function<void(int)>& fn) {
   if (first) std::rethrow_exception(first);
 }
 
+// Tells the others (on_error_: abort the communicator, so that no replica
+// waits for this one). A host's fatal handler may return and minidp then
+// raises: this replica's own error is the one run() reports.
+void WorkerPool::report(const std::string& why) noexcept {
+  if (!on_error_) return;
+  try {
+    on_error_(why);
+  } catch (...) {
+  }
+}
+
 void WorkerPool::loop(int rank) {
   std::uint64_t seen = 0;
   while (true) {
@@ -79,10 +90,10 @@ void WorkerPool::loop(int rank) {
       secondary = true;
     } catch (const std::exception& e) {
       err = std::current_exception();
-      if (on_error_) on_error_(std::string("replica ") + std::to_string(rank) + " failed: " + e.what());
+      report(std::string("replica ") + std::to_string(rank) + " failed: " + e.what());
     } catch (...) {
       err = std::current_exception();
-      if (on_error_) on_error_("replica " + std::to_string(rank) + " failed");
+      report("replica " + std::to_string(rank) + " failed");
     }
     std::lock_guard<std::mutex> lock(mu_);
     errors_[rank] = err;

@@ -36,6 +36,7 @@ class WorkerPool {
   void loop(int rank);
   void stop_all();  // ends and joins every thread started
   std::vector<std::thread> threads_;
+  void report(const std::string& why) noexcept;
   std::function<void(const std::string&)> on_error_;
   std::mutex mu_;
   std::condition_variable start_cv_, done_cv_;

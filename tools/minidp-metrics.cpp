@@ -19,7 +19,7 @@
 #include <optional>
 #include <string>
 
-#include "metrics/metrics.h"
+#include "minidp/metrics/metrics.h"
 
 namespace {
 

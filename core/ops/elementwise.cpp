@@ -6,7 +6,7 @@
 #include <cmath>
 #include <limits>
 
-#include "core/ops/op_utils.h"
+#include "minidp/core/ops/op_utils.h"
 
 namespace minidp {
 

@@ -1,7 +1,7 @@
 // minidp/core/ops/factory.cpp — tensors made from values or from the random generator.
 #include <cmath>
 
-#include "core/ops/op_utils.h"
+#include "minidp/core/ops/op_utils.h"
 
 namespace minidp {
 

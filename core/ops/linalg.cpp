@@ -1,5 +1,5 @@
 // minidp/core/ops/linalg.cpp — matrix products (cuBLAS / Eigen GEMM underneath).
-#include "core/ops/op_utils.h"
+#include "minidp/core/ops/op_utils.h"
 
 namespace minidp {
 

@@ -3,7 +3,7 @@
 // Reductions follow PyTorch: "mean" of cross-entropy divides by the number of
 // non-ignored targets. The parallel layer uses reduction "sum" per replica and
 // divides by the global sample count itself (see parallel/).
-#include "core/ops/op_utils.h"
+#include "minidp/core/ops/op_utils.h"
 
 namespace minidp {
 
@@ -71,17 +71,21 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
     Tensor coef = pw.defined() ? add(mul(sub(pw.detach(), 1.0), y), 1.0) : ones_like(y);
     per = add(mul(rsub(y, 1.0), x), mul(coef, softplus_neg));
   }
-  // pos_weight is an input of the graph too: a pos_weight that requires grad
-  // (as PyTorch allows) must receive its gradient, not silently none.
-  const bool gpw = needs_grad(pw);
+  // Every floating input is an input of the graph: a target (soft labels, as
+  // in distillation) or a pos_weight that requires grad gets its gradient, as in PyTorch.
+  const bool gx = needs_grad(logits), gy = needs_grad(target), gpw = needs_grad(pw);
   per = record(name, per, {logits, target, pw},
-               [x, y, softplus_neg, gpw, pw = pw.defined() ? pw.detach() : Tensor()](const Tensor& g) {
-    // d/dx = sigmoid(x) (pw y + 1 - y) - pw y. The target is data: no gradient.
-    Tensor pwy = pw.defined() ? mul(pw, y) : y;
-    Tensor gx = mul(g, sub(mul(sigmoid(x), add(rsub(y, 1.0), pwy)), pwy));
-    // d/dpw = y softplus(-x), summed over the positions pw was broadcast to
-    Tensor gp = gpw ? sum_to(mul(g, mul(y, softplus_neg)), pw.shape()) : Tensor();
-    return G{gx, Tensor(), gp};
+               [x, y, softplus_neg, gx, gy, gpw, pw = pw.defined() ? pw.detach() : Tensor()](const Tensor& g) {
+    Tensor dx, dy, dpw;
+    if (gx) {  // d/dx = sigmoid(x) (pw y + 1 - y) - pw y
+      Tensor pwy = pw.defined() ? mul(pw, y) : y;
+      dx = mul(g, sub(mul(sigmoid(x), add(rsub(y, 1.0), pwy)), pwy));
+    }
+    // d/dy = -[pw log sigmoid(x) - log(1 - sigmoid(x))] = (pw - 1) softplus(-x) - x; -x without pos_weight
+    if (gy) dy = mul(g, pw.defined() ? sub(mul(sub(pw, 1.0), softplus_neg), x) : neg(x));
+    // d/dpw = -y log sigmoid(x) = y softplus(-x), summed over the positions pw was broadcast to
+    if (gpw) dpw = sum_to(mul(g, mul(y, softplus_neg)), pw.shape());
+    return G{dx, dy, dpw};
   });
   return reduce_loss(per, reduction);
 }
@@ -91,6 +95,7 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) 
   detail::check_same("mse_loss", input, target);
   MINIDP_CHECK(input.shape() == target.shape(), "mse_loss: target ", target.describe(),
                " must have the shape of input ", input.describe());
+  // sub and mul differentiate both sides: the target's gradient is minus the input's.
   Tensor d = sub(input, target);
   return reduce_loss(mul(d, d), reduction);
 }

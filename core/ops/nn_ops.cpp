@@ -2,7 +2,7 @@
 #include <cstdint>
 #include <limits>
 
-#include "core/ops/op_utils.h"
+#include "minidp/core/ops/op_utils.h"
 
 namespace minidp {
 
@@ -125,6 +125,11 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Ten
   MINIDP_CHECK(running_mean.defined() == running_var.defined(),
                "batch_norm: give both running_mean and running_var, or neither");
   MINIDP_CHECK(eps > 0, "batch_norm: eps must be positive, got ", eps);
+  // The running statistics are buffers: like PyTorch, refuse to drop their gradient silently.
+  for (const auto& [t, what] : {std::pair{&running_mean, "running_mean"}, std::pair{&running_var, "running_var"}})
+    MINIDP_CHECK(!needs_grad(*t), "batch_norm: ", what, " ", t->describe(),
+                 " requires grad, but the running statistics are buffers whose gradient is not implemented "
+                 "(as in PyTorch); detach them");
   const Tensor w = weight.defined() ? weight : ones({c}, x.options());
   const Tensor b = bias.defined() ? bias : zeros({c}, x.options());
   Shape pshape(x.dim(), 1);

@@ -1,5 +1,5 @@
 // minidp/core/ops/op_utils.cpp — argument checks and shape helpers shared by the ops.
-#include "core/ops/op_utils.h"
+#include "minidp/core/ops/op_utils.h"
 
 #include <algorithm>
 

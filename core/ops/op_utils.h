@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <string>
 
-#include "core/autograd.h"
-#include "core/ops.h"
-#include "kernels/kernels.h"
+#include "minidp/core/autograd.h"
+#include "minidp/core/ops.h"
+#include "minidp/kernels/kernels.h"
 
 namespace minidp::detail {
 

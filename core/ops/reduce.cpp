@@ -1,5 +1,5 @@
 // minidp/core/ops/reduce.cpp — sums, means, extremes and softmax, each backward beside its forward.
-#include "core/ops/op_utils.h"
+#include "minidp/core/ops/op_utils.h"
 
 namespace minidp {
 

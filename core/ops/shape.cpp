@@ -4,7 +4,7 @@
 // input's storage; their backward re-shapes the gradient the opposite way.
 #include <numeric>
 
-#include "core/ops/op_utils.h"
+#include "minidp/core/ops/op_utils.h"
 
 namespace minidp {
 

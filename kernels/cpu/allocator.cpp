@@ -1,5 +1,5 @@
 // minidp/kernels/cpu/allocator.cpp — exact-size free lists over aligned_alloc.
-#include "kernels/cpu/allocator.h"
+#include "minidp/kernels/cpu/allocator.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -7,7 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/error.h"
+#include "minidp/core/error.h"
 
 namespace minidp::kernels::cpu {
 

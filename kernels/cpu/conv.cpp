@@ -15,10 +15,10 @@
 #include <algorithm>
 #include <vector>
 
-#include "kernels/cpu/float_dispatch.h"
-#include "kernels/cpu/gemm.h"
-#include "kernels/cpu/parallel.h"
-#include "kernels/kernels.h"
+#include "minidp/kernels/cpu/float_dispatch.h"
+#include "minidp/kernels/cpu/gemm.h"
+#include "minidp/kernels/cpu/parallel.h"
+#include "minidp/kernels/kernels.h"
 
 namespace minidp::kernels::cpu {
 

@@ -9,10 +9,10 @@
 #include <limits>
 #include <type_traits>
 
-#include "core/rng.h"
-#include "kernels/cpu/parallel.h"
-#include "kernels/cpu/strided.h"
-#include "kernels/kernels.h"
+#include "minidp/core/rng.h"
+#include "minidp/kernels/cpu/parallel.h"
+#include "minidp/kernels/cpu/strided.h"
+#include "minidp/kernels/kernels.h"
 
 namespace minidp::kernels::cpu {
 

@@ -3,8 +3,8 @@
 //   float_only(x, "conv2d", [&](auto tag) { using T = decltype(tag); ... });
 #pragma once
 
-#include "core/error.h"
-#include "core/tensor.h"
+#include "minidp/core/error.h"
+#include "minidp/core/tensor.h"
 
 namespace minidp::kernels::cpu {
 

@@ -5,7 +5,7 @@
 // the result — does not depend on how many there are. Measured on this
 // project's 2-core machine, single-threaded sgemm 512x1024x1024: OpenBLAS
 // 98 GFLOP/s, Eigen 73 (docs/cpu.md).
-#include "kernels/cpu/gemm.h"
+#include "minidp/kernels/cpu/gemm.h"
 
 #include <Eigen/Core>
 
@@ -16,9 +16,9 @@
 #include <cblas.h>
 #endif
 
-#include "kernels/cpu/float_dispatch.h"
-#include "kernels/cpu/parallel.h"
-#include "kernels/kernels.h"
+#include "minidp/kernels/cpu/float_dispatch.h"
+#include "minidp/kernels/cpu/parallel.h"
+#include "minidp/kernels/kernels.h"
 
 namespace minidp::kernels::cpu {
 

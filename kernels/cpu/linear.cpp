@@ -5,7 +5,7 @@
 // every row of y and the product added onto it (GEMM with beta = 1, PyTorch's
 // addmm); gw = g^T x by GEMM; gb by the row sum of `reduce`. Every bit of the
 // result is what `copy` + `gemm` and `matmul` + `sum` give.
-#include "kernels/kernels.h"
+#include "minidp/kernels/kernels.h"
 
 namespace minidp::kernels::cpu {
 

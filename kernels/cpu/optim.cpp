@@ -6,9 +6,9 @@
 #include <cmath>
 #include <type_traits>
 
-#include "kernels/cpu/float_dispatch.h"
-#include "kernels/cpu/parallel.h"
-#include "kernels/kernels.h"
+#include "minidp/kernels/cpu/float_dispatch.h"
+#include "minidp/kernels/cpu/parallel.h"
+#include "minidp/kernels/kernels.h"
 
 namespace minidp::kernels::cpu {
 

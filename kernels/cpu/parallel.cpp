@@ -5,7 +5,7 @@
 // job with a chunk counter: the caller and up to budget - 1 helpers take
 // chunks until none is left, so a loop of one chunk, or a budget of one,
 // never touches the pool at all.
-#include "kernels/cpu/parallel.h"
+#include "minidp/kernels/cpu/parallel.h"
 
 #include <algorithm>
 #include <atomic>
@@ -18,7 +18,7 @@
 #include <string>
 #include <thread>
 
-#include "core/error.h"
+#include "minidp/core/error.h"
 
 namespace minidp::kernels::cpu {
 

@@ -8,9 +8,9 @@
 #include <limits>
 #include <vector>
 
-#include "kernels/cpu/float_dispatch.h"
-#include "kernels/cpu/parallel.h"
-#include "kernels/kernels.h"
+#include "minidp/kernels/cpu/float_dispatch.h"
+#include "minidp/kernels/cpu/parallel.h"
+#include "minidp/kernels/kernels.h"
 
 namespace minidp::kernels::cpu {
 

@@ -10,9 +10,9 @@
 #include <limits>
 #include <vector>
 
-#include "kernels/cpu/parallel.h"
-#include "kernels/cpu/strided.h"
-#include "kernels/kernels.h"
+#include "minidp/kernels/cpu/parallel.h"
+#include "minidp/kernels/cpu/strided.h"
+#include "minidp/kernels/kernels.h"
 
 namespace minidp::kernels::cpu {
 

@@ -17,7 +17,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "kernels/cpu/parallel.h"
+#include "minidp/kernels/cpu/parallel.h"
 
 namespace minidp::kernels::cpu {
 

@@ -25,9 +25,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "kernels/cuda/allocator.h"
-#include "kernels/cuda/common.cuh"
-#include "kernels/cuda/runtime.h"
+#include "minidp/kernels/cuda/allocator.h"
+#include "minidp/kernels/cuda/common.cuh"
+#include "minidp/kernels/cuda/runtime.h"
 
 namespace minidp::kernels::cuda {
 

@@ -13,7 +13,7 @@
 // walks one channel's planes (contiguous runs of S values); for S == 1 the
 // values of a channel are C apart, so a block takes 32 neighbouring channels
 // instead (threadIdx.x) and 8 rows at a time (threadIdx.y): coalesced either way.
-#include "kernels/cuda/common.cuh"
+#include "minidp/kernels/cuda/common.cuh"
 
 namespace minidp::kernels::cuda {
 

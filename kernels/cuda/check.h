@@ -9,7 +9,7 @@
 
 #include <cuda_runtime.h>
 
-#include "core/error.h"
+#include "minidp/core/error.h"
 
 // A failed call also sets CUDA's per-thread "last error". Unless it is cleared
 // here, the next MINIDP_CUDA_CHECK_LAUNCH (which reads that last error) would

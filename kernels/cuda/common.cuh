@@ -12,9 +12,9 @@
 #include <tuple>
 #include <type_traits>
 
-#include "kernels/cuda/allocator.h"
-#include "kernels/cuda/check.h"
-#include "kernels/kernels.h"
+#include "minidp/kernels/cuda/allocator.h"
+#include "minidp/kernels/cuda/check.h"
+#include "minidp/kernels/kernels.h"
 
 namespace minidp::kernels::cuda {
 

@@ -37,10 +37,10 @@
 #include <string>
 #include <vector>
 
-#include "kernels/cuda/common.cuh"
-#include "kernels/cuda/conv.h"
-#include "kernels/cuda/handles.h"
-#include "kernels/cuda/runtime.h"
+#include "minidp/kernels/cuda/common.cuh"
+#include "minidp/kernels/cuda/conv.h"
+#include "minidp/kernels/cuda/handles.h"
+#include "minidp/kernels/cuda/runtime.h"
 
 namespace minidp::kernels::cuda {
 

@@ -12,8 +12,8 @@
 #include <tuple>
 #include <vector>
 
-#include "kernels/cuda/common.cuh"
-#include "kernels/cuda/runtime.h"
+#include "minidp/kernels/cuda/common.cuh"
+#include "minidp/kernels/cuda/runtime.h"
 
 namespace minidp::kernels::cuda {
 

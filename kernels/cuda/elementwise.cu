@@ -8,8 +8,8 @@
 // index into each operand's offset.
 #include <type_traits>
 
-#include "kernels/cuda/common.cuh"
-#include "kernels/cuda/runtime.h"
+#include "minidp/kernels/cuda/common.cuh"
+#include "minidp/kernels/cuda/runtime.h"
 
 namespace minidp::kernels::cuda {
 

@@ -9,8 +9,8 @@
 // float32 runs in full FP32 unless set_allow_tf32(true) (kernels/cuda/runtime.h);
 // float64 uses DGEMM. cuBLAS is deterministic for a given GPU, library
 // version and workspace — handles.cu gives every stream a workspace of its own.
-#include "kernels/cuda/common.cuh"
-#include "kernels/cuda/handles.h"
+#include "minidp/kernels/cuda/common.cuh"
+#include "minidp/kernels/cuda/handles.h"
 
 namespace minidp::kernels::cuda {
 

@@ -5,9 +5,9 @@
 #include <tuple>
 #include <vector>
 
-#include "kernels/cuda/common.cuh"
-#include "kernels/cuda/handles.h"
-#include "kernels/cuda/runtime.h"
+#include "minidp/kernels/cuda/common.cuh"
+#include "minidp/kernels/cuda/handles.h"
+#include "minidp/kernels/cuda/runtime.h"
 
 namespace minidp::kernels::cuda {
 

@@ -12,7 +12,7 @@
 // position order — exactly the CPU's order, so the results are bitwise equal.
 #include <cub/device/device_radix_sort.cuh>
 
-#include "kernels/cuda/common.cuh"
+#include "minidp/kernels/cuda/common.cuh"
 
 namespace minidp::kernels::cuda {
 

@@ -52,11 +52,11 @@
 #include <mutex>
 #include <cstdio>
 
-#include "kernels/cuda/common.cuh"
-#include "kernels/cuda/handles.h"
-#include "kernels/cuda/linear.h"
-#include "kernels/cuda/linear_plan.h"
-#include "kernels/cuda/runtime.h"
+#include "minidp/kernels/cuda/common.cuh"
+#include "minidp/kernels/cuda/handles.h"
+#include "minidp/kernels/cuda/linear.h"
+#include "minidp/kernels/cuda/linear_plan.h"
+#include "minidp/kernels/cuda/runtime.h"
 
 namespace minidp::kernels::cuda {
 

@@ -9,7 +9,7 @@
 // loss (and gradient row) become NaN and the error is reported at the next
 // host synchronisation (kernels/cuda/common.cuh), where the CPU kernel would
 // have raised at once.
-#include "kernels/cuda/common.cuh"
+#include "minidp/kernels/cuda/common.cuh"
 
 namespace minidp::kernels::cuda {
 

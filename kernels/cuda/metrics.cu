@@ -4,7 +4,7 @@
 // atomicAdd. Integer addition is associative, so the counts are exact and the
 // same on every run whatever order the threads run in (unlike float atomics).
 // Only the K x K counts then travel to the host, not the N labels.
-#include "kernels/cuda/common.cuh"
+#include "minidp/kernels/cuda/common.cuh"
 
 namespace minidp::kernels::cuda {
 

@@ -10,11 +10,11 @@
 // and the NCCL communicator (parallel/nccl_communicator.h) are answered here.
 #include <atomic>
 
-#include "core/error.h"
-#include "kernels/cuda/allocator.h"
-#include "kernels/cuda/conv.h"
-#include "kernels/cuda/runtime.h"
-#include "parallel/nccl_communicator.h"
+#include "minidp/core/error.h"
+#include "minidp/kernels/cuda/allocator.h"
+#include "minidp/kernels/cuda/conv.h"
+#include "minidp/kernels/cuda/runtime.h"
+#include "minidp/parallel/nccl_communicator.h"
 
 namespace minidp {
 

@@ -10,7 +10,7 @@
 // the same order, as the CPU twin (kernels/cpu/optim.cpp).
 #include <algorithm>
 
-#include "kernels/cuda/common.cuh"
+#include "minidp/kernels/cuda/common.cuh"
 
 namespace minidp::kernels::cuda {
 

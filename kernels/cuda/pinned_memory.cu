@@ -11,8 +11,8 @@
 #include <utility>
 #include <vector>
 
-#include "kernels/cuda/common.cuh"
-#include "kernels/cuda/runtime.h"
+#include "minidp/kernels/cuda/common.cuh"
+#include "minidp/kernels/cuda/runtime.h"
 
 namespace minidp::kernels::cuda {
 

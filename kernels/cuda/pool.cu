@@ -23,7 +23,7 @@
 //    (no zero-fill pass before). The common 2x2, stride-2, unpadded window
 //    has a fast path: each input lies in at most one window, so one thread
 //    per window writes its four inputs.
-#include "kernels/cuda/common.cuh"
+#include "minidp/kernels/cuda/common.cuh"
 
 namespace minidp::kernels::cuda {
 

@@ -8,8 +8,8 @@
 // on both devices. Normal numbers go through log/sqrt/cos/sin in double,
 // whose CUDA and glibc versions may differ in the last bit of the double —
 // after rounding to float32 the values are (all but always) identical.
-#include "core/rng.h"
-#include "kernels/cuda/common.cuh"
+#include "minidp/core/rng.h"
+#include "minidp/kernels/cuda/common.cuh"
 
 namespace minidp::kernels::cuda {
 

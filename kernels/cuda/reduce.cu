@@ -16,7 +16,7 @@
 // a fixed order.
 #include <limits>
 
-#include "kernels/cuda/common.cuh"
+#include "minidp/kernels/cuda/common.cuh"
 
 namespace minidp::kernels::cuda {
 

@@ -7,9 +7,9 @@
 #include <atomic>
 #include <string>
 
-#include "kernels/cuda/common.cuh"
-#include "kernels/cuda/handles.h"
-#include "kernels/cuda/runtime.h"
+#include "minidp/kernels/cuda/common.cuh"
+#include "minidp/kernels/cuda/handles.h"
+#include "minidp/kernels/cuda/runtime.h"
 
 namespace minidp::kernels::cuda {
 

@@ -1,10 +1,10 @@
 // minidp/nn/data/cifar.cpp — CIFAR-10 batch files.
-#include "nn/data/cifar.h"
+#include "minidp/nn/data/cifar.h"
 
 #include <cstring>
 
-#include "core/error.h"
-#include "nn/data/file_io.h"
+#include "minidp/core/error.h"
+#include "minidp/nn/data/file_io.h"
 
 namespace minidp::nn::data {
 

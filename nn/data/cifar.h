@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/data/dataset.h"
+#include "minidp/nn/data/dataset.h"
 
 namespace minidp::nn::data {
 

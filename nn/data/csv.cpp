@@ -1,13 +1,13 @@
 // minidp/nn/data/csv.cpp — a small, strict CSV reader for numeric data.
-#include "nn/data/csv.h"
+#include "minidp/nn/data/csv.h"
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <limits>
 
-#include "core/error.h"
-#include "nn/data/file_io.h"
+#include "minidp/core/error.h"
+#include "minidp/nn/data/file_io.h"
 
 namespace minidp::nn::data {
 namespace {

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/data/dataset.h"
+#include "minidp/nn/data/dataset.h"
 
 namespace minidp::nn::data {
 

@@ -7,12 +7,12 @@
 //   for (Batch& b : loader) { ... }
 #pragma once
 
-#include "nn/data/cifar.h"
-#include "nn/data/csv.h"
-#include "nn/data/dataset.h"
-#include "nn/data/file_io.h"
-#include "nn/data/idx.h"
-#include "nn/data/loader.h"
-#include "nn/data/sampler.h"
-#include "nn/data/split.h"
-#include "nn/data/transform.h"
+#include "minidp/nn/data/cifar.h"
+#include "minidp/nn/data/csv.h"
+#include "minidp/nn/data/dataset.h"
+#include "minidp/nn/data/file_io.h"
+#include "minidp/nn/data/idx.h"
+#include "minidp/nn/data/loader.h"
+#include "minidp/nn/data/sampler.h"
+#include "minidp/nn/data/split.h"
+#include "minidp/nn/data/transform.h"

@@ -1,11 +1,11 @@
 // minidp/nn/data/dataset.cpp — Dataset checks, subsets and row gathers.
-#include "nn/data/dataset.h"
+#include "minidp/nn/data/dataset.h"
 
 #include <algorithm>
 #include <atomic>
 #include <cstring>
 
-#include "core/error.h"
+#include "minidp/core/error.h"
 
 namespace minidp::nn::data {
 namespace {

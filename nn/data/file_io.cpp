@@ -1,5 +1,5 @@
 // minidp/nn/data/file_io.cpp — bounded whole-file reads with transparent gzip.
-#include "nn/data/file_io.h"
+#include "minidp/nn/data/file_io.h"
 
 #include <zlib.h>
 
@@ -9,7 +9,7 @@
 #include <cstring>
 #include <memory>
 
-#include "core/error.h"
+#include "minidp/core/error.h"
 
 namespace minidp::nn::data {
 namespace {

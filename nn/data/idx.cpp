@@ -1,12 +1,12 @@
 // minidp/nn/data/idx.cpp — IDX parsing and validation.
-#include "nn/data/idx.h"
+#include "minidp/nn/data/idx.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
 
-#include "core/error.h"
-#include "nn/data/file_io.h"
+#include "minidp/core/error.h"
+#include "minidp/nn/data/file_io.h"
 
 namespace minidp::nn::data {
 namespace {

@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "core/tensor.h"
-#include "nn/data/dataset.h"
+#include "minidp/core/tensor.h"
+#include "minidp/nn/data/dataset.h"
 
 namespace minidp::nn::data {
 

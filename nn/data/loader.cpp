@@ -1,5 +1,5 @@
 // minidp/nn/data/loader.cpp — batching, per-epoch order and the prefetch thread.
-#include "nn/data/loader.h"
+#include "minidp/nn/data/loader.h"
 
 #include <algorithm>
 #include <condition_variable>
@@ -8,9 +8,9 @@
 #include <mutex>
 #include <thread>
 
-#include "core/error.h"
-#include "core/stream.h"
-#include "nn/data/sampler.h"
+#include "minidp/core/error.h"
+#include "minidp/core/stream.h"
+#include "minidp/nn/data/sampler.h"
 
 namespace minidp::nn::data {
 

@@ -26,10 +26,10 @@
 #include <optional>
 #include <vector>
 
-#include "core/device.h"
-#include "core/tensor.h"
-#include "nn/data/dataset.h"
-#include "nn/data/transform.h"
+#include "minidp/core/device.h"
+#include "minidp/core/tensor.h"
+#include "minidp/nn/data/dataset.h"
+#include "minidp/nn/data/transform.h"
 
 namespace minidp::nn::data {
 

@@ -1,11 +1,11 @@
 // minidp/nn/data/sampler.cpp — Fisher-Yates driven by Philox.
-#include "nn/data/sampler.h"
+#include "minidp/nn/data/sampler.h"
 
 #include <numeric>
 #include <utility>
 
-#include "core/error.h"
-#include "core/rng.h"
+#include "minidp/core/error.h"
+#include "minidp/core/rng.h"
 
 namespace minidp::nn::data {
 

@@ -1,5 +1,5 @@
 // minidp/nn/data/split.cpp — deterministic splits and overlap reports.
-#include "nn/data/split.h"
+#include "minidp/nn/data/split.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,8 +7,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "core/error.h"
-#include "nn/data/sampler.h"
+#include "minidp/core/error.h"
+#include "minidp/nn/data/sampler.h"
 
 namespace minidp::nn::data {
 namespace {

@@ -22,7 +22,7 @@
 #include <utility>
 #include <vector>
 
-#include "nn/data/dataset.h"
+#include "minidp/nn/data/dataset.h"
 
 namespace minidp::nn::data {
 

@@ -1,7 +1,7 @@
 // minidp/nn/data/transform.cpp — scale, normalise and reshape in one pass.
-#include "nn/data/transform.h"
+#include "minidp/nn/data/transform.h"
 
-#include "core/error.h"
+#include "minidp/core/error.h"
 
 namespace minidp::nn::data {
 

@@ -1,14 +1,14 @@
 // minidp/nn/optim/adam.cpp — Adam/AdamW as torch.optim.Adam; the update itself is one
 // fused kernel over all parameters (kernels' adam_step).
-#include "nn/optim/adam.h"
-#include "nn/module.h"
+#include "minidp/nn/optim/adam.h"
+#include "minidp/nn/module.h"
 
 #include <cmath>
 
-#include "core/autograd.h"
-#include "core/ops.h"
-#include "kernels/kernels.h"
-#include "nn/optim/step_groups.h"
+#include "minidp/core/autograd.h"
+#include "minidp/core/ops.h"
+#include "minidp/kernels/kernels.h"
+#include "minidp/nn/optim/step_groups.h"
 
 namespace minidp::nn {
 

@@ -5,7 +5,7 @@
 //   p = p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
 #pragma once
 
-#include "nn/optim/optimizer.h"
+#include "minidp/nn/optim/optimizer.h"
 
 namespace minidp::nn {
 

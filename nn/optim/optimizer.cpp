@@ -1,6 +1,6 @@
 // minidp/nn/optim/optimizer.cpp — shared optimizer plumbing and gradient clipping.
-#include "nn/optim/optimizer.h"
-#include "nn/module.h"
+#include "minidp/nn/optim/optimizer.h"
+#include "minidp/nn/module.h"
 
 #include <algorithm>
 #include <charconv>
@@ -8,8 +8,8 @@
 #include <cstdio>
 #include <type_traits>
 
-#include "core/autograd.h"
-#include "core/ops.h"
+#include "minidp/core/autograd.h"
+#include "minidp/core/ops.h"
 
 namespace minidp::nn {
 

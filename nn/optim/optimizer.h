@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "core/tensor.h"
+#include "minidp/core/tensor.h"
 
 namespace minidp::nn {
 

@@ -9,7 +9,7 @@
 
 #include <cmath>
 
-#include "nn/optim/optimizer.h"
+#include "minidp/nn/optim/optimizer.h"
 
 namespace minidp::nn {
 

@@ -1,12 +1,12 @@
 // minidp/nn/optim/sgd.cpp — SGD as torch.optim.SGD; the update itself is one fused
 // kernel over all parameters (kernels' sgd_step).
-#include "nn/optim/sgd.h"
-#include "nn/module.h"
+#include "minidp/nn/optim/sgd.h"
+#include "minidp/nn/module.h"
 
-#include "core/autograd.h"
-#include "core/ops.h"
-#include "kernels/kernels.h"
-#include "nn/optim/step_groups.h"
+#include "minidp/core/autograd.h"
+#include "minidp/core/ops.h"
+#include "minidp/kernels/kernels.h"
+#include "minidp/nn/optim/step_groups.h"
 
 namespace minidp::nn {
 

@@ -7,7 +7,7 @@
 //   p = p - lr * g
 #pragma once
 
-#include "nn/optim/optimizer.h"
+#include "minidp/nn/optim/optimizer.h"
 
 namespace minidp::nn {
 

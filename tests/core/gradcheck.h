@@ -25,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "minidp.h"
+#include "minidp/minidp.h"
 
 namespace minidp::test {
 

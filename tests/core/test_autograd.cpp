@@ -4,7 +4,7 @@
 #include <pthread.h>
 
 #include "gradcheck.h"
-#include "minidp.h"
+#include "minidp/minidp.h"
 #include "test_util.h"
 
 using namespace minidp;

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "minidp.h"
+#include "minidp/minidp.h"
 
 using namespace minidp;
 

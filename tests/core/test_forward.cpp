@@ -6,7 +6,7 @@
 #include <limits>
 
 #include "gradcheck.h"
-#include "minidp.h"
+#include "minidp/minidp.h"
 
 using namespace minidp;
 using namespace minidp::test;

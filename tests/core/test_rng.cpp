@@ -5,7 +5,7 @@
 #include <cmath>
 #include <set>
 
-#include "minidp.h"
+#include "minidp/minidp.h"
 
 using namespace minidp;
 

@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "gradcheck.h"
-#include "minidp.h"
+#include "minidp/minidp.h"
 #include "test_util.h"
 
 using namespace minidp;

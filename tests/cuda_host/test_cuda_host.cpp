@@ -3,15 +3,15 @@
 // and the allocator's switches.
 #include <doctest/doctest.h>
 
-#include "kernels/cuda/allocator.h"
-#include "kernels/cuda/handles.h"
-#include "kernels/cuda/linear_plan.h"
+#include "minidp/kernels/cuda/allocator.h"
+#include "minidp/kernels/cuda/handles.h"
+#include "minidp/kernels/cuda/linear_plan.h"
 
 #include <cublas_api.h>
 
 #include <cstdlib>
 #include <vector>
-#include "kernels/cuda/runtime.h"
+#include "minidp/kernels/cuda/runtime.h"
 
 namespace cu = minidp::kernels::cuda;
 

@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "minidp.h"
+#include "minidp/minidp.h"
 #include "test_util.h"
 
 using namespace minidp;

@@ -23,7 +23,7 @@
 #include <string>
 #include <string_view>
 
-#include "minidp.h"
+#include "minidp/minidp.h"
 
 namespace minidp::fuzz {
 

@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
-#include "kernels/kernels.h"
-#include "minidp.h"
+#include "minidp/kernels/kernels.h"
+#include "minidp/minidp.h"
 
 namespace minidp::test {
 

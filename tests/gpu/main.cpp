@@ -9,8 +9,8 @@
 #include <cstdio>
 
 #include "gpu_test.h"
-#include "kernels/cuda/linear.h"
-#include "kernels/cuda/runtime.h"
+#include "minidp/kernels/cuda/linear.h"
+#include "minidp/kernels/cuda/runtime.h"
 
 namespace minidp::test {
 int& test_count() {

@@ -13,7 +13,7 @@
 #include <map>
 #include <tuple>
 
-#include "kernels/cuda/allocator.h"
+#include "minidp/kernels/cuda/allocator.h"
 
 using namespace minidp;
 using namespace minidp::test;

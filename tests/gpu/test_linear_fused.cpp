@@ -4,7 +4,7 @@
 // GEMM + row sum), kernel by kernel and through autograd, float32 with TF32
 // off (the suite's default). float64 takes the plain path.
 #include "gpu_test.h"
-#include "kernels/cuda/linear.h"
+#include "minidp/kernels/cuda/linear.h"
 
 using namespace minidp;
 using namespace minidp::test;

@@ -5,7 +5,7 @@
 //   - with two or more GPUs, cuda:0,cuda:1 (NCCL) equals cuda:0.
 #include "gpu_test.h"
 
-#include "parallel/nccl_communicator.h"
+#include "minidp/parallel/nccl_communicator.h"
 
 using namespace minidp;
 using namespace minidp::test;

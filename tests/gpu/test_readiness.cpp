@@ -7,8 +7,8 @@
 #include <thread>
 
 #include "gpu_test.h"
-#include "kernels/cuda/allocator.h"
-#include "kernels/cuda/runtime.h"
+#include "minidp/kernels/cuda/allocator.h"
+#include "minidp/kernels/cuda/runtime.h"
 
 using namespace minidp;
 using namespace minidp::test;

@@ -3,7 +3,7 @@
 #include <thread>
 
 #include "gpu_test.h"
-#include "kernels/cuda/allocator.h"
+#include "minidp/kernels/cuda/allocator.h"
 
 using namespace minidp;
 using namespace minidp::test;

@@ -10,7 +10,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "minidp.h"
+#include "minidp/minidp.h"
 
 using namespace minidp;
 using parallel::DistributedDataParallel;

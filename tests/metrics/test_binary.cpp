@@ -5,8 +5,8 @@
 #include <cmath>
 #include <vector>
 
-#include "core/ops.h"
-#include "metrics/metrics.h"
+#include "minidp/core/ops.h"
+#include "minidp/metrics/metrics.h"
 
 using namespace minidp;
 using namespace minidp::metrics;

@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "core/ops.h"
-#include "metrics/metrics.h"
+#include "minidp/core/ops.h"
+#include "minidp/metrics/metrics.h"
 #include "test_util.h"
 
 using namespace minidp;

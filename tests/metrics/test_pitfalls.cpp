@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "core/ops.h"
-#include "minidp.h"
+#include "minidp/core/ops.h"
+#include "minidp/minidp.h"
 
 using namespace minidp;
 using namespace minidp::metrics;

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <string>
 
-#include "metrics/metrics.h"
+#include "minidp/metrics/metrics.h"
 
 using namespace minidp;
 using namespace minidp::metrics;

@@ -5,7 +5,7 @@
 #include <thread>
 #include <vector>
 
-#include "metrics/metrics.h"
+#include "minidp/metrics/metrics.h"
 
 using namespace minidp;
 using namespace minidp::metrics;

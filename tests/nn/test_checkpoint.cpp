@@ -15,10 +15,10 @@
 #include <string>
 #include <vector>
 
-#include "minidp.h"
+#include "minidp/minidp.h"
 #include "test_util.h"
 #include "temp_dir.h"
-#include "nn/checkpoint.h"
+#include "minidp/nn/checkpoint.h"
 
 using namespace minidp;
 using namespace minidp::nn;

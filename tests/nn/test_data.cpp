@@ -14,10 +14,10 @@
 #include <string>
 #include <vector>
 
-#include "minidp.h"
+#include "minidp/minidp.h"
 #include "test_util.h"
 #include "temp_dir.h"
-#include "nn/data/data.h"
+#include "minidp/nn/data/data.h"
 
 using namespace minidp;
 using namespace minidp::nn::data;

@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "minidp.h"
+#include "minidp/minidp.h"
 
 using namespace minidp;
 

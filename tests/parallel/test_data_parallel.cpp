@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "kernels/cpu/allocator.h"  // the host cache's statistics
-#include "minidp.h"
+#include "minidp/kernels/cpu/allocator.h"  // the host cache's statistics
+#include "minidp/minidp.h"
 
 using namespace minidp;
 using parallel::DataParallel;

@@ -9,7 +9,9 @@
 #include <thread>
 #include <vector>
 
-#include "parallel/watchdog.h"
+#include "minidp/parallel/fatal.h"
+#include "minidp/parallel/process_group.h"
+#include "minidp/parallel/watchdog.h"
 
 using namespace minidp;
 using namespace minidp::parallel;
@@ -161,4 +163,30 @@ TEST_CASE("watchdog: stopped and joined at destruction, with nothing reported") 
   }
   CHECK(c.fatals().empty());
   CHECK(c.aborts.load() == 0);
+}
+
+// ---- the fatal handler (parallel/fatal.h): the host program decides how a job ends
+TEST_CASE("fatal handler: the host's handler gets the rank-named message, and if it returns minidp raises (never exits)") {
+  std::string seen;
+  int seen_code = 0;
+  auto previous = set_fatal_handler([&](const std::string& m, int code) {
+    seen = m;
+    seen_code = code;
+  });
+  struct Restore {
+    FatalHandler h;
+    ~Restore() { set_fatal_handler(std::move(h)); }
+  } restore{std::move(previous)};
+  auto& world = ProcessGroup::world();  // a world of one here (no mpirun)
+  try {
+    world.abort("the data loader failed", 3);
+    FAIL("abort returned");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()) == "minidp rank 0 of 1: the data loader failed");
+  }
+  CHECK(seen == "minidp rank 0 of 1: the data loader failed");
+  CHECK(seen_code == 3);
+  // The default again: in a world of one, without MPI running, it prints and raises.
+  set_fatal_handler(nullptr);
+  CHECK_THROWS_WITH_AS(fatal_error("minidp rank 0 of 1: x"), "minidp rank 0 of 1: x", Error);
 }

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "core/ops.h"
-#include "nn/checkpoint.h"
+#include "minidp/core/ops.h"
+#include "minidp/nn/checkpoint.h"
 
 using namespace minidp;
 
