@@ -53,17 +53,24 @@ void DataParallel::batch_ready(const Tensor& inputs, const Tensor& labels) {
     if (!t->device().is_cpu() && std::find(batch_devices_.begin(), batch_devices_.end(), t->device()) ==
                                       batch_devices_.end())
       batch_devices_.push_back(t->device());
-  if (batch_ready_.size() < batch_devices_.size()) batch_ready_.resize(batch_devices_.size());
-  for (std::size_t i = 0; i < batch_devices_.size(); ++i) {
-    if (!fence_batch_) break;  // tests switch the fence off to show what it prevents
-    DeviceGuard dg(batch_devices_[i]);
-    batch_ready_[i].record(current_stream(batch_devices_[i]));
+  if (!fence_batch_) return;  // tests switch the fence off to show what it prevents
+  for (const Device& d : batch_devices_) {
+    DeviceGuard dg(d);
+    batch_event(d).record(current_stream(d));
   }
 }
 
-void DataParallel::wait_batch(const Stream& s) const {
+// One event per device a batch ever came from, made once: an event belongs
+// to the device it was first recorded on.
+Event& DataParallel::batch_event(const Device& d) {
+  for (auto& [dev, e] : batch_ready_)
+    if (dev == d) return e;
+  return batch_ready_.emplace_back(d, Event()).second;
+}
+
+void DataParallel::wait_batch(const Stream& s) {
   if (!fence_batch_) return;
-  for (std::size_t i = 0; i < batch_devices_.size(); ++i) batch_ready_[i].wait(s);
+  for (const Device& d : batch_devices_) batch_event(d).wait(s);
 }
 
 void DataParallel::release_batch(detail::StepEvents& ev) {

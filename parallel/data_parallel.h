@@ -28,6 +28,7 @@
 //   std::printf("loss %.4f on %lld samples\n", r.loss(), (long long)r.samples);  // waits for the step
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -179,7 +180,8 @@ class DataParallel {
   // Orders the replica streams after the caller's stream for a batch already
   // on a device, and the caller's stream after the step (data_parallel.cpp).
   void batch_ready(const Tensor& inputs, const Tensor& labels);
-  void wait_batch(const Stream& s) const;
+  void wait_batch(const Stream& s);
+  Event& batch_event(const Device& d);
   void release_batch(detail::StepEvents& ev);
   void on_gradient_ready(int param);  // autograd hook (distributed: launches full buckets)
   void launch_ready_buckets(int rank);
@@ -209,7 +211,7 @@ class DataParallel {
   static std::unique_ptr<StepGraphs, StepGraphsDeleter> make_graphs(int replicas);
   std::unique_ptr<StepGraphs, StepGraphsDeleter> graphs_;  // captured steps, per batch shape (cuda_graph)
   std::vector<Device> batch_devices_;   // devices of this step's batch (not the host)
-  std::vector<Event> batch_ready_;      // per batch device: the caller's stream when the step began
+  std::deque<std::pair<Device, Event>> batch_ready_;  // per batch device: the caller's stream when the step began
   bool fence_batch_ = true;
   // Buckets launched from backward's hooks (distributed: one replica).
   struct Overlap {
