@@ -13,6 +13,7 @@
 #include "minidp/core/error.h"
 #include "minidp/kernels/cuda/allocator.h"
 #include "minidp/kernels/cuda/conv.h"
+#include "minidp/kernels/cuda/linear.h"
 #include "minidp/kernels/cuda/runtime.h"
 #include "minidp/parallel/nccl_communicator.h"
 
@@ -86,6 +87,7 @@ void end_pool_capture(int, void*) noexcept {}
 void release_private_pool(int, std::uint64_t) noexcept {}
 std::size_t private_pool_reserved(int) { return 0; }
 std::size_t deferred_free_count(int) { return 0; }
+LinearEpilogueCounts linear_epilogue_counts() { return {}; }  // nothing ran on a GPU
 void set_raw_memory_for_testing(RawMemoryForTesting*) {}
 }  // namespace kernels::cuda
 

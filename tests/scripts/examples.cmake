@@ -10,3 +10,12 @@ if(MINIDP_BUILD_EXAMPLES)
   set_tests_properties("examples: imbalanced shows the accuracy paradox" PROPERTIES LABELS examples TIMEOUT 300
     PASS_REGULAR_EXPRESSION "WARNING \\(accuracy_paradox\\).*ROC-AUC 0\\.9[0-9]+")
 endif()
+if(MINIDP_BUILD_EXAMPLES)
+  # The first program a reader opens (examples/train_minimal.cpp): two epochs
+  # of the MLP on Fashion-MNIST must reach the accuracy such an MLP reaches
+  # (about 0.85; a broken step stays near 0.1).
+  add_test(NAME "examples: train_minimal trains Fashion-MNIST to above 0.8 test accuracy"
+           COMMAND train_minimal)
+  set_tests_properties("examples: train_minimal trains Fashion-MNIST to above 0.8 test accuracy" PROPERTIES
+    LABELS examples TIMEOUT 600 PASS_REGULAR_EXPRESSION "epoch 2: .*test accuracy 0\\.(8[0-9]|9[0-9])")
+endif()
