@@ -49,7 +49,7 @@ tsan: deps
 	  ctest --output-on-failure -j$(JOBS) -L 'core|nn|parallel|distributed' -E 'fuzz|install|tools'
 
 # Every reader of user files under libFuzzer (clang, ASan, UBSan), FUZZ_SECONDS
-# each; docs/fuzzing.md. CI runs it for 30 s each.
+# each; docs/reliability.md. CI runs it for 30 s each.
 fuzz: deps
 	@bash tools/fuzz.sh $(FUZZ_SECONDS)
 

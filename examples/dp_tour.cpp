@@ -117,7 +117,7 @@ int run() {
                 "weigh their samples unequally)\n",
                 max_rel_diff(g_avg, g_ref));
 
-    std::printf("\n== 3. replica state hashes (parameters and buffers, FNV-1a)\n");
+    std::printf("\n== 3. replica parameter hashes (FNV-1a of the parameters; buffers left out)\n");
     for (int i = 0; i < dp3.size(); ++i)
       std::printf("  replica %d: %016llx\n", i, static_cast<unsigned long long>(dp3.parameter_hash(i)));
     std::printf("  1-replica run: %016llx\n", static_cast<unsigned long long>(dp1.parameter_hash(0)));

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes minidp's readers of user files with libFuzzer (docs/fuzzing.md).
+# Fuzzes minidp's readers of user files with libFuzzer (docs/reliability.md).
 #
 #   tools/fuzz.sh [SECONDS_EACH] [HARNESS ...]     (make fuzz; CI runs 30 s each)
 #

@@ -10,3 +10,14 @@ if(MINIDP_PYTHON3)
   set_tests_properties("docs: the quote check catches a changed line" PROPERTIES LABELS docs
     PASS_REGULAR_EXPRESSION "self-test ok")
 endif()
+# docs/walkthrough.md: every stop's file and function exist, and the walk keeps its measure.
+if(MINIDP_PYTHON3)
+  add_test(NAME "docs: the walkthrough's files and functions exist (12 stops in 10 files, 5 across processes)"
+           COMMAND ${MINIDP_PYTHON3} ${PROJECT_SOURCE_DIR}/tests/docs/walkthrough_links.py ${PROJECT_SOURCE_DIR})
+  set_tests_properties("docs: the walkthrough's files and functions exist (12 stops in 10 files, 5 across processes)"
+    PROPERTIES LABELS docs PASS_REGULAR_EXPRESSION "-> ok")
+  add_test(NAME "docs: the walkthrough check catches a renamed function"
+           COMMAND ${MINIDP_PYTHON3} ${PROJECT_SOURCE_DIR}/tests/docs/walkthrough_links.py --self-test)
+  set_tests_properties("docs: the walkthrough check catches a renamed function" PROPERTIES LABELS docs
+    PASS_REGULAR_EXPRESSION "self-test ok")
+endif()
