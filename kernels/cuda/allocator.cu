@@ -26,73 +26,14 @@
 #include <vector>
 
 #include "minidp/kernels/cuda/allocator.h"
+#include "minidp/kernels/cuda/allocator_state.cuh"
 #include "minidp/kernels/cuda/common.cuh"
 #include "minidp/kernels/cuda/runtime.h"
 
 namespace minidp::kernels::cuda {
 
-namespace {
-
-constexpr std::size_t kSmallLimit = std::size_t(1) << 20;    // requests up to 1 MiB are "small"
-constexpr std::size_t kSmallRound = 512;                     // and rounded to 512 B
-constexpr std::size_t kSmallSegment = std::size_t(2) << 20;  // carved out of 2 MiB segments
-constexpr std::size_t kLargeRound = std::size_t(2) << 20;    // large requests: multiples of 2 MiB
-
-// The pool a block belongs to: its stream (StreamKey, common.cuh — the
-// default stream is keyed per host thread, as it is a different stream in each).
-struct Segment;
-struct Block {
-  char* ptr;
-  std::size_t size;       // rounded
-  std::size_t requested;  // what the current owner asked for
-  StreamKey stream;
-  Segment* segment;
-};
-
-struct Segment {
-  char* ptr;
-  std::size_t size;
-  std::size_t carved = 0;  // small segments: bytes handed out as blocks so far
-  int live = 0;            // blocks of this segment in use
-  bool small;
-  StreamKey stream;
-  std::vector<Block*> blocks;
-  bool uncached = false;   // no-cache mode: freed (cudaFree) as soon as its block is
-  bool orphaned = false;   // its stream's thread has ended: freed once no block is live
-  std::uint64_t pool = 0;  // 0: the general pool; else the private pool (CUDA graph) it belongs to
-};
-
-struct FreeOrder {
-  bool operator()(const Block* a, const Block* b) const {
-    return std::tie(a->stream, a->size, a->ptr) < std::tie(b->stream, b->size, b->ptr);
-  }
-};
-
-struct DeviceState {
-  std::mutex mu;
-  std::set<Block*, FreeOrder> free_blocks;
-  std::unordered_map<void*, Block*> live;
-  std::map<StreamKey, Segment*> carving;  // small segment being carved, per stream
-  std::vector<Segment*> segments;
-  MemoryStats stats;
-  std::map<std::uintptr_t, std::uint64_t> capturing;  // stream -> private pool its allocations come from
-  std::uint64_t next_pool = 1;
-  // No-cache segments freed while a stream was being captured: a cudaFree
-  // then would invalidate the capture, so they go once no stream captures.
-  std::vector<Segment*> deferred;
-};
-
-// Test-only raw memory (set_raw_memory_for_testing): host memory in place of
-// cudaMalloc/cudaFree on one fake device, so the allocator's rules run in CI.
+namespace alloc {
 RawMemoryForTesting* g_raw = nullptr;
-
-// The key of a private pool's blocks on one stream. A private pool is its own
-// set of "streams" for the tables above: the thread field carries the pool id
-// with the top bit set, which no host thread's key (a small counter) has. So
-// a block of the pool is reused only by the pool, on the same stream.
-constexpr std::uint64_t kPoolBit = std::uint64_t(1) << 63;
-StreamKey pool_key(int device, std::uintptr_t stream, std::uint64_t pool) { return {device, stream, kPoolBit | pool}; }
-std::uint64_t pool_of(const StreamKey& k) { return (k.thread & kPoolBit) != 0 ? (k.thread & ~kPoolBit) : 0; }
 
 // One state per visible device, created on first use and never destroyed:
 // tensors freed during static destruction must still find their allocator.
@@ -104,6 +45,38 @@ DeviceState& state(int device) {
                " CUDA device(s) are visible");
   return states[device];
 }
+
+void release_segment(DeviceState& st, Segment* seg, int device) {
+  for (Block* b : seg->blocks) {
+    st.free_blocks.erase(b);
+    delete b;
+  }
+  auto it = st.carving.find(seg->stream);
+  if (it != st.carving.end() && it->second == seg) st.carving.erase(it);
+  if (g_raw != nullptr) {
+    g_raw->free(seg->ptr);
+  } else {
+    DeviceScope scope(device);
+    MINIDP_CUDA_CHECK(cudaFree(seg->ptr));  // waits for the device: nothing can still use it
+  }
+  st.stats.reserved -= seg->size;
+  st.stats.num_cuda_frees++;
+  delete seg;
+}
+
+
+void forget_segment(DeviceState& st, Segment* seg) {
+  st.segments.erase(std::remove(st.segments.begin(), st.segments.end(), seg), st.segments.end());
+}
+}  // namespace alloc
+using namespace alloc;
+
+namespace {
+
+constexpr std::size_t kSmallLimit = std::size_t(1) << 20;    // requests up to 1 MiB are "small"
+constexpr std::size_t kSmallRound = 512;                     // and rounded to 512 B
+constexpr std::size_t kSmallSegment = std::size_t(2) << 20;  // carved out of 2 MiB segments
+constexpr std::size_t kLargeRound = std::size_t(2) << 20;    // large requests: multiples of 2 MiB
 
 std::size_t round_size(std::size_t n) {
   if (n <= kSmallLimit) return (n + kSmallRound - 1) / kSmallRound * kSmallRound;
@@ -144,24 +117,6 @@ char* try_cuda_malloc(std::size_t size, int device) {
   return static_cast<char*>(p);
 }
 
-void release_segment(DeviceState& st, Segment* seg, int device) {
-  for (Block* b : seg->blocks) {
-    st.free_blocks.erase(b);
-    delete b;
-  }
-  auto it = st.carving.find(seg->stream);
-  if (it != st.carving.end() && it->second == seg) st.carving.erase(it);
-  if (g_raw != nullptr) {
-    g_raw->free(seg->ptr);
-  } else {
-    DeviceScope scope(device);
-    MINIDP_CUDA_CHECK(cudaFree(seg->ptr));  // waits for the device: nothing can still use it
-  }
-  st.stats.reserved -= seg->size;
-  st.stats.num_cuda_frees++;
-  delete seg;
-}
-
 // Frees every segment none of whose blocks is in use. Caller holds st.mu.
 void empty_cache_locked(DeviceState& st, int device) {
   std::vector<Segment*> keep;
@@ -176,9 +131,6 @@ void empty_cache_locked(DeviceState& st, int device) {
   st.segments.swap(keep);
 }
 
-void forget_segment(DeviceState& st, Segment* seg) {
-  st.segments.erase(std::remove(st.segments.begin(), st.segments.end(), seg), st.segments.end());
-}
 
 Segment* new_segment(DeviceState& st, std::size_t size, bool small, StreamKey stream, int device,
                      std::size_t requested) {
@@ -391,77 +343,6 @@ void empty_cache(int device) {
   DeviceState& st = state(device);
   std::lock_guard<std::mutex> lock(st.mu);
   empty_cache_locked(st, device);
-}
-
-std::uint64_t create_private_pool(int device) {
-  DeviceState& st = state(device);
-  std::lock_guard<std::mutex> lock(st.mu);
-  return st.next_pool++;
-}
-
-void begin_pool_capture(int device, void* stream, std::uint64_t pool) {
-  MINIDP_CHECK(stream != nullptr && pool != 0, "CUDA allocator: a private pool needs a stream of its own and a pool ",
-               "made by create_private_pool");
-  DeviceState& st = state(device);
-  std::lock_guard<std::mutex> lock(st.mu);
-  st.capturing[reinterpret_cast<std::uintptr_t>(stream)] = pool;
-}
-
-void end_pool_capture(int device, void* stream) noexcept {
-  try {
-    DeviceState& st = state(device);
-    std::lock_guard<std::mutex> lock(st.mu);
-    st.capturing.erase(reinterpret_cast<std::uintptr_t>(stream));
-    if (st.capturing.empty()) {
-      std::vector<Segment*> go;
-      go.swap(st.deferred);
-      for (Segment* seg : go) release_segment(st, seg, device);
-    }
-  } catch (...) {
-  }
-}
-
-std::size_t deferred_free_count(int device) {
-  DeviceState& st = state(device);
-  std::lock_guard<std::mutex> lock(st.mu);
-  return st.deferred.size();
-}
-
-void set_raw_memory_for_testing(RawMemoryForTesting* raw) { g_raw = raw; }
-
-void release_private_pool(int device, std::uint64_t pool) noexcept {
-  if (pool == 0) return;
-  try {
-    DeviceState& st = state(device);
-    std::lock_guard<std::mutex> lock(st.mu);
-    for (auto it = st.carving.begin(); it != st.carving.end();)
-      it = pool_of(it->first) == pool ? st.carving.erase(it) : std::next(it);
-    std::vector<Segment*> mine;
-    for (Segment* seg : st.segments)
-      if (seg->pool == pool) mine.push_back(seg);
-    for (Segment* seg : mine) {
-      if (seg->live == 0) {
-        forget_segment(st, seg);
-        release_segment(st, seg, device);
-      } else {
-        // Tensors still hold blocks of it (a step's outputs the caller kept):
-        // the rest leaves the cache, the segment goes with its last block.
-        for (Block* b : seg->blocks) st.free_blocks.erase(b);
-        seg->orphaned = true;
-      }
-    }
-  } catch (...) {
-    // called from destructors; the memory stays reserved
-  }
-}
-
-std::size_t private_pool_reserved(int device) {
-  DeviceState& st = state(device);
-  std::lock_guard<std::mutex> lock(st.mu);
-  std::size_t n = 0;
-  for (const Segment* seg : st.segments)
-    if (seg->pool != 0) n += seg->size;
-  return n;
 }
 
 std::string format_memory_stats(const MemoryStats& s) {

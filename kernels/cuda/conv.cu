@@ -39,6 +39,7 @@
 
 #include "minidp/kernels/cuda/common.cuh"
 #include "minidp/kernels/cuda/conv.h"
+#include "minidp/kernels/cuda/conv_names.h"
 #include "minidp/kernels/cuda/handles.h"
 #include "minidp/kernels/cuda/runtime.h"
 
@@ -48,7 +49,6 @@ namespace {
 
 std::atomic<bool> g_cudnn_benchmark{false};
 
-enum class ConvPass : int { Forward, BackwardData, BackwardFilter };
 
 constexpr std::size_t kMaxConvWorkspace = std::size_t(512) << 20;
 
@@ -192,39 +192,6 @@ bool measured_ranking(cudnnHandle_t h, const Launch& l, ConvPass pass, const Con
   return true;
 }
 
-const char* algo_name(ConvPass pass, int algo) {
-  static const char* const fwd[] = {"IMPLICIT_GEMM", "IMPLICIT_PRECOMP_GEMM", "GEMM",     "DIRECT",
-                                    "FFT",           "FFT_TILING",            "WINOGRAD", "WINOGRAD_NONFUSED"};
-  static const char* const data[] = {"ALGO_0",     "ALGO_1",   "FFT",
-                                     "FFT_TILING", "WINOGRAD", "WINOGRAD_NONFUSED"};
-  static const char* const filter[] = {"ALGO_0",   "ALGO_1",            "FFT",       "ALGO_3",
-                                       "WINOGRAD", "WINOGRAD_NONFUSED", "FFT_TILING"};
-  switch (pass) {
-    case ConvPass::Forward: return algo >= 0 && algo < 8 ? fwd[algo] : "unknown";
-    case ConvPass::BackwardData: return algo >= 0 && algo < 6 ? data[algo] : "unknown";
-    default: return algo >= 0 && algo < 7 ? filter[algo] : "unknown";
-  }
-}
-
-// "conv fwd cuda:0 float32 N=256 C=1 H=28 W=28 K=32 3x3 stride 1 pad 1" (the
-// forward's geometry for all three passes).
-std::string plan_name(ConvPass pass, int device, const Tensor& x, const Tensor& w, const Conv2dOptions& o,
-                      bool tf32) {
-  static const char* const pass_name[] = {"fwd", "bwd data", "bwd filter"};
-  std::string s = std::string("conv ") + pass_name[static_cast<int>(pass)] + " cuda:" + std::to_string(device) + " " +
-                  dtype_name(x.dtype()) + " N=" + std::to_string(x.size(0)) + " C=" + std::to_string(x.size(1)) +
-                  " H=" + std::to_string(x.size(2)) + " W=" + std::to_string(x.size(3)) +
-                  " K=" + std::to_string(w.size(0)) + " " + std::to_string(w.size(2)) + "x" +
-                  std::to_string(w.size(3)) + " stride " + std::to_string(o.stride_h);
-  if (o.stride_w != o.stride_h) s += "x" + std::to_string(o.stride_w);
-  s += " pad " + std::to_string(o.pad_h);
-  if (o.pad_w != o.pad_h) s += "x" + std::to_string(o.pad_w);
-  if (o.dilation_h != 1 || o.dilation_w != 1)
-    s += " dilation " + std::to_string(o.dilation_h) + "x" + std::to_string(o.dilation_w);
-  if (tf32) s += " tf32";
-  return s;
-}
-
 // Always-available deterministic algorithms, tried when the ranking offers none.
 int fallback_algo(ConvPass pass) {
   switch (pass) {
@@ -291,7 +258,7 @@ ConvPlan* make_plan(cudnnHandle_t h, const Launch& l, ConvPass pass, const Tenso
       if (benchmark) how += "; benchmark failed: " + why_not_measured;
     }
     if (math != CUDNN_FMA_MATH && dt == CUDNN_DATA_FLOAT) how += ", tensor cores allowed";
-    p->report = plan_name(pass, l.device, x, w, o, tf32) + ": " + algo_name(pass, c.algo) + " (" + how + ")";
+    p->report = conv_plan_name(pass, l.device, x, w, o, tf32) + ": " + conv_algo_name(pass, c.algo) + " (" + how + ")";
     return p;
   }
   MINIDP_FAIL("conv2d (CUDA): cuDNN offers no ", measured ? "" : "deterministic ", "algorithm for input ",

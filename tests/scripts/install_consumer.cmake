@@ -19,7 +19,7 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
     LABELS install PASS_REGULAR_EXPRESSION "-> ok" FAIL_REGULAR_EXPRESSION "FAIL" TIMEOUT 300)
 endif()
 
-add_test(NAME "install: library code never ends the process and leaves MPI_COMM_WORLD to the host"
+add_test(NAME "install: library code never ends the process, leaves MPI_COMM_WORLD to the host, no file over 450 lines"
   COMMAND bash ${PROJECT_SOURCE_DIR}/tests/tools/library_rules.sh ${PROJECT_SOURCE_DIR})
-set_tests_properties("install: library code never ends the process and leaves MPI_COMM_WORLD to the host"
+set_tests_properties("install: library code never ends the process, leaves MPI_COMM_WORLD to the host, no file over 450 lines"
   PROPERTIES LABELS install PASS_REGULAR_EXPRESSION "-> ok")
