@@ -215,7 +215,31 @@ void DataParallel::accumulate(const Tensor& inputs, const Tensor& labels, const 
   run_step(inputs, labels, loss_fn, /*reduce=*/false);
 }
 
-StepResult DataParallel::run_step(const Tensor& inputs, const Tensor& labels, const LossSumFn& loss_fn, bool reduce) {
+// On replica `rank`'s thread, at the end of a reducing step: the mean loss
+// and global count (rank 0, kept on the device) and the end event.
+void DataParallel::finish_replica(int rank, StepResult& result) {
+  if (rank == 0) {
+    NoGradGuard ng;
+    const Tensor tail = buckets_[0]->tail().clone();  // [global mean loss, global sample count]
+    result.loss_mean = tail.narrow(0, 0, 1);
+    result.global_samples = tail.narrow(0, 1, 1);
+  }
+  result.events->end(rank).record(replicas_[rank].stream);
+}
+
+// On the caller's thread, once every replica is done with the step.
+void DataParallel::finish_step(StepResult& result, bool reduce) {
+  release_batch(*result.events);
+  for (const ReplicaStepStats& st : result.replicas) result.skipped = result.skipped || st.skipped;
+  accumulated_ = !reduce;
+  if (reduce && opts_.check_identical)
+    MINIDP_CHECK(replicas_identical(), "DataParallel: replicas diverged after a step (parameter hashes differ)");
+}
+
+StepResult DataParallel::run_step(const Tensor& inputs, const Tensor& labels, const LossSumFn& loss_fn, bool reduce,
+                                  bool stop_after_backward) {
+  MINIDP_CHECK(stop_after_backward || !open_, "DataParallel::train_step: a step opened by forward_backward is not ",
+               "finished (call reduce_gradients() and optimizer_step())");
   const Shards shards = plan_shards("DataParallel::train_step", inputs, labels, size());
   const std::int64_t batch = inputs.size(0);
   // A rank of a distributed job may have no sample in the last, short batch: it still joins the sums.
@@ -249,13 +273,13 @@ StepResult DataParallel::run_step(const Tensor& inputs, const Tensor& labels, co
   // gradients are already means — no pass over every gradient to divide them
   // afterwards. (Across processes, or over accumulated micro-batches, the
   // count is summed with the gradients and the division happens on the
-  // device after the sum: reduce_and_step.)
+  // device after the sum: reduce_gradients.)
   seeded_mean_ = reduce && fresh && world_ == nullptr;
   const auto start = Clock::now();
   if (auto* inproc = dynamic_cast<InProcessCommunicator*>(comm_.get())) inproc->reset();
 
   batch_ready(inputs, labels);
-  if (reduce && fresh && graph_step(inputs, labels, loss_fn, result)) {
+  if (reduce && fresh && !stop_after_backward && graph_step(inputs, labels, loss_fn, result)) {
     release_batch(*result.events);
     accumulated_ = false;
     result.wall_seconds = seconds_since(start);
@@ -268,35 +292,26 @@ StepResult DataParallel::run_step(const Tensor& inputs, const Tensor& labels, co
     ReplicaStepStats& st = result.replicas[rank];
     st.samples = shards.size[rank];
     detail::StepEvents& ev = *result.events;
-    GradientBuckets& grads = *buckets_[rank];
 
     ev.begin(rank, Phase::Data).record(r.stream);
     wait_batch(r.stream);
     Tensor x = shards.rows(inputs, rank).to(r.device);  // a view, then one (asynchronous) copy
     Tensor y = shards.rows(labels, rank).to(r.device);
-    Tensor loss = replica_step(rank, x, y, batch, loss_fn, reduce, fresh, st, &ev);
-    if (reduce && rank == 0) {
-      NoGradGuard ng;
-      const Tensor tail = grads.tail().clone();  // [global mean loss, global sample count], kept on the device
-      result.loss_mean = tail.narrow(0, 0, 1);
-      result.global_samples = tail.narrow(0, 1, 1);
-    }
-    ev.end(rank).record(r.stream);
+    Tensor loss = replica_step(rank, x, y, batch, loss_fn, reduce && !stop_after_backward, fresh, st, &ev,
+                               /*hooks=*/reduce);
     st.loss_sum = loss.defined() ? loss.detach() : Tensor();
+    if (stop_after_backward) return;  // the open step goes on in reduce_gradients()
+    if (reduce) finish_replica(rank, result);
+    else ev.end(rank).record(r.stream);
   });
-  release_batch(*result.events);
-  for (const ReplicaStepStats& st : result.replicas) result.skipped = result.skipped || st.skipped;
-
-  accumulated_ = !reduce;
   result.wall_seconds = seconds_since(start);
-  if (reduce && opts_.check_identical)
-    MINIDP_CHECK(replicas_identical(), "DataParallel: replicas diverged after a step (parameter hashes differ)");
+  if (!stop_after_backward) finish_step(result, reduce);
   return result;
 }
 
 Tensor DataParallel::replica_step(int rank, const Tensor& x, const Tensor& y, std::int64_t batch,
                                   const LossSumFn& loss_fn, bool reduce, bool fresh, ReplicaStepStats& st,
-                                  detail::StepEvents* ev) {
+                                  detail::StepEvents* ev, bool hooks) {
   const Replica& r = replicas_[rank];
   nn::Module& m = *modules_[rank];
   GradientBuckets& grads = *buckets_[rank];
@@ -318,7 +333,7 @@ Tensor DataParallel::replica_step(int rank, const Tensor& x, const Tensor& y, st
   // Across processes (one replica), hooks launch full buckets during this
   // backward. In one process overlap_ is never touched: every replica thread
   // runs this line, and a shared flag written by all of them is a data race.
-  if (reduce && world_ != nullptr) {
+  if (hooks && world_ != nullptr) {
     overlap_.active = true;
     overlap_.next = 0;
     overlap_.launched.clear();
@@ -336,14 +351,18 @@ Tensor DataParallel::replica_step(int rank, const Tensor& x, const Tensor& y, st
     grads.tail().narrow(0, 1, 1).add_(full({1}, static_cast<double>(shard), grads.tail().options()));
   }
   if (ev) ev->begin(rank, Phase::Allreduce).record(r.stream);
-  if (reduce) reduce_and_step(rank, st, ev);
-  else if (ev) ev->begin(rank, Phase::Optimizer).record(r.stream);  // accumulate: no sum, no step
+  if (reduce) {
+    reduce_gradients(rank, st, ev);
+    step_optimizer(rank, st, ev);
+  } else if (!hooks && ev) {
+    ev->begin(rank, Phase::Optimizer).record(r.stream);  // accumulate: no sum, no step
+  }
   return loss;
 }
 
-// On replica `rank`'s thread, after backward: the sums, the division by the
-// global sample count, the optimizer.
-void DataParallel::reduce_and_step(int rank, ReplicaStepStats& st, detail::StepEvents* ev) {
+// On replica `rank`'s thread, after backward: the sums and the division by
+// the global sample count.
+void DataParallel::reduce_gradients(int rank, ReplicaStepStats& st, detail::StepEvents* ev) {
   GradientBuckets& grads = *buckets_[rank];
   std::vector<std::unique_ptr<PendingCollective>> pending;
   if (world_ != nullptr) {
@@ -379,6 +398,12 @@ void DataParallel::reduce_and_step(int rank, ReplicaStepStats& st, detail::StepE
       for (int b = 0; b < grads.num_buckets(); ++b) grads.bucket(b).mul_(inv);
     grads.tail().narrow(0, 0, 1).mul_(inv);
   }
+}
+
+// On replica `rank`'s thread, after the sums: the optimizer step (the same on
+// every replica), unless skip_nonfinite finds a NaN or inf.
+void DataParallel::step_optimizer(int rank, ReplicaStepStats& st, detail::StepEvents* ev) {
+  GradientBuckets& grads = *buckets_[rank];
   if (ev) ev->begin(rank, Phase::Optimizer).record(replicas_[rank].stream);
   if (opts_.skip_nonfinite) {
     // One number that is finite exactly when every gradient and the loss are:

@@ -109,6 +109,20 @@ class DataParallel {
   // gradient of one batch of k·b.
   void accumulate(const Tensor& inputs, const Tensor& labels, const LossSumFn& loss_fn = cross_entropy_sum);
 
+  // The step opened: train_step is these three calls in one, and gives the
+  // same bits. Between them a loop may look at or change the gradients — clip
+  // them (nn::clip_grad_norm on module(r)->parameters() of every replica),
+  // combine losses — as llm.c's loop does in main():
+  //   dp.forward_backward(x, y);   // every replica: forward, the SUM loss, backward
+  //   dp.reduce_gradients();       // summed across replicas (and processes), divided by the global count
+  //   for (int r = 0; r < dp.size(); ++r) nn::clip_grad_norm(dp.module(r)->parameters(), 1.0);
+  //   auto result = dp.optimizer_step();  // the same step on every replica; the step's result
+  // Out of order (a second forward_backward before optimizer_step, a
+  // train_step while a step is open) is a minidp::Error.
+  void forward_backward(const Tensor& inputs, const Tensor& labels, const LossSumFn& loss_fn = cross_entropy_sum);
+  void reduce_gradients();
+  StepResult optimizer_step();
+
   // Sharded evaluation of one batch: each replica runs its shard through its
   // module (eval mode, no gradients) and `fn(replica, outputs, labels)` is
   // called on that replica's thread. Every sample is seen exactly once.
@@ -162,15 +176,21 @@ class DataParallel {
  private:
   void setup(nn::ModulePtr model, const OptimizerFactory& make_optimizer);
   // forward + backward on every replica; with `reduce`, then the sums, the division and the optimizer.
-  StepResult run_step(const Tensor& inputs, const Tensor& labels, const LossSumFn& loss_fn, bool reduce);
+  StepResult run_step(const Tensor& inputs, const Tensor& labels, const LossSumFn& loss_fn, bool reduce,
+                      bool stop_after_backward = false);
   // One replica's part of a step on its shard (x, y on its device, on its
   // thread and stream): forward, backward, and with `reduce` the sums, the
   // division and the optimizer. Returns the shard's loss sum (undefined for an
   // empty shard). Shared by the eager step and the capture of a graph.
+  // `hooks`: backward launches full buckets across processes (a reducing step).
   Tensor replica_step(int rank, const Tensor& x, const Tensor& y, std::int64_t batch, const LossSumFn& loss_fn,
-                      bool reduce, bool fresh, ReplicaStepStats& st, detail::StepEvents* ev);
-  // `ev` is null inside a capture: timing events are recorded around the replay instead.
-  void reduce_and_step(int rank, ReplicaStepStats& st, detail::StepEvents* ev);
+                      bool reduce, bool fresh, ReplicaStepStats& st, detail::StepEvents* ev, bool hooks);
+  // The two halves of what follows backward on replica `rank`'s thread. `ev`
+  // is null inside a capture: timing events are recorded around the replay instead.
+  void reduce_gradients(int rank, ReplicaStepStats& st, detail::StepEvents* ev);
+  void step_optimizer(int rank, ReplicaStepStats& st, detail::StepEvents* ev);
+  void finish_replica(int rank, StepResult& result);
+  void finish_step(StepResult& result, bool reduce);
   // The captured step (data_parallel_graph.cpp): true
   // when it ran the step as a graph, false when the caller must run it eagerly.
   struct StepGraphs;
@@ -197,6 +217,8 @@ class DataParallel {
   std::int64_t current_batch_ = 0;                   // global batch of the step in flight (synchronized BatchNorm)
   bool accumulated_ = false;                         // an accumulate() since the last train_step
   bool seeded_mean_ = false;                         // this step's backward starts from 1/batch (run_step)
+  std::unique_ptr<StepResult> open_;                 // a step opened by forward_backward, not yet finished
+  int open_phase_ = 0;                               // 1: after forward_backward, 2: after reduce_gradients
   std::vector<std::vector<nn::Dropout*>> dropouts_;  // per replica, in module order
   struct EventPool;
   std::shared_ptr<EventPool> event_pool_;            // reused StepEvents (results may outlive a step)

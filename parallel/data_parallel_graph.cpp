@@ -256,7 +256,7 @@ bool DataParallel::graph_step(const Tensor& inputs, const Tensor& labels, const 
           comm_->barrier(comm_rank(rank));  // replica 0's capture has begun ...
           if (rank != 0) G.fork_join[0].wait(r.stream);  // ... and this stream joins it
           Tensor loss = replica_step(rank, g->x[rank], g->y[rank], batch, loss_fn, /*reduce=*/true,
-                                     /*fresh=*/true, scratch, nullptr);
+                                     /*fresh=*/true, scratch, nullptr, /*hooks=*/true);
           g->loss[rank] = loss.defined() ? loss.detach() : Tensor();
           if (rank != 0) G.fork_join[rank].record(r.stream);
           comm_->barrier(comm_rank(rank));  // every stream has queued its part

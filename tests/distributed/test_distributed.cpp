@@ -141,6 +141,24 @@ TEST_CASE("distributed: processes stay bitwise identical and follow the single-p
   CHECK(rel_err(dp.flat_grad(0), single.flat_grad(0)) < 1e-5);
 }
 
+TEST_CASE("distributed: the step opened (forward_backward, reduce_gradients, optimizer_step) gives train_step's bits") {
+  Generator g(9);
+  const Tensor x = randn({21, 20}, {}, &g);
+  const Tensor y = randint(0, 5, {21}, kInt64, &g);
+  DistributedDataParallel a(make_mlp(8), sgd(0.1, 0.9), {}, world(), Device::cpu());
+  DistributedDataParallel b(make_mlp(8), sgd(0.1, 0.9), {}, world(), Device::cpu());
+  for (int step = 0; step < 3; ++step) {
+    const Tensor xs = my_rows(x.slice(step * 7, step * 7 + 7)), ys = my_rows(y.slice(step * 7, step * 7 + 7));
+    const double la = a.train_step(xs, ys).loss();
+    b.forward_backward(xs, ys);  // the buckets leave during backward, as in train_step
+    b.reduce_gradients();
+    const double lb = b.optimizer_step().loss();
+    CHECK(la == lb);
+  }
+  CHECK(a.parameter_hash(0) == b.parameter_hash(0));
+  CHECK(same_on_every_rank(b.parameter_hash(0)));
+}
+
 TEST_CASE("distributed: gradient accumulation — k micro-batches of b give the gradient of one batch of k*b") {
   Generator g(8);
   const Tensor x = randn({36, 20}, {}, &g);
