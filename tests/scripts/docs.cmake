@@ -21,3 +21,14 @@ if(MINIDP_PYTHON3)
   set_tests_properties("docs: the walkthrough check catches a renamed function" PROPERTIES LABELS docs
     PASS_REGULAR_EXPRESSION "self-test ok")
 endif()
+# Prose that names code: identifiers, flags and files in docs/ and the README exist; relative links resolve.
+if(MINIDP_PYTHON3)
+  add_test(NAME "docs: every identifier, flag and file the prose names exists, every relative link resolves"
+           COMMAND ${MINIDP_PYTHON3} ${PROJECT_SOURCE_DIR}/tests/docs/identifiers.py ${PROJECT_SOURCE_DIR})
+  set_tests_properties("docs: every identifier, flag and file the prose names exists, every relative link resolves"
+    PROPERTIES LABELS docs PASS_REGULAR_EXPRESSION "-> ok")
+  add_test(NAME "docs: the identifier check catches a made-up name and a dead link"
+           COMMAND ${MINIDP_PYTHON3} ${PROJECT_SOURCE_DIR}/tests/docs/identifiers.py --self-test)
+  set_tests_properties("docs: the identifier check catches a made-up name and a dead link" PROPERTIES LABELS docs
+    PASS_REGULAR_EXPRESSION "identifiers self-test ok")
+endif()
