@@ -53,6 +53,7 @@ struct TrainConfig {
   std::string trace;
   std::string on_nonfinite = "stop";  // a NaN or inf loss: stop | skip | warn
   bool cuda_graph = false;            // replay each step as a CUDA graph (DataParallelOptions::cuda_graph)
+  bool explain = false;               // one step, opened, with its numbers (examples/explain.h), then stop
 };
 
 // A finite number in [lo, hi]. CLI::Range alone lets "nan" through (every
@@ -98,6 +99,8 @@ inline void add_flags(CLI::App& app, TrainConfig& c) {
   app.add_option("--metrics-json", c.metrics_json, "write the final metrics as JSON");
   app.add_option("--log-jsonl", c.log_jsonl, "append one JSON object per epoch");
   app.add_flag("--quiet", c.quiet, "no per-epoch table");
+  app.add_flag("--explain", c.explain, "run one step and print what docs/walkthrough.md describes, with this run's "
+               "numbers (shards, buckets, hook order, loss sums, the division, one weight's update), then stop");
   app.add_option("--threads", c.threads, "CPU threads, divided among CPU replicas (default: every core, or "
                                          "MINIDP_NUM_THREADS / OMP_NUM_THREADS); results do not depend on it")
       ->check(CLI::Range(0, 4096));

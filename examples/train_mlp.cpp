@@ -21,6 +21,7 @@
 #include <fstream>
 #include <optional>
 
+#include "explain.h"       // --explain: one step opened, with its numbers
 #include "progress.h"      // the progress bar
 #include "stop_signal.h"   // SIGINT/SIGTERM: stop after the step, save, exit 130/143
 #include "train_config.h"  // flags, data sets, model, optimizer, loader options
@@ -67,6 +68,14 @@ int run(examples::TrainConfig c) {
   nn::TrainingProgress at = resume ? resume->progress : nn::TrainingProgress{.seed = c.seed};
   nn::data::DataLoader loader(train, examples::train_loader_options(c, dp));
   nn::data::DataLoader test_loader(test, examples::test_loader_options(dp));
+  if (c.explain) {  // one step, opened, with this run's numbers (docs/walkthrough.md), then stop
+    MINIDP_CHECK(c.optimizer == "sgd", "--explain follows an SGD step; use --optimizer sgd");
+    for (const nn::data::Batch& b : loader) {
+      examples::explain_step(dp, b, c.lr, c.momentum);
+      break;
+    }
+    return 0;
+  }
   const std::string title = c.model == "cnn" ? "CNN conv32-pool-conv64-pool-fc128-fc10" : "MLP 784-1024-1024-10";
   if (!c.quiet) {
     if (dp.process_group() != nullptr)

@@ -39,6 +39,7 @@ class GradientBuckets {
   const std::vector<int>& params_of(int b) const { return params_.at(b); }
   int bucket_of(int param) const { return bucket_of_.at(param); }
   Tensor& tail() { return tail_; }  // [loss sum, sample count]
+  const Tensor& tail() const { return tail_; }
   std::int64_t num_gradients() const { return num_grads_; }
 
   void zero();  // every bucket and the tail

@@ -19,3 +19,12 @@ if(MINIDP_BUILD_EXAMPLES)
   set_tests_properties("examples: train_minimal trains Fashion-MNIST to above 0.8 test accuracy" PROPERTIES
     LABELS examples TIMEOUT 600 PASS_REGULAR_EXPRESSION "epoch 2: .*test accuracy 0\\.(8[0-9]|9[0-9])")
 endif()
+if(MINIDP_BUILD_EXAMPLES)
+  # --explain: one real step with its numbers — an uneven split of 7 over 2
+  # replicas, train_mlp's two buckets, the global count after the sum.
+  add_test(NAME "examples: train_mlp --explain prints the shards, the buckets and the division of a real step"
+           COMMAND train_mlp --explain --devices cpu,cpu --batch 7 --limit-train 100 --limit-test 10)
+  set_tests_properties("examples: train_mlp --explain prints the shards, the buckets and the division of a real step"
+    PROPERTIES LABELS examples TIMEOUT 120 PASS_REGULAR_EXPRESSION
+    "rows \\[4, 7\\) of them, 3 samples.*bucket 0: 5.bias \\(10\\) 5.weight \\(10240\\) 3.bias \\(1024\\) = 11274 floats.*global count 7.*replicas bitwise identical")
+endif()
