@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -67,6 +68,20 @@ void release_segment(DeviceState& st, Segment* seg, int device) {
 
 void forget_segment(DeviceState& st, Segment* seg) {
   st.segments.erase(std::remove(st.segments.begin(), st.segments.end(), seg), st.segments.end());
+}
+void release_or_orphan(DeviceState& st, int device, const std::function<bool(const Segment*)>& which) {
+  std::vector<Segment*> mine;
+  for (Segment* seg : st.segments)
+    if (which(seg)) mine.push_back(seg);
+  for (Segment* seg : mine) {
+    if (seg->live == 0) {
+      forget_segment(st, seg);
+      release_segment(st, seg, device);
+    } else {
+      for (Block* b : seg->blocks) st.free_blocks.erase(b);  // out of the cache; freed with its last block
+      seg->orphaned = true;
+    }
+  }
 }
 }  // namespace alloc
 using namespace alloc;
@@ -217,21 +232,9 @@ void release_thread(std::uint64_t thread) noexcept {
       DeviceState& st = state(d);
       std::lock_guard<std::mutex> lock(st.mu);
       st.carving.erase(key);
-      std::vector<Segment*> mine;
-      for (Segment* seg : st.segments)
-        if (seg->stream == key) mine.push_back(seg);
-      for (Segment* seg : mine) {
-        if (seg->live == 0) {
-          forget_segment(st, seg);
-          release_segment(st, seg, d);
-        } else {
-          // Tensors of this segment are still alive (returned to another
-          // thread): its free blocks leave the cache, and the segment is
-          // released when the last one is freed.
-          for (Block* b : seg->blocks) st.free_blocks.erase(b);
-          seg->orphaned = true;
-        }
-      }
+      // Tensors of a segment may still be alive (returned to another
+      // thread): such a segment goes when the last one is freed.
+      release_or_orphan(st, d, [&](const Segment* seg) { return seg->stream == key; });
     }
   } catch (...) {
     // at thread exit there is no one to report to; the memory stays reserved

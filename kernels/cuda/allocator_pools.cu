@@ -54,20 +54,9 @@ void release_private_pool(int device, std::uint64_t pool) noexcept {
     std::lock_guard<std::mutex> lock(st.mu);
     for (auto it = st.carving.begin(); it != st.carving.end();)
       it = pool_of(it->first) == pool ? st.carving.erase(it) : std::next(it);
-    std::vector<Segment*> mine;
-    for (Segment* seg : st.segments)
-      if (seg->pool == pool) mine.push_back(seg);
-    for (Segment* seg : mine) {
-      if (seg->live == 0) {
-        forget_segment(st, seg);
-        release_segment(st, seg, device);
-      } else {
-        // Tensors still hold blocks of it (a step's outputs the caller kept):
-        // the rest leaves the cache, the segment goes with its last block.
-        for (Block* b : seg->blocks) st.free_blocks.erase(b);
-        seg->orphaned = true;
-      }
-    }
+    // Tensors may still hold blocks of the pool (a step's outputs the caller
+    // kept): such a segment goes with its last block.
+    release_or_orphan(st, device, [&](const Segment* seg) { return seg->pool == pool; });
   } catch (...) {
     // called from destructors; the memory stays reserved
   }

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -84,5 +85,9 @@ DeviceState& state(int device);
 void release_segment(DeviceState& st, Segment* seg, int device);
 // Removes a segment from the device's list (not freed). Caller holds st.mu.
 void forget_segment(DeviceState& st, Segment* seg);
+// Every segment `which` picks: released when none of its blocks is in use,
+// else taken out of the cache and released with its last block (orphaned).
+// Caller holds st.mu.
+void release_or_orphan(DeviceState& st, int device, const std::function<bool(const Segment*)>& which);
 
 }  // namespace minidp::kernels::cuda::alloc
