@@ -280,9 +280,8 @@ StepResult DataParallel::run_step(const Tensor& inputs, const Tensor& labels, co
 
   batch_ready(inputs, labels);
   if (reduce && fresh && !stop_after_backward && graph_step(inputs, labels, loss_fn, result)) {
-    release_batch(*result.events);
-    accumulated_ = false;
     result.wall_seconds = seconds_since(start);
+    finish_step(result, reduce);
     return result;
   }
   pool_->run([&](int rank) {
