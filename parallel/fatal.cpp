@@ -7,7 +7,7 @@
 #include "minidp/core/error.h"
 
 #ifdef MINIDP_WITH_MPI
-#include <mpi.h>
+#include "minidp/parallel/mpi_check.h"
 #endif
 
 namespace minidp::parallel {
@@ -20,10 +20,7 @@ void default_handler(const std::string& message, int code) {
   std::fprintf(stderr, "%s\n", message.c_str());
   std::fflush(stderr);
 #ifdef MINIDP_WITH_MPI
-  int init = 0, fin = 0;
-  MPI_Initialized(&init);
-  MPI_Finalized(&fin);
-  if (init && !fin) MPI_Abort(MPI_COMM_WORLD, code);  // wakes the ranks blocked in MPI; does not return
+  if (mpi_running()) MPI_Abort(MPI_COMM_WORLD, code);  // wakes the ranks blocked in MPI; does not return
 #else
   (void)code;
 #endif

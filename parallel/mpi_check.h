@@ -17,3 +17,14 @@
       MINIDP_FAIL("MPI error at ", __FILE__, ":", __LINE__, ": ", #expr, " failed: ", msg_); \
     }                                                                                         \
   } while (0)
+
+namespace minidp::parallel {
+// True between MPI_Init (the host's or minidp's) and MPI_Finalize: the only
+// time an MPI call, a communicator free or MPI_Abort is allowed.
+inline bool mpi_running() {
+  int init = 0, fin = 0;
+  MPI_Initialized(&init);
+  MPI_Finalized(&fin);
+  return init && !fin;
+}
+}  // namespace minidp::parallel

@@ -84,15 +84,6 @@ struct MpiCommunicator::Mpi {
   MPI_Comm comm = MPI_COMM_NULL;
 };
 
-namespace {
-bool mpi_running() {
-  int init = 0, fin = 0;
-  MPI_Initialized(&init);
-  MPI_Finalized(&fin);
-  return init && !fin;
-}
-}  // namespace
-
 MpiCommunicator::MpiCommunicator(int rank, int size, double timeout_s)
     : rank_(rank), size_(size), timeout_s_(timeout_s), comm_(std::make_unique<Mpi>()) {
   MINIDP_CHECK(size >= 1 && rank >= 0 && rank < size, "MpiCommunicator: rank ", rank, " of ", size);

@@ -28,13 +28,6 @@ bool launched_by_mpirun() {
   return false;
 }
 
-bool mpi_running() {
-  int init = 0, fin = 0;
-  MPI_Initialized(&init);
-  MPI_Finalized(&fin);
-  return init && !fin;
-}
-
 // MPI_Finalize at exit, once — only if minidp initialised MPI (a host program
 // that did finalises it itself).
 struct Finalizer {
