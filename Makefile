@@ -1,6 +1,7 @@
 # minidp — the two commands a new user needs:
 #   make demo   install what is missing, build, train the MLP data-parallel on every device
 #   make test   install what is missing, build, run every test
+#   make lab N  build YOUR labs/N-*/exercise.cpp, run its tests, then train with it in minidp's place
 # More: make build | sanitize | tsan | fuzz [FUZZ_SECONDS=600] | install PREFIX=... | clean
 BUILD ?= build
 JOBS ?= $(shell nproc)
@@ -8,7 +9,13 @@ CMAKE_FLAGS ?=
 PREFIX ?= $(CURDIR)/install
 FUZZ_SECONDS ?= 600
 
-.PHONY: deps configure build test demo sanitize tsan fuzz install clean
+.PHONY: deps configure build test demo lab sanitize tsan fuzz install clean
+
+# `make lab 2`: the words after `lab` are the lab's number, not targets.
+ifeq (lab,$(firstword $(MAKECMDGOALS)))
+  LAB := $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS))
+  $(eval $(LAB):;@:)
+endif
 
 deps:
 	@bash tools/install-deps.sh
@@ -28,6 +35,10 @@ test: build
 demo: configure
 	@cmake --build $(BUILD) -j$(JOBS) --target train_mlp
 	@$(BUILD)/examples/train_mlp --devices auto --epochs 2
+
+# One lab (labs/README.md): builds only what the lab needs.
+lab: configure
+	@BUILD=$(BUILD) bash labs/run.sh $(LAB)
 
 # AddressSanitizer + UndefinedBehaviorSanitizer build of the CPU test suites.
 sanitize: deps

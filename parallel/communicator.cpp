@@ -118,8 +118,12 @@ void InProcessCommunicator::allreduce_sum(int rank, Tensor& t) {
   MINIDP_CHECK(t.is_contiguous(), "allreduce_sum: expected a contiguous tensor, got ", t.describe());
   publish(rank, t);
   if (size_ > 1) {
-    if (t.device().is_cpu()) {
-      // Every rank sums one chunk of all tensors, in rank order.
+    if (t.device().is_cpu() && t.dtype() == DType::Float32) {
+      std::vector<float*> buffers;
+      for (auto& s : slots_) buffers.push_back(static_cast<float*>(s.raw_data()));
+      allreduce_sum_cpu(rank, buffers, t.numel(), barrier_);
+    } else if (t.device().is_cpu()) {
+      // Every rank sums one chunk of all tensors, in rank order (as allreduce_sum_cpu).
       const std::int64_t n = t.numel(), per = (n + size_ - 1) / size_;
       const std::int64_t lo = std::min(n, rank * per), hi = std::min(n, lo + per);
       visit_dtype(t.dtype(), [&](auto tag) { sum_chunk<decltype(tag)>(slots_, lo, hi); });

@@ -125,6 +125,15 @@ class InProcessCommunicator : public Communicator {
   std::vector<Event> ready_, done_;
 };
 
+// The in-process sum of float tensors on the CPU, run by each of the
+// buffers.size() threads of a collective after every one has published its
+// buffer (n floats each): on return from the last barrier, every buffer holds
+// the element-wise sum over all buffers — the same bits in every buffer. The
+// threads may meet at `barrier` (every rank the same number of times).
+// minidp's own (parallel/cpu_allreduce.cpp): thread r sums chunk r of every
+// buffer in rank order and writes it into all of them. (lab 3: a ring.)
+void allreduce_sum_cpu(int rank, const std::vector<float*>& buffers, std::int64_t n, AbortableBarrier& barrier);
+
 // The communicator that fits a replica list: NCCL when every replica has a GPU
 // of its own, in-process when all share one device.
 std::unique_ptr<Communicator> make_communicator(const std::vector<Device>& devices);

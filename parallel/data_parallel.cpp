@@ -1,4 +1,4 @@
-// minidp/parallel/data_parallel.cpp — replicas, the training step and sharded evaluation.
+// minidp/parallel/data_parallel.cpp — replicas, the training step, and the gradient sum that ends it.
 #include "minidp/parallel/data_parallel.h"
 
 #include <algorithm>
@@ -36,51 +36,6 @@ void for_each_module(nn::Module& m, const std::function<void(nn::Module&)>& fn) 
   for (auto& [name, child] : m.children()) for_each_module(*child, fn);
 }
 }  // namespace
-
-// A batch already on a device was written by work queued on the caller's
-// stream (a copy, a data-augmentation kernel), and to() on the same device
-// returns the tensor itself, not a copy. The replica streams must not read it
-// before that work is done: an event recorded on the caller's stream, which
-// every replica stream waits for before its first read. And the caller may
-// drop the batch as soon as train_step returns, handing its memory back to
-// the caller stream's pool: so the caller's stream in turn waits for every
-// replica's step (its end event) before it can reuse that memory. The host
-// waits for neither. A batch on the host needs none of this (its copy to the
-// device is ordered on the replica's own stream).
-void DataParallel::batch_ready(const Tensor& inputs, const Tensor& labels) {
-  batch_devices_.clear();
-  for (const Tensor* t : {&inputs, &labels})
-    if (!t->device().is_cpu() && std::find(batch_devices_.begin(), batch_devices_.end(), t->device()) ==
-                                      batch_devices_.end())
-      batch_devices_.push_back(t->device());
-  if (!fence_batch_) return;  // tests switch the fence off to show what it prevents
-  for (const Device& d : batch_devices_) {
-    DeviceGuard dg(d);
-    batch_event(d).record(current_stream(d));
-  }
-}
-
-// One event per device a batch ever came from, made once: an event belongs
-// to the device it was first recorded on.
-Event& DataParallel::batch_event(const Device& d) {
-  for (auto& [dev, e] : batch_ready_)
-    if (dev == d) return e;
-  return batch_ready_.emplace_back(d, Event()).second;
-}
-
-void DataParallel::wait_batch(const Stream& s) {
-  if (!fence_batch_) return;
-  for (const Device& d : batch_devices_) batch_event(d).wait(s);
-}
-
-void DataParallel::release_batch(detail::StepEvents& ev) {
-  if (!fence_batch_) return;
-  for (const Device& d : batch_devices_) {
-    DeviceGuard dg(d);
-    const Stream caller = current_stream(d);
-    for (int rank = 0; rank < size(); ++rank) ev.end(rank).wait(caller);
-  }
-}
 
 struct DataParallel::EventPool {
   std::mutex mu;
@@ -360,25 +315,50 @@ Tensor DataParallel::replica_step(int rank, const Tensor& x, const Tensor& y, st
 }
 
 // On replica `rank`'s thread, after backward: the sums and the division by
-// the global sample count.
-void DataParallel::reduce_gradients(int rank, ReplicaStepStats& st, detail::StepEvents* ev) {
+// the global sample count. Where the gradients are summed differs — between
+// the replicas of this process, or across processes — and what follows does
+// not: the tail [loss sum, sample count] joins the sum, the host waits for
+// nothing (a pending sum is waited on by the replica's stream), and every
+// gradient is divided by the global count on the device.
+void DataParallel::reduce_gradients(int rank, ReplicaStepStats& st, detail::StepEvents* /*ev*/) {
+  std::vector<std::unique_ptr<PendingCollective>> pending =
+      world_ != nullptr ? sum_across_processes(rank) : sum_in_process(rank);
+  pending.push_back(comm_->allreduce_sum_async(comm_rank(rank), buckets_[rank]->tail()));
+  wait_for_sums(pending, st);
+  // Divide by the GLOBAL sample count, on the device (global_mean.cpp). With a
+  // seeded backward (run_step) the gradients are means already: the loss only.
+  std::vector<Tensor> already_means;  // empty: allocates nothing
+  divide_by_global_count(seeded_mean_ ? already_means : buckets_[rank]->buckets(), buckets_[rank]->tail());
+}
+
+// In one process: every replica thread calls this with its own buckets; the
+// in-process communicator meets them bucket by bucket, each thread summing its
+// chunk of the bucket over every replica (communicator.cpp).
+std::vector<std::unique_ptr<PendingCollective>> DataParallel::sum_in_process(int rank) {
   GradientBuckets& grads = *buckets_[rank];
-  std::vector<std::unique_ptr<PendingCollective>> pending;
-  if (world_ != nullptr) {
-    // Buckets backward completed are already on their way; launch the rest
-    // (gradients backward never reached stay zero), in order, then the tail.
-    overlap_.active = false;
-    for (auto& w : overlap_.waiting) w = 0;
-    launch_ready_buckets(rank);
-    pending = std::move(overlap_.launched);
-  } else {
-    for (int b = 0; b < grads.num_buckets(); ++b) {
-      const auto tb = Clock::now();
-      comm_->allreduce_sum(comm_rank(rank), grads.bucket(b));
-      pending.push_back(finished_collective(seconds_since(tb)));
-    }
+  std::vector<std::unique_ptr<PendingCollective>> done;
+  for (int b = 0; b < grads.num_buckets(); ++b) {
+    const auto tb = Clock::now();
+    comm_->allreduce_sum(comm_rank(rank), grads.bucket(b));
+    done.push_back(finished_collective(seconds_since(tb)));
   }
-  pending.push_back(comm_->allreduce_sum_async(comm_rank(rank), grads.tail()));
+  return done;
+}
+
+// Across processes (one replica per process): buckets backward completed are
+// already on their way (on_gradient_ready); launch the rest — gradients
+// backward never reached stay zero — in order, so every rank issues the same
+// collectives in the same order.
+std::vector<std::unique_ptr<PendingCollective>> DataParallel::sum_across_processes(int rank) {
+  overlap_.active = false;
+  for (auto& w : overlap_.waiting) w = 0;
+  launch_ready_buckets(rank);
+  return std::move(overlap_.launched);
+}
+
+// Waits for each sum (the last is the tail's), naming the one that does not
+// finish within comm_timeout_s, and records their times for the report.
+void DataParallel::wait_for_sums(std::vector<std::unique_ptr<PendingCollective>>& pending, ReplicaStepStats& st) {
   st.comm_seconds = 0;
   st.comm_spans.clear();
   for (std::size_t b = 0; b < pending.size(); ++b) {
@@ -386,16 +366,6 @@ void DataParallel::reduce_gradients(int rank, ReplicaStepStats& st, detail::Step
                                                                    : "the gradient sum of bucket " + std::to_string(b));
     st.comm_seconds += pending[b]->seconds();  // NaN when the communicator cannot tell (NCCL)
     st.comm_spans.push_back(pending[b]->host_span());
-  }
-  {
-    // Divide by the GLOBAL sample count, on the device: gradients and loss
-    // become means over every sample of every replica and process.
-    NoGradGuard ng;
-    Tensor count = clamp(grads.tail().narrow(0, 1, 1), 1.0, std::nullopt);  // no samples anywhere: nothing to divide
-    Tensor inv = div(full({1}, 1.0, count.options()), count);
-    if (!seeded_mean_)  // else the backward made them means already (run_step)
-      for (int b = 0; b < grads.num_buckets(); ++b) grads.bucket(b).mul_(inv);
-    grads.tail().narrow(0, 0, 1).mul_(inv);
   }
 }
 

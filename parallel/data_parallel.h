@@ -188,6 +188,11 @@ class DataParallel {
   // The two halves of what follows backward on replica `rank`'s thread. `ev`
   // is null inside a capture: timing events are recorded around the replay instead.
   void reduce_gradients(int rank, ReplicaStepStats& st, detail::StepEvents* ev);
+  // reduce_gradients' parts: where the sums happen (one process, or across
+  // processes), then what both share: waiting for them (then divide_by_global_count).
+  std::vector<std::unique_ptr<PendingCollective>> sum_in_process(int rank);
+  std::vector<std::unique_ptr<PendingCollective>> sum_across_processes(int rank);
+  void wait_for_sums(std::vector<std::unique_ptr<PendingCollective>>& pending, ReplicaStepStats& st);
   void step_optimizer(int rank, ReplicaStepStats& st, detail::StepEvents* ev);
   void finish_replica(int rank, StepResult& result);
   void finish_step(StepResult& result, bool reduce);

@@ -16,19 +16,9 @@ GradientBuckets::GradientBuckets(const nn::Module& model, std::size_t first_buck
                  "DataParallel: parameters must share one dtype and device; ", p.describe(), " differs from ",
                  params[0].describe());
   const std::size_t elem = dtype_size(params[0].dtype());
-  // Group in reverse order; close a bucket when the next parameter would overflow it.
-  std::vector<std::vector<int>> groups(1);
-  std::size_t bytes = 0;
-  for (int i = static_cast<int>(params.size()) - 1; i >= 0; --i) {
-    const std::size_t limit = groups.size() == 1 ? first_bucket_bytes : bucket_bytes;
-    const std::size_t need = static_cast<std::size_t>(params[i].numel()) * elem;
-    if (!groups.back().empty() && bytes + need > limit) {
-      groups.emplace_back();
-      bytes = 0;
-    }
-    groups.back().push_back(i);
-    bytes += need;
-  }
+  std::vector<std::int64_t> numels;
+  for (auto& p : params) numels.push_back(p.numel());
+  std::vector<std::vector<int>> groups = plan_buckets(numels, elem, first_bucket_bytes, bucket_bytes);
   bucket_of_.assign(params.size(), -1);
   grads_.resize(params.size());
   for (std::size_t b = 0; b < groups.size(); ++b) {

@@ -38,6 +38,7 @@ class GradientBuckets {
   // The parameters (indices into model.parameters()) of bucket b, in the order backward finishes them.
   const std::vector<int>& params_of(int b) const { return params_.at(b); }
   int bucket_of(int param) const { return bucket_of_.at(param); }
+  std::vector<Tensor>& buckets() { return buckets_; }
   Tensor& tail() { return tail_; }  // [loss sum, sample count]
   const Tensor& tail() const { return tail_; }
   std::int64_t num_gradients() const { return num_grads_; }
@@ -54,5 +55,21 @@ class GradientBuckets {
   Tensor tail_;
   std::int64_t num_grads_ = 0;
 };
+
+// Which parameters go into which bucket (parameter indices, in the order
+// backward finishes them), given each parameter's size in elements: in
+// reverse registration order; a bucket is closed when the next parameter
+// would take it past its limit — `first_bucket_bytes` for the first bucket,
+// `bucket_bytes` for the others; a parameter is never split, and one larger
+// than the limit gets a bucket of its own. (parallel/bucket_plan.cpp; lab 2.)
+std::vector<std::vector<int>> plan_buckets(const std::vector<std::int64_t>& numels, std::size_t element_bytes,
+                                           std::size_t first_bucket_bytes, std::size_t bucket_bytes);
+
+// After the sum, every bucket holds the SUM over every replica's samples of
+// the gradient, and the tail [loss sum, sample count] the global loss sum and
+// sample count. Makes gradients and loss means over the global batch: divides
+// them by the global count, on the device (a count of 0 divides by 1).
+// (parallel/global_mean.cpp; lab 1.)
+void divide_by_global_count(std::vector<Tensor>& buckets, Tensor& tail);
 
 }  // namespace minidp::parallel

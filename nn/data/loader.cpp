@@ -109,9 +109,9 @@ Batch DataLoader::build(const std::vector<std::int64_t>& order, std::int64_t i) 
   Batch b;
   b.global_size = end - begin;
   if (opts_.parts > 1) {  // this process's consecutive rows of the global batch
-    const auto sizes = shard_sizes(end - begin, opts_.parts);
-    for (int p = 0; p < opts_.part; ++p) begin += sizes[p];
-    end = begin + sizes[opts_.part];
+    const auto [first, last] = part_rows(end - begin, opts_.part, opts_.parts);
+    end = begin + last;
+    begin += first;
   }
   b.indices.assign(order.begin() + begin, order.begin() + end);
   b.inputs = gather_rows(dataset_.inputs, b.indices);

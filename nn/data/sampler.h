@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace minidp::nn::data {
@@ -28,5 +29,11 @@ std::vector<std::int64_t> sequential_indices(std::int64_t n);
 // parts get one sample more; some are 0 when n < k. How a batch is cut among
 // replicas (parallel::DataParallel) and among processes (DataLoaderOptions::parts).
 std::vector<std::int64_t> shard_sizes(std::int64_t n, std::int64_t k);
+
+// The rows [first, second) of a global batch of n rows that part `part` of
+// `parts` loads (a process of a distributed job, DataLoaderOptions::part):
+// consecutive, sizes as shard_sizes gives them, every row in exactly one part
+// — no padding, no repeats. (nn/data/part_rows.cpp; lab 4.)
+std::pair<std::int64_t, std::int64_t> part_rows(std::int64_t n, int part, int parts);
 
 }  // namespace minidp::nn::data
