@@ -2,14 +2,16 @@
 #   make demo   install what is missing, build, train the MLP data-parallel on every device
 #   make test   install what is missing, build, run every test
 #   make lab N  build YOUR labs/N-*/exercise.cpp, run its tests, then train with it in minidp's place
-# More: make build | sanitize | tsan | fuzz [FUZZ_SECONDS=600] | install PREFIX=... | clean
+# More: make build | pictures | sanitize | tsan | fuzz [FUZZ_SECONDS=600] | install PREFIX=... | clean
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 PREFIX ?= $(CURDIR)/install
 FUZZ_SECONDS ?= 600
+# A Python with matplotlib (Debian's, which make deps installs it into, before another on the PATH).
+PYTHON_PLOT ?= $(shell for p in /usr/bin/python3 python3; do $$p -c 'import matplotlib' 2>/dev/null && echo $$p && break; done)
 
-.PHONY: deps configure build test demo lab sanitize tsan fuzz install clean
+.PHONY: deps configure build test demo pictures lab sanitize tsan fuzz install clean
 
 # `make lab 2`: the words after `lab` are the lab's number, not targets.
 ifeq (lab,$(firstword $(MAKECMDGOALS)))
@@ -35,6 +37,11 @@ test: build
 demo: configure
 	@cmake --build $(BUILD) -j$(JOBS) --target train_mlp
 	@$(BUILD)/examples/train_mlp --devices auto --epochs 2
+
+# The walkthrough's pictures (docs/images/), drawn from one real train_mlp --explain step.
+pictures: configure
+	@cmake --build $(BUILD) -j$(JOBS) --target train_mlp
+	@$(PYTHON_PLOT) tools/draw_pictures.py --train-mlp $(BUILD)/examples/train_mlp
 
 # One lab (labs/README.md): builds only what the lab needs.
 lab: configure
