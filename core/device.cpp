@@ -8,6 +8,7 @@
 #include "minidp/kernels/cpu/parallel.h"
 #include "minidp/kernels/cuda/conv.h"
 #include "minidp/kernels/cuda/runtime.h"
+#include "minidp/kernels/sim/runtime.h"
 
 namespace minidp {
 
@@ -28,11 +29,15 @@ Device Device::parse(const std::string& s) {
     for (char c : num) digits = digits && c >= '0' && c <= '9';
     if (digits) return cuda(std::stoi(num));
   }
-  MINIDP_FAIL("Device::parse: unknown device '", s, "'; expected 'cpu', 'cuda' or 'cuda:N'");
+  if (s.rfind("sim:", 0) == 0 && s.size() == 5 && s[4] >= '0' && s[4] < '0' + kernels::sim::kMaxDevices)
+    return sim(s[4] - '0');
+  MINIDP_FAIL("Device::parse: unknown device '", s, "'; expected 'cpu', 'cuda', 'cuda:N' or 'sim:N' (N < ",
+              kernels::sim::kMaxDevices, ", a GPU simulated on the CPU)");
 }
 
 std::string Device::str() const {
-  return is_cpu() ? std::string("cpu") : "cuda:" + std::to_string(index);
+  if (is_cpu()) return "cpu";
+  return (is_sim() ? "sim:" : "cuda:") + std::to_string(index);
 }
 
 bool cuda_compiled() { return kernels::cuda::compiled(); }
@@ -48,6 +53,11 @@ int cuda_device_count() { return kernels::cuda::device_count(); }
 
 void check_device_available(const Device& d) {
   if (d.is_cpu()) return;
+  if (d.is_sim()) {
+    MINIDP_CHECK(d.index >= 0 && d.index < kernels::sim::kMaxDevices, "device ", d.str(), " requested, but the ",
+                 "simulated GPUs are sim:0 .. sim:", kernels::sim::kMaxDevices - 1);
+    return;
+  }
   MINIDP_CHECK(cuda_compiled(), "device ", d.str(),
                " requested, but minidp was built without CUDA (configure with -DMINIDP_CUDA=ON)");
   const int n = cuda_device_count();
@@ -57,14 +67,14 @@ void check_device_available(const Device& d) {
 
 namespace {
 thread_local Device t_current_device = Device::cuda(0);
-thread_local std::map<int, void*> t_current_stream;  // cuda index -> cudaStream_t
+thread_local std::map<std::pair<DeviceType, int>, void*> t_current_stream;  // device -> stream handle
 }  // namespace
 
 Device current_device() { return t_current_device; }
 
 Stream current_stream(const Device& d) {
   if (d.is_cpu()) return Stream{d, nullptr};
-  auto it = t_current_stream.find(d.index);
+  auto it = t_current_stream.find({d.type, d.index});
   return Stream{d, it == t_current_stream.end() ? nullptr : it->second};
 }
 
@@ -85,11 +95,11 @@ DeviceGuard::~DeviceGuard() {
 }
 
 StreamGuard::StreamGuard(const Stream& s) : prev_(current_stream(s.device)) {
-  if (s.device.is_cuda()) t_current_stream[s.device.index] = s.handle;
+  if (!s.device.is_cpu()) t_current_stream[{s.device.type, s.device.index}] = s.handle;
 }
 
 StreamGuard::~StreamGuard() {
-  if (prev_.device.is_cuda()) t_current_stream[prev_.device.index] = prev_.handle;
+  if (!prev_.device.is_cpu()) t_current_stream[{prev_.device.type, prev_.device.index}] = prev_.handle;
 }
 
 }  // namespace minidp

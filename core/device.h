@@ -1,5 +1,10 @@
-// minidp/core/device.h — where a tensor lives (`cpu`, `cuda:N`) and on which
-// stream its work is queued.
+// minidp/core/device.h — where a tensor lives (`cpu`, `cuda:N`, `sim:N`) and
+// on which stream its work is queued.
+//
+// `sim:N` (N < 8) is a GPU simulated on the CPU (kernels/sim/runtime.h): the
+// CPU's kernels, queued on streams that really run asynchronously, memory the
+// host cannot touch without a copy. It tests the GPU code's streams and events
+// on machines without a GPU; its results are never GPU results.
 //
 // A data-parallel replica is a (Device, Stream) pair, so several replicas can
 // share one GPU (each on its own stream) or the CPU (each on its own host
@@ -17,7 +22,7 @@
 
 namespace minidp {
 
-enum class DeviceType : std::uint8_t { CPU, CUDA };
+enum class DeviceType : std::uint8_t { CPU, CUDA, Sim };
 
 struct Device {
   DeviceType type = DeviceType::CPU;
@@ -25,11 +30,13 @@ struct Device {
 
   static Device cpu() { return {DeviceType::CPU, 0}; }
   static Device cuda(int i = 0) { return {DeviceType::CUDA, i}; }
-  // "cpu", "cuda", "cuda:3". Anything else raises minidp::Error.
+  static Device sim(int i = 0) { return {DeviceType::Sim, i}; }
+  // "cpu", "cuda", "cuda:3", "sim:0". Anything else raises minidp::Error.
   static Device parse(const std::string& s);
 
   bool is_cpu() const { return type == DeviceType::CPU; }
   bool is_cuda() const { return type == DeviceType::CUDA; }
+  bool is_sim() const { return type == DeviceType::Sim; }
   std::string str() const;
   bool operator==(const Device& o) const { return type == o.type && index == o.index; }
   bool operator!=(const Device& o) const { return !(*this == o); }
@@ -77,8 +84,9 @@ bool cudnn_benchmark();
 std::vector<std::string> cudnn_algorithms_chosen();
 
 // A queue of work on one device. On the CPU it is a label only (CPU work runs
-// on the calling thread); on CUDA `handle` is a cudaStream_t (nullptr = the
-// per-thread default stream).
+// on the calling thread); on CUDA `handle` is a cudaStream_t, on a simulated
+// GPU a queue with a worker thread of its own (nullptr = the per-thread
+// default stream).
 struct Stream {
   Device device;
   void* handle = nullptr;

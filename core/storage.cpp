@@ -8,6 +8,7 @@
 #include "minidp/core/error.h"
 #include "minidp/kernels/cpu/allocator.h"
 #include "minidp/kernels/cuda/allocator.h"
+#include "minidp/kernels/sim/runtime.h"
 #include "minidp/kernels/cuda/runtime.h"
 
 namespace minidp {
@@ -35,6 +36,9 @@ Storage::Storage(std::size_t nbytes, Device device, bool pinned)
   } else if (device.is_cpu()) {
     data_ = nbytes == 0 ? nullptr : kernels::cpu::allocate(nbytes);
     count_host(nbytes);
+  } else if (device.is_sim()) {
+    check_device_available(device);
+    data_ = nbytes == 0 ? nullptr : kernels::sim::device_malloc(nbytes, device.index);
   } else {
     check_device_available(device);
     // Reused only by later work on this same stream (kernels/cuda/allocator.h).
@@ -49,6 +53,9 @@ Storage::~Storage() {
   } else if (device_.is_cpu()) {
     kernels::cpu::deallocate(data_, nbytes_);
     g_host_bytes -= nbytes_;
+  } else if (device_.is_sim()) {
+    // Every kernel that used the block held a reference to it: its work is done.
+    if (data_ != nullptr) kernels::sim::device_free(data_, device_.index);
   } else if (data_ != nullptr) {
     kernels::cuda::deallocate(data_, device_.index);
   }

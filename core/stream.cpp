@@ -10,10 +10,12 @@
 #include "minidp/core/autograd.h"
 #include "minidp/core/error.h"
 #include "minidp/kernels/cuda/runtime.h"
+#include "minidp/kernels/sim/runtime.h"
 
 namespace minidp {
 
 namespace cu = kernels::cuda;
+namespace sim = kernels::sim;
 
 namespace {
 std::atomic<std::uint64_t> g_host_syncs{0};
@@ -25,11 +27,12 @@ void count_host_sync() { g_host_syncs.fetch_add(1, std::memory_order_relaxed); }
 Stream create_stream(const Device& d) {
   if (d.is_cpu()) return Stream{d, nullptr};
   check_device_available(d);
-  return Stream{d, cu::stream_create(d.index)};
+  return Stream{d, d.is_sim() ? sim::stream_create(d.index) : cu::stream_create(d.index)};
 }
 
 void destroy_stream(const Stream& s) {
   if (s.device.is_cpu() || s.handle == nullptr) return;
+  if (s.device.is_sim()) return sim::stream_destroy(s.handle, s.device.index);
   cu::stream_destroy(s.handle, s.device.index);
 }
 
@@ -46,6 +49,7 @@ void destroy_stream_noexcept(const Stream& s) noexcept {
 void synchronize(const Stream& s) {
   count_host_sync();
   if (s.device.is_cpu()) return;
+  if (s.device.is_sim()) return sim::stream_synchronize(s.handle, s.device.index);
   cu::stream_synchronize(s.handle, s.device.index);
 }
 
@@ -53,12 +57,19 @@ void synchronize(const Device& d) {
   count_host_sync();
   if (d.is_cpu()) return;
   check_device_available(d);
+  if (d.is_sim()) return sim::device_synchronize(d.index);
   cu::device_synchronize(d.index);
 }
 
-Event::~Event() {
-  if (handle_ != nullptr) cu::event_destroy(handle_, device_.index);
+namespace {
+void destroy_event(void* handle, const Device& d) noexcept {
+  if (handle == nullptr) return;
+  if (d.is_sim()) sim::event_destroy(handle);
+  else cu::event_destroy(handle, d.index);
 }
+}  // namespace
+
+Event::~Event() { destroy_event(handle_, device_); }
 
 Event::Event(Event&& o) noexcept
     : device_(o.device_), handle_(std::exchange(o.handle_, nullptr)), stream_(o.stream_), timing_(o.timing_),
@@ -66,7 +77,7 @@ Event::Event(Event&& o) noexcept
 
 Event& Event::operator=(Event&& o) noexcept {
   if (this != &o) {
-    if (handle_ != nullptr) cu::event_destroy(handle_, device_.index);
+    destroy_event(handle_, device_);
     device_ = o.device_;
     handle_ = std::exchange(o.handle_, nullptr);
     stream_ = o.stream_;
@@ -86,30 +97,38 @@ void Event::record(const Stream& s) {
     return;
   }
   if (handle_ == nullptr) {
-    MINIDP_CHECK(!recorded_ || device_.is_cuda(), "Event::record: event was recorded on cpu, stream is on ",
+    MINIDP_CHECK(!recorded_ || !device_.is_cpu(), "Event::record: event was recorded on cpu, stream is on ",
                  s.device.str());
     check_device_available(s.device);
-    handle_ = cu::event_create(s.device.index, timing_);
+    handle_ = s.device.is_sim() ? sim::event_create(s.device.index) : cu::event_create(s.device.index, timing_);
     device_ = s.device;
   }
   MINIDP_CHECK(device_ == s.device, "Event::record: event belongs to ", device_.str(), ", stream is on ",
                s.device.str());
-  cu::event_record(handle_, s.handle, s.device.index);
+  if (s.device.is_sim()) sim::event_record(handle_, s.handle, s.device.index);
+  else cu::event_record(handle_, s.handle, s.device.index);
   stream_ = s.handle;
   recorded_ = true;
 }
 
 void Event::wait(const Stream& s) const {
   if (!recorded_ || handle_ == nullptr || s.device.is_cpu()) return;  // CPU work is already complete
-  cu::stream_wait_event(s.handle, handle_, s.device.index);
+  MINIDP_CHECK(s.device.type == device_.type, "Event::wait: event of ", device_.str(), ", stream on ", s.device.str());
+  if (s.device.is_sim()) sim::stream_wait_event(s.handle, handle_, s.device.index);
+  else cu::stream_wait_event(s.handle, handle_, s.device.index);
 }
 
 void Event::synchronize() const {
   count_host_sync();
-  if (handle_ != nullptr && recorded_) cu::event_synchronize(handle_, device_.index, stream_);
+  if (handle_ == nullptr || !recorded_) return;
+  if (device_.is_sim()) sim::event_synchronize(handle_);
+  else cu::event_synchronize(handle_, device_.index, stream_);
 }
 
-bool Event::query() const { return handle_ == nullptr || !recorded_ || cu::event_query(handle_); }
+bool Event::query() const {
+  if (handle_ == nullptr || !recorded_) return true;
+  return device_.is_sim() ? sim::event_query(handle_) : cu::event_query(handle_);
+}
 
 float Event::elapsed_ms(const Event& end) const {
   MINIDP_CHECK(recorded_ && end.recorded_, "Event::elapsed_ms: both events must be recorded first");
@@ -117,6 +136,7 @@ float Event::elapsed_ms(const Event& end) const {
   if (device_.is_cpu())
     return std::chrono::duration<float, std::milli>(end.host_time_ - host_time_).count();
   MINIDP_CHECK(timing_ && end.timing_, "Event::elapsed_ms: create both events with Event(true) (enable_timing)");
+  if (device_.is_sim()) return sim::event_elapsed_ms(handle_, end.handle_);
   return cu::event_elapsed_ms(handle_, end.handle_);
 }
 

@@ -11,6 +11,7 @@
 #include "minidp/core/ops/op_utils.h"
 #include "minidp/core/stream.h"
 #include "minidp/kernels/cuda/runtime.h"
+#include "minidp/kernels/sim/runtime.h"
 #include "minidp/kernels/kernels.h"
 
 namespace minidp {
@@ -101,9 +102,15 @@ std::string Tensor::describe() const {
   return s;
 }
 
-void* Tensor::raw_data() const {
+void* Tensor::device_address() const {
   auto* im = checked();
   return static_cast<char*>(im->storage->data()) + im->offset * static_cast<std::int64_t>(dtype_size(im->dtype));
+}
+
+void* Tensor::raw_data() const {
+  MINIDP_CHECK(!device().is_sim() || kernels::sim::on_worker(), "the host read or wrote ", describe(),
+               ", which lives in (simulated) GPU memory; copy it to the host first (.to(Device::cpu()))");
+  return device_address();
 }
 
 double Tensor::item() const {
@@ -207,6 +214,29 @@ Tensor& Tensor::fill_(double value) {
   return *this;
 }
 
+namespace {
+// A copy with a simulated GPU on one side or both (the CUDA branches below,
+// over kernels/sim/runtime.h). `d` and `s` contiguous, of one dtype.
+void copy_sim(const Tensor& d, const Tensor& s, std::size_t nbytes) {
+  namespace sim = kernels::sim;
+  const Device dd = d.device(), sd = s.device();
+  MINIDP_CHECK((dd.is_sim() || dd.is_cpu()) && (sd.is_sim() || sd.is_cpu()), "copy_: between ", sd.str(), " and ",
+               dd.str(), " (a simulated GPU exchanges data with the host and other simulated GPUs only)");
+  if (dd.is_sim() && sd.is_sim()) {
+    sim::copy_peer(d.device_address(), dd.index, current_stream(dd).handle, s.device_address(), sd.index,
+                   current_stream(sd).handle, nbytes);
+    sim::enqueue(current_stream(dd).handle, dd.index, [d, s] {});  // both live until the copy has run
+  } else if (dd.is_sim()) {
+    sim::copy_to_device(d.device_address(), s.device_address(), nbytes, s.storage()->pinned(),
+                        current_stream(dd).handle, dd.index);
+    sim::enqueue(current_stream(dd).handle, dd.index, [d, s] {});  // from pinned memory the copy is asynchronous
+  } else {
+    count_host_sync();
+    sim::copy_to_host(d.device_address(), s.device_address(), nbytes, current_stream(sd).handle, sd.index);
+  }
+}
+}  // namespace
+
 Tensor& Tensor::copy_(const Tensor& src) {
   check_inplace(*this, "copy_");
   MINIDP_CHECK(src.shape() == shape(), "copy_: source ", src.describe(), " does not match destination ",
@@ -221,7 +251,9 @@ Tensor& Tensor::copy_(const Tensor& src) {
   const std::size_t nbytes = static_cast<std::size_t>(numel()) * dtype_size(dtype());
   Tensor d = is_contiguous() ? *this : Tensor::empty(shape(), options());
   using kernels::cuda::CopyKind;
-  if (device().is_cuda() && s.device().is_cuda()) {
+  if (device().is_sim() || s.device().is_sim()) {
+    copy_sim(d, s, nbytes);
+  } else if (device().is_cuda() && s.device().is_cuda()) {
     // GPU to GPU: each side's stream waits for the other (no early reuse either side).
     kernels::cuda::memcpy_peer_async(d.raw_data(), device().index, current_stream(device()).handle, s.raw_data(),
                                      s.device().index, current_stream(s.device()).handle, nbytes);

@@ -97,7 +97,11 @@ class Tensor {
 
   // ---- data access (host only; checks dtype and device)
   template <typename T> T* data() const;
-  void* raw_data() const;  // start of this view, any device
+  // Start of this view, any device. On a simulated GPU (sim:N) only its
+  // kernels may touch the memory: the host calling this raises, as a host
+  // pointer into GPU memory would fault (copy with to(Device::cpu()) first).
+  void* raw_data() const;
+  void* device_address() const;  // the same address, unchecked: for copies and collectives that queue work
   // The single value of a one-element tensor (synchronises with its device).
   double item() const;
   template <typename T> T item() const { return static_cast<T>(item()); }

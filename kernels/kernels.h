@@ -121,15 +121,21 @@ namespace cuda {  // kernels/cuda/*.cu, in builds with CUDA
 MINIDP_KERNEL_LIST
 }  // namespace cuda
 
-// Call the backend of `device`: MINIDP_KERNEL(dev, gemm, ...) runs cpu::gemm or
-// cuda::gemm. A build without CUDA has only the CPU kernels, and no CUDA
-// tensor can exist there (allocating one raises), so it calls the CPU's.
+namespace sim {  // kernels/sim/kernels.cpp: the CPU's, queued on a simulated GPU's stream
+MINIDP_KERNEL_LIST
+}  // namespace sim
+
+// Call the backend of `device`: MINIDP_KERNEL(dev, gemm, ...) runs cpu::gemm,
+// cuda::gemm or sim::gemm. A build without CUDA has no cuda kernels, and no
+// CUDA tensor can exist there (allocating one raises).
 #if defined(MINIDP_WITH_CUDA) && MINIDP_WITH_CUDA
 #define MINIDP_KERNEL(device, fn, ...)                                       \
-  ((device).is_cpu() ? ::minidp::kernels::cpu::fn(__VA_ARGS__)               \
-                     : ::minidp::kernels::cuda::fn(__VA_ARGS__))
+  ((device).is_cpu()   ? ::minidp::kernels::cpu::fn(__VA_ARGS__)             \
+   : (device).is_sim() ? ::minidp::kernels::sim::fn(__VA_ARGS__)             \
+                       : ::minidp::kernels::cuda::fn(__VA_ARGS__))
 #else
-#define MINIDP_KERNEL(device, fn, ...) ((void)(device), ::minidp::kernels::cpu::fn(__VA_ARGS__))
+#define MINIDP_KERNEL(device, fn, ...)                                       \
+  ((device).is_sim() ? ::minidp::kernels::sim::fn(__VA_ARGS__) : ::minidp::kernels::cpu::fn(__VA_ARGS__))
 #endif
 
 }  // namespace minidp::kernels

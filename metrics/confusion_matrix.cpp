@@ -19,7 +19,7 @@ namespace detail {
 // not (see ConfusionMatrix::update, which counts on the tensors' device).
 static Tensor to_host(const Tensor& t) {
   MINIDP_CHECK(t.defined(), "metrics: expected a tensor, got an undefined one");
-  return t.device().is_cuda() ? t.to(Device::cpu()) : t;
+  return !t.device().is_cpu() ? t.to(Device::cpu()) : t;
 }
 
 std::vector<std::int64_t> host_int64(const Tensor& t, const char* what) {
@@ -104,7 +104,7 @@ void ConfusionMatrix::update_from_logits(const Tensor& logits, const Tensor& lab
                k_, "], got ", logits.describe());
   MINIDP_CHECK(labels.numel() == logits.size(0), "ConfusionMatrix::update_from_logits: ", logits.size(0),
                " rows of logits but labels ", labels.describe());
-  if (logits.device().is_cuda()) {  // argmax on the GPU too (first maximum, like the loop below)
+  if (!logits.device().is_cpu()) {  // argmax on the GPU too (first maximum, like the loop below)
     update(argmax(logits, 1), labels);
     return;
   }

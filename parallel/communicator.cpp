@@ -140,7 +140,7 @@ void InProcessCommunicator::allreduce_sum(int rank, Tensor& t) {
     }
   }
   barrier_.arrive_and_wait();
-  if (size_ > 1 && rank != 0 && t.device().is_cuda()) done_[0].wait(stream_of(t));  // the sum has landed
+  if (size_ > 1 && rank != 0 && !t.device().is_cpu()) done_[0].wait(stream_of(t));  // the sum has landed
 }
 
 void InProcessCommunicator::broadcast(int rank, Tensor& t, int root) {

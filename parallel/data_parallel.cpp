@@ -105,7 +105,7 @@ void DataParallel::setup(nn::ModulePtr model, const OptimizerFactory& make_optim
     r.rank = static_cast<int>(rank);
     // Each GPU replica queues its work on a stream of its own, so replicas
     // that share a GPU overlap instead of serialising.
-    if (r.device.is_cuda() && r.stream.handle == nullptr) {
+    if (!r.device.is_cpu() && r.stream.handle == nullptr) {
       r.stream = create_stream(r.device);
       own_stream_[rank] = true;
     }
@@ -126,7 +126,7 @@ void DataParallel::setup(nn::ModulePtr model, const OptimizerFactory& make_optim
   // The copies above were queued on this thread's stream; the replicas' own
   // streams must not read the parameters before they have landed.
   for (const auto& r : replicas_)
-    if (r.device.is_cuda()) synchronize(r.device);
+    if (!r.device.is_cpu()) synchronize(r.device);
   if (opts_.sync_batchnorm)
     for (int rank = 0; rank < size(); ++rank)
       for_each_module(*modules_[rank], [this, rank](nn::Module& m) {

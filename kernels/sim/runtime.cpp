@@ -1,0 +1,317 @@
+// minidp/kernels/sim/runtime.cpp — streams as queues with worker threads,
+// events as positions in them, device memory the host may not touch.
+#include "minidp/kernels/sim/runtime.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "minidp/core/error.h"
+#include "minidp/kernels/cpu/parallel.h"
+
+namespace minidp::kernels::sim {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+
+std::atomic<std::uint64_t> g_shake_seed{0};
+std::atomic<int> g_shake_delay_us{200};
+std::atomic<std::uint64_t> g_stream_ids{0};
+thread_local bool t_on_worker = false;
+
+void read_shake_env() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (const char* v = std::getenv("MINIDP_SIM_SHAKE"); v != nullptr && *v != '\0')
+      g_shake_seed = std::strtoull(v, nullptr, 10);
+  });
+}
+
+// One stream: an ordered queue and the thread that runs it. `enqueued` counts
+// tasks ever queued, `completed` tasks finished: an event is a value of
+// `enqueued`, reached when `completed` gets there.
+class Queue : public std::enable_shared_from_this<Queue> {
+ public:
+  explicit Queue(int device) : device_(device), rng_(g_shake_seed.load() ^ (++g_stream_ids * 0x9E3779B97F4A7C15ull)) {
+    worker_ = std::thread([this] { run(); });
+  }
+  ~Queue() { stop(); }
+
+  int device() const { return device_; }
+
+  std::uint64_t push(std::function<void()> task) {
+    std::uint64_t at;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      MINIDP_CHECK(!stopping_, "sim:", device_, ": work queued on a destroyed stream");
+      queue_.push_back(std::move(task));
+      at = ++enqueued_;
+    }
+    work_.notify_one();
+    return at;
+  }
+  std::uint64_t position() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return enqueued_;
+  }
+  void wait_until(std::uint64_t at) {
+    std::unique_lock<std::mutex> lock(mu_);
+    done_.wait(lock, [&] { return completed_ >= at; });
+  }
+  bool reached(std::uint64_t at) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return completed_ >= at;
+  }
+  // The host waits for everything queued so far, then hears of a kernel's error.
+  void drain_and_raise() {
+    wait_until(position());
+    std::exception_ptr e;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      e = std::exchange(error_, nullptr);
+    }
+    if (e) std::rethrow_exception(e);
+  }
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+      stopping_ = true;
+    }
+    work_.notify_one();
+    if (worker_.joinable()) worker_.join();
+  }
+
+ private:
+  void run() {
+    cpu::ThreadBudget one(1);  // the stream's kernels run on this thread alone: no pool shared with other streams
+    t_on_worker = true;
+    while (true) {
+      std::function<void()> task;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        work_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        task = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      if (g_shake_seed.load(std::memory_order_relaxed) != 0) {
+        const int max_us = std::max(1, g_shake_delay_us.load(std::memory_order_relaxed));
+        std::this_thread::sleep_for(std::chrono::microseconds(rng_() % static_cast<unsigned>(max_us)));
+      }
+      try {
+        task();
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!error_) error_ = std::current_exception();
+      }
+      task = nullptr;  // its tensors are released before the work counts as done
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        ++completed_;
+      }
+      done_.notify_all();
+    }
+  }
+
+  int device_;
+  std::mutex mu_;
+  std::condition_variable work_, done_;
+  std::deque<std::function<void()>> queue_;
+  std::uint64_t enqueued_ = 0, completed_ = 0;
+  bool stopping_ = false;
+  std::exception_ptr error_;
+  std::mt19937_64 rng_;  // used by the worker only
+  std::thread worker_;
+};
+
+// Every live stream, for device_synchronize and for turning a handle back
+// into the shared pointer an event keeps.
+std::mutex g_mu;
+std::vector<std::shared_ptr<Queue>>& registry() {
+  static auto* r = new std::vector<std::shared_ptr<Queue>>();  // never destroyed: threads may outlive statics
+  return *r;
+}
+
+std::shared_ptr<Queue> make_queue(int device) {
+  MINIDP_CHECK(device >= 0 && device < kMaxDevices, "sim: no device sim:", device);
+  read_shake_env();
+  auto q = std::make_shared<Queue>(device);
+  std::lock_guard<std::mutex> lock(g_mu);
+  registry().push_back(q);
+  return q;
+}
+
+void unregister(const Queue* q) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  auto& r = registry();
+  r.erase(std::remove_if(r.begin(), r.end(), [&](const auto& p) { return p.get() == q; }), r.end());
+}
+
+// The per-thread default streams (handle nullptr), made on first use; drained
+// and stopped when the thread ends.
+struct DefaultQueues {
+  std::shared_ptr<Queue> q[kMaxDevices];
+  ~DefaultQueues() {
+    for (auto& p : q)
+      if (p) {
+        p->wait_until(p->position());
+        p->stop();
+        unregister(p.get());
+      }
+  }
+};
+thread_local DefaultQueues t_default;
+
+std::shared_ptr<Queue> queue_of(void* stream, int device) {
+  if (stream != nullptr) return static_cast<Queue*>(stream)->shared_from_this();
+  MINIDP_CHECK(device >= 0 && device < kMaxDevices, "sim: no device sim:", device);
+  auto& q = t_default.q[device];
+  if (!q) q = make_queue(device);
+  return q;
+}
+
+struct Mark {
+  std::shared_ptr<Queue> queue;
+  std::uint64_t at = 0;
+  Clock::time_point time{};  // written by the marker task, read after it ran
+};
+struct SimEvent {
+  int device;
+  std::mutex mu;
+  std::shared_ptr<Mark> mark;  // the last record
+  std::shared_ptr<Mark> get() {
+    std::lock_guard<std::mutex> lock(mu);
+    return mark;
+  }
+};
+}  // namespace
+
+bool on_worker() { return t_on_worker; }
+
+void* stream_create(int device) {
+  auto q = make_queue(device);
+  return q.get();
+}
+
+void stream_destroy(void* stream, int device) {
+  if (stream == nullptr) return;
+  auto q = queue_of(stream, device);
+  q->wait_until(q->position());
+  q->stop();
+  unregister(q.get());
+}
+
+void enqueue(void* stream, int device, std::function<void()> task) { queue_of(stream, device)->push(std::move(task)); }
+
+void stream_synchronize(void* stream, int device) { queue_of(stream, device)->drain_and_raise(); }
+
+void device_synchronize(int device) {
+  std::vector<std::shared_ptr<Queue>> qs;
+  {
+    std::lock_guard<std::mutex> lock(g_mu);
+    for (auto& q : registry())
+      if (q->device() == device) qs.push_back(q);
+  }
+  for (auto& q : qs) q->drain_and_raise();
+}
+
+void* event_create(int device) { return new SimEvent{device, {}, {}}; }
+void event_destroy(void* event) noexcept { delete static_cast<SimEvent*>(event); }
+
+void event_record(void* event, void* stream, int device) {
+  auto* e = static_cast<SimEvent*>(event);
+  auto mark = std::make_shared<Mark>();
+  mark->queue = queue_of(stream, device);
+  mark->at = mark->queue->push([mark] { mark->time = Clock::now(); });
+  std::lock_guard<std::mutex> lock(e->mu);
+  e->mark = std::move(mark);
+}
+
+void stream_wait_event(void* stream, void* event, int device) {
+  std::shared_ptr<Mark> mark = static_cast<SimEvent*>(event)->get();
+  if (!mark) return;
+  auto q = queue_of(stream, device);
+  if (q == mark->queue) return;  // one queue runs in order
+  q->push([mark] { mark->queue->wait_until(mark->at); });
+}
+
+void event_synchronize(void* event) {
+  std::shared_ptr<Mark> mark = static_cast<SimEvent*>(event)->get();
+  if (mark) mark->queue->wait_until(mark->at);
+}
+
+bool event_query(void* event) {
+  std::shared_ptr<Mark> mark = static_cast<SimEvent*>(event)->get();
+  return !mark || mark->queue->reached(mark->at);
+}
+
+float event_elapsed_ms(void* start, void* end) {
+  auto a = static_cast<SimEvent*>(start)->get(), b = static_cast<SimEvent*>(end)->get();
+  MINIDP_CHECK(a && b && a->queue->reached(a->at) && b->queue->reached(b->at),
+               "Event::elapsed_ms: both events must be recorded and done (synchronize first)");
+  return std::chrono::duration<float, std::milli>(b->time - a->time).count();
+}
+
+void* device_malloc(std::size_t nbytes, int device) {
+  MINIDP_CHECK(device >= 0 && device < kMaxDevices, "sim: no device sim:", device);
+  read_shake_env();
+  const std::size_t rounded = (std::max<std::size_t>(nbytes, 1) + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, rounded);
+  MINIDP_CHECK(p != nullptr, "sim:", device, ": out of memory allocating ", nbytes, " bytes");
+  if (g_shake_seed.load() != 0) std::memset(p, 0xFF, rounded);  // NaN as float: a read of unwritten memory shows
+  return p;
+}
+
+void device_free(void* ptr, int /*device*/) noexcept { std::free(ptr); }
+
+void copy_to_device(void* dst, const void* src, std::size_t nbytes, bool pinned, void* stream, int device) {
+  auto q = queue_of(stream, device);
+  const std::uint64_t at = q->push([=] { std::memcpy(dst, src, nbytes); });
+  if (!pinned) q->wait_until(at);  // pageable: the host's buffer is free again when this returns
+}
+
+void copy_to_host(void* dst, const void* src, std::size_t nbytes, void* stream, int device) {
+  auto q = queue_of(stream, device);
+  q->push([=] { std::memcpy(dst, src, nbytes); });
+  q->drain_and_raise();
+}
+
+void copy_peer(void* dst, int dst_device, void* dst_stream, const void* src, int src_device, void* src_stream,
+               std::size_t nbytes) {
+  auto d = queue_of(dst_stream, dst_device), s = queue_of(src_stream, src_device);
+  if (d == s) {
+    d->push([=] { std::memcpy(dst, src, nbytes); });
+    return;
+  }
+  const std::uint64_t src_ready = s->position();
+  const std::uint64_t copied = d->push([=] {
+    s->wait_until(src_ready);
+    std::memcpy(dst, src, nbytes);
+  });
+  s->push([d, copied] { d->wait_until(copied); });  // the source is not overwritten before the copy read it
+}
+
+void set_shake(std::uint64_t seed, int max_delay_us) {
+  read_shake_env();
+  g_shake_seed = seed;
+  g_shake_delay_us = max_delay_us;
+}
+
+std::uint64_t shake_seed() {
+  read_shake_env();
+  return g_shake_seed.load();
+}
+
+}  // namespace minidp::kernels::sim

@@ -1,0 +1,77 @@
+// minidp/kernels/sim/runtime.h — a GPU simulated on the CPU (`sim:N`).
+//
+// The kernels are the CPU's; what differs is *when* they run, which is what
+// the GPU code's orchestration depends on:
+//   * a stream is an ordered queue with a worker thread of its own: an op on
+//     a sim tensor enqueues its kernel (holding references to its tensors)
+//     and returns at once, as a CUDA launch does;
+//   * an event is a position in a stream's queue; a stream that waits on it
+//     runs nothing past that point until the recording stream has got there;
+//     the host waits only in synchronize, Event::synchronize and copies to the
+//     host — the same calls that count as host synchronisations on CUDA;
+//   * its memory is device memory: the host reading or writing a sim tensor
+//     directly (Tensor::data, item without a copy) is a minidp::Error; a copy
+//     from pinned host memory is asynchronous, from pageable memory it blocks;
+//   * shake (MINIDP_SIM_SHAKE=<seed>, or set_shake): a seeded random delay
+//     before each queued kernel and copy, and fresh blocks filled with NaN, so
+//     a missing wait or a read of memory nobody wrote gives a wrong number or
+//     a NaN instead of luck.
+// The workers share no lock, pool or queue that would order them behind the
+// scenes (each runs its kernels on its own thread, with a thread budget of
+// 1), so a missing wait shows under ThreadSanitizer and under shake alike.
+//
+// Interface: the same shape as kernels/cuda/runtime.h (streams and events as
+// void*, nullptr = the calling thread's default stream of the device); core/
+// (stream.cpp, storage.cpp, tensor.cpp) chooses between the two by device.
+// Not simulated: the speed, warp-level behaviour, and cuBLAS, cuDNN and NCCL
+// themselves. Results on sim are never GPU results.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+
+namespace minidp::kernels::sim {
+
+inline constexpr int kMaxDevices = 8;
+
+// ---- streams
+void* stream_create(int device);
+void stream_destroy(void* stream, int device);  // drains it first; raises an error its kernels reported
+// Queues `task` on `stream` (nullptr: the calling thread's default stream of `device`).
+void enqueue(void* stream, int device, std::function<void()> task);
+void stream_synchronize(void* stream, int device);  // raises an error a kernel of the stream reported
+void device_synchronize(int device);                // every stream of the device
+// True on a stream's worker thread (where kernels may touch device memory).
+bool on_worker();
+
+// ---- events
+void* event_create(int device);
+void event_destroy(void* event) noexcept;
+void event_record(void* event, void* stream, int device);
+void stream_wait_event(void* stream, void* event, int device);
+void event_synchronize(void* event);
+bool event_query(void* event);
+// Milliseconds between the moments two recorded events were reached (both done).
+float event_elapsed_ms(void* start, void* end);
+
+// ---- memory and copies
+void* device_malloc(std::size_t nbytes, int device);  // NaN-filled under shake
+void device_free(void* ptr, int device) noexcept;
+// Host -> device on `stream`: asynchronous from pinned memory (the caller keeps
+// the source alive until the copy ran), blocking from pageable memory.
+void copy_to_device(void* dst, const void* src, std::size_t nbytes, bool pinned, void* stream, int device);
+// Device -> host: the host waits for the stream, then the copy is done.
+void copy_to_host(void* dst, const void* src, std::size_t nbytes, void* stream, int device);
+// Device to device (two sim GPUs, or two streams): dst_stream waits for the
+// work queued on src_stream, copies, and src_stream then waits for the copy.
+void copy_peer(void* dst, int dst_device, void* dst_stream, const void* src, int src_device, void* src_stream,
+               std::size_t nbytes);
+
+// ---- shake
+// seed 0: off. Also read once from MINIDP_SIM_SHAKE. Delays are up to
+// `max_delay_us` microseconds, drawn per stream from the seed.
+void set_shake(std::uint64_t seed, int max_delay_us = 200);
+std::uint64_t shake_seed();
+
+}  // namespace minidp::kernels::sim

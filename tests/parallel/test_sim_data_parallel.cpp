@@ -1,0 +1,161 @@
+// DataParallel on the simulated GPU (sim:N): replicas on streams that really
+// run asynchronously, ordered only by the events of the parallel layer. The
+// kernels are the CPU's, so every result must be the CPU replicas' bits; the
+// shake (random delays before every kernel and copy, NaN in fresh memory)
+// turns a missing wait into a wrong number.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include "minidp/kernels/sim/runtime.h"
+#include "minidp/minidp.h"
+
+using namespace minidp;
+using parallel::DataParallel;
+namespace sim = kernels::sim;
+
+namespace {
+nn::ModulePtr mlp(std::uint64_t seed) {
+  manual_seed(seed);
+  return std::make_shared<nn::Sequential>(std::vector<nn::ModulePtr>{
+      std::make_shared<nn::Linear>(20, 16), std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(16, 5)});
+}
+
+parallel::OptimizerFactory optimizer(const std::string& name) {
+  if (name == "adam")
+    return [](std::vector<Tensor> ps) { return std::make_unique<nn::Adam>(ps, nn::AdamOptions{.lr = 0.01}); };
+  return [](std::vector<Tensor> ps) {
+    return std::make_unique<nn::SGD>(ps, nn::SGDOptions{.lr = 0.1, .momentum = 0.9});
+  };
+}
+
+std::vector<parallel::Replica> replicas(const std::string& device, int k) {
+  std::string list = device;
+  for (int i = 1; i < k; ++i) list += "," + device;
+  return parallel::parse_replicas(list);
+}
+
+struct Shake {
+  std::uint64_t prev = sim::shake_seed();
+  explicit Shake(std::uint64_t seed) { sim::set_shake(seed, 300); }
+  ~Shake() { sim::set_shake(prev); }
+};
+
+struct Run {
+  std::vector<double> losses;
+  std::vector<std::vector<float>> params;
+};
+
+// Steps of uneven batches (7, 64, 13, 30, 1 rows), then every parameter on the host.
+Run train(const std::string& device, int k, const std::string& opt) {
+  Generator g(4);
+  Tensor x = randn({115, 20}, {}, &g);
+  Tensor y = randint(0, 5, {115}, kInt64, &g);
+  DataParallel dp(mlp(9), replicas(device, k), optimizer(opt), {.check_identical = true});
+  Run r;
+  std::int64_t at = 0;
+  for (std::int64_t rows : {7, 64, 13, 30, 1}) {
+    r.losses.push_back(dp.train_step(x.slice(at, at + rows), y.slice(at, at + rows)).loss());
+    at += rows;
+  }
+  for (const Tensor& p : dp.module(0)->parameters()) r.params.push_back(p.to(Device::cpu()).to_vector<float>());
+  return r;
+}
+}  // namespace
+
+TEST_CASE("sim: DataParallel on sim:0 x 1, 2, 3 gives the CPU replicas' bits (SGD with momentum, Adam, shake on)") {
+  Shake shake(2024);
+  for (const char* opt : {"sgd", "adam"})
+    for (int k : {1, 2, 3}) {
+      CAPTURE(opt);
+      CAPTURE(k);
+      const Run cpu = train("cpu", k, opt);
+      const Run on_sim = train("sim:0", k, opt);
+      CHECK(on_sim.losses == cpu.losses);
+      CHECK(on_sim.params == cpu.params);
+    }
+}
+
+TEST_CASE("sim: the step makes the host wait for nothing - a step returns before its work has run") {
+  Shake shake(5);
+  Generator g(1);
+  Tensor x = randn({12, 20}, {}, &g);
+  Tensor y = randint(0, 5, {12}, kInt64, &g);
+  DataParallel dp(mlp(3), replicas("sim:0", 2), optimizer("sgd"));
+  dp.train_step(x, y).loss();  // warm
+  const std::uint64_t before = host_sync_count();
+  parallel::StepResult last;
+  for (int step = 0; step < 3; ++step) last = dp.train_step(x, y);
+  CHECK(host_sync_count() == before);
+  CHECK(std::isfinite(last.loss()));  // the read is the first wait
+  CHECK(host_sync_count() > before);
+}
+
+TEST_CASE("sim: sharded evaluation on sim:0 x 3 gives the CPU's outputs, every sample once") {
+  Generator g(2);
+  Tensor x = randn({10, 20}, {}, &g);
+  Tensor y = arange(10);
+  std::vector<float> outputs[2];
+  int slot = 0;
+  for (const char* device : {"cpu", "sim:0"}) {
+    DataParallel dp(mlp(1), replicas(device, 3), optimizer("sgd"));
+    std::vector<std::vector<float>> per_rank(3);
+    std::mutex mu;
+    const auto sizes = dp.evaluate_batch(x, y, [&](int rank, const Tensor& out, const Tensor&) {
+      std::vector<float> v = out.to(Device::cpu()).to_vector<float>();
+      std::lock_guard<std::mutex> lock(mu);
+      per_rank[rank] = v;
+    });
+    CHECK(sizes == std::vector<std::int64_t>{4, 3, 3});
+    for (auto& v : per_rank) outputs[slot].insert(outputs[slot].end(), v.begin(), v.end());
+    ++slot;
+  }
+  CHECK(outputs[1] == outputs[0]);
+}
+
+namespace {
+// The batch is written on the caller's stream behind a gate (a slow copy, an
+// augmentation kernel); the step is queued before the gate opens. With the
+// batch fence the replica streams wait for the write; without it they read
+// the batch's memory before it holds the batch.
+double loss_of_late_batch(bool fence) {
+  Generator g(8);
+  Tensor x = randn({16, 20}, {}, &g);
+  Tensor y = randint(0, 5, {16}, kInt64, &g);
+  const Device s0 = Device::sim(0);
+  DataParallel dp(mlp(6), replicas("sim:0", 2), optimizer("sgd"));
+  dp.set_batch_fence_for_testing(fence);
+  Tensor x_src = x.to(s0), y_dev = y.to(s0);
+  Tensor x_dev = zeros({16, 20}, TensorOptions().with_device(s0));
+  synchronize(s0);
+  std::promise<void> open;
+  std::shared_future<void> opened = open.get_future().share();
+  const Stream caller = current_stream(s0);
+  sim::enqueue(caller.handle, 0, [opened] { opened.wait(); });
+  x_dev.copy_(x_src);  // on the caller's stream, behind the gate
+  parallel::StepResult r = dp.train_step(x_dev, y_dev);
+  if (!fence) {
+    // Nothing orders the replicas after the gate: their step ends while the
+    // batch still holds zeros. (With the fence this would wait forever.)
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!r.done() && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+    CHECK(r.done());
+  }
+  open.set_value();
+  return r.loss();
+}
+}  // namespace
+
+TEST_CASE("sim: a batch written on the caller's stream - the batch fence orders the replicas after it") {
+  Shake shake(77);
+  Generator g(8);
+  Tensor x = randn({16, 20}, {}, &g);
+  Tensor y = randint(0, 5, {16}, kInt64, &g);
+  DataParallel ref(mlp(6), replicas("cpu", 2), optimizer("sgd"));
+  const double want = ref.train_step(x, y).loss();
+  CHECK(loss_of_late_batch(/*fence=*/true) == want);
+  // With the fence switched off the replicas read the zeros: another loss.
+  CHECK(loss_of_late_batch(/*fence=*/false) != want);
+}
