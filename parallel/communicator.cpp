@@ -15,6 +15,7 @@
 #include "minidp/core/ops.h"
 #include "minidp/core/stream.h"
 #include "minidp/parallel/nccl_communicator.h"
+#include "minidp/parallel/wait_sites.h"
 
 namespace minidp::parallel {
 
@@ -133,14 +134,16 @@ void InProcessCommunicator::allreduce_sum(int rank, Tensor& t) {
       // back into every rank's tensor, and marks done_[0] for the others.
       NoGradGuard ng;
       const Stream mine = stream_of(t);
-      for (int r = 1; r < size_; ++r) ready_[r].wait(mine);
+      if (!wait_skipped(WaitSite::SumInputsReady))
+        for (int r = 1; r < size_; ++r) ready_[r].wait(mine);
       for (int r = 1; r < size_; ++r) slots_[0].add_(slots_[r]);
       for (int r = 1; r < size_; ++r) slots_[r].copy_(slots_[0]);
       done_[0].record(mine);
     }
   }
   barrier_.arrive_and_wait();
-  if (size_ > 1 && rank != 0 && !t.device().is_cpu()) done_[0].wait(stream_of(t));  // the sum has landed
+  if (size_ > 1 && rank != 0 && !t.device().is_cpu() && !wait_skipped(WaitSite::SumLanded))
+    done_[0].wait(stream_of(t));  // the sum has landed
 }
 
 void InProcessCommunicator::broadcast(int rank, Tensor& t, int root) {

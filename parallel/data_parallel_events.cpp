@@ -5,6 +5,7 @@
 
 #include "minidp/core/stream.h"
 #include "minidp/parallel/data_parallel.h"
+#include "minidp/parallel/wait_sites.h"
 
 namespace minidp::parallel {
 
@@ -40,12 +41,12 @@ Event& DataParallel::batch_event(const Device& d) {
 }
 
 void DataParallel::wait_batch(const Stream& s) {
-  if (!fence_batch_) return;
+  if (!fence_batch_ || wait_skipped(WaitSite::BatchReady)) return;
   for (const Device& d : batch_devices_) batch_event(d).wait(s);
 }
 
 void DataParallel::release_batch(detail::StepEvents& ev) {
-  if (!fence_batch_) return;
+  if (!fence_batch_ || wait_skipped(WaitSite::BatchRelease)) return;
   for (const Device& d : batch_devices_) {
     DeviceGuard dg(d);
     const Stream caller = current_stream(d);
