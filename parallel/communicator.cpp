@@ -98,7 +98,7 @@ void InProcessCommunicator::publish(int rank, const Tensor& t) {
   slots_[rank] = t;
   barrier_.arrive_and_wait();
   const Tensor& first = slots_[0];
-  MINIDP_CHECK(t.shape() == first.shape() && t.dtype() == first.dtype() && t.device() == first.device(),
+  MINIDP_CHECK(t.shape() == first.shape() && t.dtype() == first.dtype() && t.device().type == first.device().type,
                "communicator: rank ", rank, " passed ", t.describe(), " but rank 0 passed ", first.describe());
 }
 
@@ -129,14 +129,15 @@ void InProcessCommunicator::allreduce_sum(int rank, Tensor& t) {
       const std::int64_t lo = std::min(n, rank * per), hi = std::min(n, lo + per);
       visit_dtype(t.dtype(), [&](auto tag) { sum_chunk<decltype(tag)>(slots_, lo, hi); });
     } else if (rank == 0) {
-      // Replicas sharing one GPU: rank 0's stream waits for every rank's
-      // input, adds them into its own tensor in rank order, copies the sum
-      // back into every rank's tensor, and marks done_[0] for the others.
+      // Replicas sharing one GPU (or on devices without NCCL): rank 0's
+      // stream waits for every rank's input, adds them into its own tensor in
+      // rank order, copies the sum back into every rank's tensor, and marks
+      // done_[0] for the others.
       NoGradGuard ng;
       const Stream mine = stream_of(t);
       if (!wait_skipped(WaitSite::SumInputsReady))
         for (int r = 1; r < size_; ++r) ready_[r].wait(mine);
-      for (int r = 1; r < size_; ++r) slots_[0].add_(slots_[r]);
+      for (int r = 1; r < size_; ++r) slots_[0].add_(slots_[r].to(t.device()));  // a copy if on another device
       for (int r = 1; r < size_; ++r) slots_[r].copy_(slots_[0]);
       done_[0].record(mine);
     }
@@ -184,6 +185,11 @@ std::unique_ptr<Communicator> make_communicator(const std::vector<Device>& devic
   MINIDP_CHECK(!devices.empty(), "make_communicator: no devices");
   const bool all_same = std::all_of(devices.begin(), devices.end(), [&](const Device& d) { return d == devices[0]; });
   if (all_same) return std::make_unique<InProcessCommunicator>(static_cast<int>(devices.size()));
+  // Devices of one kind that NCCL does not serve (simulated GPUs): rank 0's
+  // stream sums, as for replicas that share a device, copying across devices.
+  const bool one_kind = std::all_of(devices.begin(), devices.end(), [&](const Device& d) { return d.type == devices[0].type; });
+  if (one_kind && !devices[0].is_cpu() && !devices[0].is_cuda())
+    return std::make_unique<InProcessCommunicator>(static_cast<int>(devices.size()));
   bool distinct_gpus = true;
   for (std::size_t i = 0; i < devices.size(); ++i)
     for (std::size_t j = 0; j < i; ++j) distinct_gpus = distinct_gpus && devices[i] != devices[j];

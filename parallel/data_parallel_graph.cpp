@@ -118,7 +118,8 @@ bool DataParallel::graph_eligible(const Tensor& inputs, const Tensor& labels) {
   if (!opts_.cuda_graph) return false;
   if (world_ != nullptr) return note_once("steps of DistributedDataParallel run eagerly"), false;
   const Device dev = replicas_[0].device;
-  if (!dev.is_cuda()) return note_once("CPU replicas run eagerly"), false;
+  if (!dev.is_cuda())
+    return note_once("replicas on " + dev.str() + " run eagerly (graphs are captured on CUDA GPUs)"), false;
   for (const Replica& r : replicas_)
     if (r.device != dev)
       return note_once("replicas on several GPUs (NCCL sums) run eagerly; capture needs every replica on one GPU"),

@@ -264,17 +264,41 @@ float event_elapsed_ms(void* start, void* end) {
   return std::chrono::duration<float, std::milli>(b->time - a->time).count();
 }
 
+// Each block starts 64 bytes before the address handed out, where its size is
+// kept (no map, no lock: frees run on the stream workers, and a lock they
+// shared would order them behind the scenes).
+namespace {
+constexpr std::size_t kHeader = 64;
+std::atomic<std::size_t> g_in_use[kMaxDevices], g_peak[kMaxDevices];
+}  // namespace
+
 void* device_malloc(std::size_t nbytes, int device) {
   MINIDP_CHECK(device >= 0 && device < kMaxDevices, "sim: no device sim:", device);
   read_shake_env();
   const std::size_t rounded = (std::max<std::size_t>(nbytes, 1) + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, rounded);
-  MINIDP_CHECK(p != nullptr, "sim:", device, ": out of memory allocating ", nbytes, " bytes");
-  if (g_shake_seed.load() != 0) std::memset(p, 0xFF, rounded);  // NaN as float: a read of unwritten memory shows
-  return p;
+  auto* base = static_cast<char*>(std::aligned_alloc(64, kHeader + rounded));
+  MINIDP_CHECK(base != nullptr, "sim:", device, ": out of memory allocating ", nbytes, " bytes");
+  std::memcpy(base, &rounded, sizeof rounded);
+  const std::size_t now = g_in_use[device].fetch_add(rounded, std::memory_order_relaxed) + rounded;
+  std::size_t peak = g_peak[device].load(std::memory_order_relaxed);
+  while (now > peak && !g_peak[device].compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+  }
+  if (g_shake_seed.load() != 0) std::memset(base + kHeader, 0xFF, rounded);  // NaN as float: unwritten reads show
+  return base + kHeader;
 }
 
-void device_free(void* ptr, int /*device*/) noexcept { std::free(ptr); }
+void device_free(void* ptr, int device) noexcept {
+  if (ptr == nullptr) return;
+  char* base = static_cast<char*>(ptr) - kHeader;
+  std::size_t rounded;
+  std::memcpy(&rounded, base, sizeof rounded);
+  if (device >= 0 && device < kMaxDevices) g_in_use[device].fetch_sub(rounded, std::memory_order_relaxed);
+  std::free(base);
+}
+
+std::size_t bytes_in_use(int device) { return g_in_use[device].load(std::memory_order_relaxed); }
+std::size_t bytes_peak(int device) { return g_peak[device].load(std::memory_order_relaxed); }
+void reset_bytes_peak(int device) { g_peak[device] = g_in_use[device].load(std::memory_order_relaxed); }
 
 void copy_to_device(void* dst, const void* src, std::size_t nbytes, bool pinned, void* stream, int device) {
   auto q = queue_of(stream, device);

@@ -58,6 +58,10 @@ float event_elapsed_ms(void* start, void* end);
 // ---- memory and copies
 void* device_malloc(std::size_t nbytes, int device);  // NaN-filled under shake
 void device_free(void* ptr, int device) noexcept;
+// Bytes of device memory held by tensors now, and the most since start or reset.
+std::size_t bytes_in_use(int device);
+std::size_t bytes_peak(int device);
+void reset_bytes_peak(int device);
 // Host -> device on `stream`: asynchronous from pinned memory (the caller keeps
 // the source alive until the copy ran), blocking from pageable memory.
 void copy_to_device(void* dst, const void* src, std::size_t nbytes, bool pinned, void* stream, int device);

@@ -78,6 +78,30 @@ TEST_CASE("sim: DataParallel on sim:0 x 1, 2, 3 gives the CPU replicas' bits (SG
     }
 }
 
+TEST_CASE("sim: DataParallel on several simulated GPUs (sim:0,sim:1 and sim:0,sim:1,sim:2) gives the CPU replicas' bits") {
+  Shake shake(99);
+  for (int k : {2, 3}) {
+    CAPTURE(k);
+    std::string devices = "sim:0";
+    for (int i = 1; i < k; ++i) devices += ",sim:" + std::to_string(i);
+    const Run cpu = train("cpu", k, "sgd");
+    Generator g(4);
+    Tensor x = randn({115, 20}, {}, &g);
+    Tensor y = randint(0, 5, {115}, kInt64, &g);
+    DataParallel dp(mlp(9), parallel::parse_replicas(devices), optimizer("sgd"), {.check_identical = true});
+    Run r;
+    std::int64_t at = 0;
+    for (std::int64_t rows : {7, 64, 13, 30, 1}) {
+      r.losses.push_back(dp.train_step(x.slice(at, at + rows), y.slice(at, at + rows)).loss());
+      at += rows;
+    }
+    for (int rank = 0; rank < k; ++rank) CHECK(dp.module(rank)->parameters()[0].device() == Device::sim(rank));
+    for (const Tensor& p : dp.module(k - 1)->parameters()) r.params.push_back(p.to(Device::cpu()).to_vector<float>());
+    CHECK(r.losses == cpu.losses);
+    CHECK(r.params == cpu.params);
+  }
+}
+
 TEST_CASE("sim: the step makes the host wait for nothing - a step returns before its work has run") {
   Shake shake(5);
   Generator g(1);
