@@ -9,6 +9,7 @@
 
 #include "minidp/core/autograd.h"
 #include "minidp/core/error.h"
+#include "minidp/kernels/cuda/allocator.h"
 #include "minidp/kernels/cuda/runtime.h"
 #include "minidp/kernels/sim/runtime.h"
 
@@ -141,6 +142,52 @@ float Event::elapsed_ms(const Event& end) const {
 }
 
 void stream_wait_event(const Stream& s, const Event& e) { e.wait(s); }
+
+void begin_capture(const Stream& s) {
+  MINIDP_CHECK(!s.device.is_cpu(), "begin_capture: the CPU has no graphs (a stream on ", s.device.str(), ")");
+  if (s.device.is_sim()) return sim::stream_begin_capture(s.handle, s.device.index);
+  cu::stream_begin_capture(s.handle, s.device.index);
+}
+
+void* end_capture(const Stream& s) {
+  if (s.device.is_sim()) return sim::stream_end_capture(s.handle, s.device.index);
+  return cu::stream_end_capture(s.handle, s.device.index);
+}
+
+void abort_capture(const Stream& s) noexcept {
+  if (s.device.is_sim()) sim::stream_abort_capture(s.handle, s.device.index);
+  else if (s.device.is_cuda()) cu::stream_abort_capture(s.handle, s.device.index);
+}
+
+void launch_graph(void* graph, const Stream& s) {
+  if (s.device.is_sim()) return sim::graph_launch(graph, s.handle, s.device.index);
+  cu::graph_launch(graph, s.handle, s.device.index);
+}
+
+void destroy_graph(void* graph, const Stream& launched_on) noexcept {
+  if (graph == nullptr) return;
+  try {  // its last replay must be over before its memory goes
+    if (launched_on.device.is_sim()) sim::stream_synchronize(launched_on.handle, launched_on.device.index);
+    else cu::stream_synchronize(launched_on.handle, launched_on.device.index);
+  } catch (...) {
+    // an error of the replay's kernels: reported by the stream's next synchronisation
+  }
+  if (launched_on.device.is_sim()) sim::graph_destroy(graph);
+  else cu::graph_destroy(graph, launched_on.device.index);
+}
+
+std::uint64_t create_graph_pool(const Device& d) {
+  return d.is_cuda() ? kernels::cuda::create_private_pool(d.index) : 0;
+}
+void begin_graph_pool(const Stream& s, std::uint64_t pool) {
+  if (s.device.is_cuda()) kernels::cuda::begin_pool_capture(s.device.index, s.handle, pool);
+}
+void end_graph_pool(const Stream& s) noexcept {
+  if (s.device.is_cuda()) kernels::cuda::end_pool_capture(s.device.index, s.handle);
+}
+void release_graph_pool(const Device& d, std::uint64_t pool) noexcept {
+  if (d.is_cuda()) kernels::cuda::release_private_pool(d.index, pool);
+}
 
 Tensor pin_memory(const Tensor& t) {
   MINIDP_CHECK(t.device().is_cpu(), "pin_memory: expected a host tensor, got ", t.describe());

@@ -102,6 +102,26 @@ class Event {
 // `s` waits for the work captured by `e` (same as e.wait(s)).
 void stream_wait_event(const Stream& s, const Event& e);
 
+// ---- graphs (stream capture): a CUDA graph on a GPU, recorded queues on a
+// simulated one (kernels/sim/runtime.h). Work queued on `s` between begin and
+// end — and on streams that join by waiting on an event recorded on `s` — is
+// recorded, not run; launch_graph replays it on a stream. The parallel layer
+// (parallel/data_parallel_graph.cpp) uses only these.
+void begin_capture(const Stream& s);
+void* end_capture(const Stream& s);
+void abort_capture(const Stream& s) noexcept;  // a capture that failed half-way: thrown away
+void launch_graph(void* graph, const Stream& s);
+// Waits for `launched_on` (its last replay; not counted as a step's host
+// sync), then frees the graph.
+void destroy_graph(void* graph, const Stream& launched_on) noexcept;
+// A graph's private memory pool: allocations on `s` come from `pool` between
+// begin and end (a replay writes exactly there). On a simulated GPU the
+// recorded work holds its memory itself, and these do nothing.
+std::uint64_t create_graph_pool(const Device& d);
+void begin_graph_pool(const Stream& s, std::uint64_t pool);
+void end_graph_pool(const Stream& s) noexcept;
+void release_graph_pool(const Device& d, std::uint64_t pool) noexcept;
+
 // A copy of host tensor `t` in page-locked memory (contiguous, same dtype and
 // shape, not part of the autograd graph). Without a visible GPU there is
 // nothing to pin for, and `t` itself is returned.

@@ -11,8 +11,6 @@
 
 #include "minidp/core/autograd.h"
 #include "minidp/core/stream.h"
-#include "minidp/kernels/cuda/allocator.h"
-#include "minidp/kernels/cuda/runtime.h"
 #include "minidp/nn/module.h"
 #include "minidp/parallel/data_parallel.h"
 #include "minidp/parallel/shards.h"
@@ -46,9 +44,9 @@ struct DataParallel::StepGraphs {
   static constexpr int kMaxGraphs = 8;  // batch shapes held at once; more run eagerly
 
   struct Graph {
-    void* exec = nullptr;  // cudaGraphExec_t
-    int device = 0;
-    void* stream = nullptr;           // where it is replayed (replica 0's stream)
+    void* exec = nullptr;  // the executable graph (cudaGraphExec_t on a GPU)
+    Device device;
+    Stream stream;                    // where it is replayed (replica 0's stream)
     std::uint64_t pool = 0;           // its private memory pool
     std::vector<Tensor> x, y;         // per replica: the static inputs the graph reads (copied in before a replay)
     std::vector<Tensor> loss;         // per replica: the loss sum the graph writes (undefined: empty shard)
@@ -60,19 +58,12 @@ struct DataParallel::StepGraphs {
     Graph& operator=(const Graph&) = delete;
     ~Graph() {
       // Its last replay must be over before its memory goes (the cudaFree
-      // below would wait for it too; this makes the order explicit).
-      if (exec != nullptr) {
-        try {
-          kernels::cuda::stream_synchronize(stream, device);
-        } catch (...) {
-          // an error of the replay's kernels: reported by the stream's next synchronisation
-        }
-      }
-      kernels::cuda::graph_destroy(exec, device);
+      // below would wait for it too; destroy_graph makes the order explicit).
+      destroy_graph(exec, stream);
       x.clear();
       y.clear();
       loss.clear();  // back to the private pool, which then goes whole
-      kernels::cuda::release_private_pool(device, pool);
+      release_graph_pool(device, pool);
     }
   };
   struct Slot {
@@ -118,8 +109,7 @@ bool DataParallel::graph_eligible(const Tensor& inputs, const Tensor& labels) {
   if (!opts_.cuda_graph) return false;
   if (world_ != nullptr) return note_once("steps of DistributedDataParallel run eagerly"), false;
   const Device dev = replicas_[0].device;
-  if (!dev.is_cuda())
-    return note_once("replicas on " + dev.str() + " run eagerly (graphs are captured on CUDA GPUs)"), false;
+  if (dev.is_cpu()) return note_once("CPU replicas run eagerly"), false;
   for (const Replica& r : replicas_)
     if (r.device != dev)
       return note_once("replicas on several GPUs (NCCL sums) run eagerly; capture needs every replica on one GPU"),
@@ -165,7 +155,7 @@ bool DataParallel::graph_step(const Tensor& inputs, const Tensor& labels, const 
   // of them changed since, it is dropped (its private memory with it) and the
   // shape warms up and is captured again — never replayed into freed memory.
   const std::uint64_t version = nn::state_version();
-  const bool tf32 = kernels::cuda::allow_tf32();
+  const bool tf32 = allow_tf32();
   if (slot.graph) {
     const char* stale = nullptr;
     if (slot.graph->lr != lrs)
@@ -195,12 +185,12 @@ bool DataParallel::graph_step(const Tensor& inputs, const Tensor& labels, const 
   if (!slot.graph) {
     // ---- capture
     auto g = std::make_unique<StepGraphs::Graph>();
-    g->device = dev.index;
-    g->stream = replicas_[0].stream.handle;
+    g->device = dev;
+    g->stream = replicas_[0].stream;
     g->lr = lrs;
     g->state_version = version;
     g->tf32 = tf32;
-    g->pool = kernels::cuda::create_private_pool(dev.index);
+    g->pool = create_graph_pool(dev);
     g->loss.resize(size());
     {
       DeviceGuard dg(dev);
@@ -222,10 +212,10 @@ bool DataParallel::graph_step(const Tensor& inputs, const Tensor& labels, const 
       DataParallel& dp;
       const StepGraphs::Graph& g;
       PoolScope(DataParallel& d, const StepGraphs::Graph& gr) : dp(d), g(gr) {
-        for (const Replica& r : dp.replicas_) kernels::cuda::begin_pool_capture(g.device, r.stream.handle, g.pool);
+        for (const Replica& r : dp.replicas_) begin_graph_pool(r.stream, g.pool);
       }
       ~PoolScope() {
-        for (const Replica& r : dp.replicas_) kernels::cuda::end_pool_capture(g.device, r.stream.handle);
+        for (const Replica& r : dp.replicas_) end_graph_pool(r.stream);
       }
     };
     // The capture runs the step's host code, optimizer.step() included, but
@@ -250,7 +240,7 @@ bool DataParallel::graph_step(const Tensor& inputs, const Tensor& labels, const 
         bool capturing = false;
         try {
           if (rank == 0) {
-            kernels::cuda::stream_begin_capture(r.stream.handle, r.device.index);
+            begin_capture(r.stream);
             capturing = true;
             G.fork_join[0].record(r.stream);
           }
@@ -264,10 +254,10 @@ bool DataParallel::graph_step(const Tensor& inputs, const Tensor& labels, const 
           if (rank == 0) {
             for (int o = 1; o < size(); ++o) G.fork_join[o].wait(r.stream);  // joined back
             capturing = false;
-            g->exec = kernels::cuda::stream_end_capture(r.stream.handle, r.device.index);
+            g->exec = end_capture(r.stream);
           }
         } catch (...) {
-          if (capturing) kernels::cuda::stream_abort_capture(r.stream.handle, r.device.index);
+          if (capturing) abort_capture(r.stream);
           throw;
         }
       });
@@ -301,7 +291,7 @@ bool DataParallel::graph_step(const Tensor& inputs, const Tensor& labels, const 
       G.inputs_ready[rank].wait(s0);
     }
   }
-  kernels::cuda::graph_launch(g.exec, s0.handle, dev.index);
+  launch_graph(g.exec, s0);
   G.done.record(s0);
   for (int rank = 0; rank < size(); ++rank) {
     const Stream& s = replicas_[rank].stream;

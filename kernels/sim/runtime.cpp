@@ -38,6 +38,51 @@ void read_shake_env() {
   });
 }
 
+class Queue;
+struct Capture;
+
+// A position in a queue (an event's record). Inside a capture it is a node of
+// the graph instead: `capture` is set and `id` numbers it in the graph.
+struct Mark {
+  std::shared_ptr<Queue> queue;
+  std::uint64_t at = 0;
+  Clock::time_point time{};  // written by the marker task, read after it ran
+  std::weak_ptr<Capture> capture;
+  int id = -1;
+};
+
+// What a capture records per stream (a branch of the graph).
+struct Op {
+  enum Kind { Task, Record, WaitInCapture, WaitOutside } kind = Task;
+  std::function<void()> task;     // Task
+  int mark = -1;                  // Record / WaitInCapture: the mark's id in the capture
+  std::shared_ptr<Mark> outside;  // WaitOutside: an event recorded before the capture
+};
+
+struct Capture {
+  std::mutex mu;
+  Queue* origin = nullptr;
+  std::vector<Queue*> order;  // branches in the order they joined (origin first)
+  std::vector<std::vector<Op>> branches;
+  std::vector<std::shared_ptr<Mark>> marks;
+  std::vector<Op>& branch(Queue* q) {
+    for (std::size_t i = 0; i < order.size(); ++i)
+      if (order[i] == q) return branches[i];
+    order.push_back(q);
+    branches.emplace_back();
+    return branches.back();
+  }
+  void append(Queue* q, Op op) {
+    std::lock_guard<std::mutex> lock(mu);
+    branch(q).push_back(std::move(op));
+  }
+};
+
+struct Graph {
+  std::vector<std::vector<Op>> branches;
+  std::vector<std::shared_ptr<Mark>> marks;
+};
+
 // One stream: an ordered queue and the thread that runs it. `enqueued` counts
 // tasks ever queued, `completed` tasks finished: an event is a value of
 // `enqueued`, reached when `completed` gets there.
@@ -50,7 +95,14 @@ class Queue : public std::enable_shared_from_this<Queue> {
 
   int device() const { return device_; }
 
+  // Queues `task`, or records it when the stream is being captured (then 0).
   std::uint64_t push(std::function<void()> task) {
+    if (auto c = capture()) {
+      Op op;
+      op.task = std::move(task);
+      c->append(this, std::move(op));
+      return 0;
+    }
     std::uint64_t at;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -75,6 +127,7 @@ class Queue : public std::enable_shared_from_this<Queue> {
   }
   // The host waits for everything queued so far, then hears of a kernel's error.
   void drain_and_raise() {
+    check_not_capturing("a host synchronisation");
     wait_until(position());
     std::exception_ptr e;
     {
@@ -82,6 +135,19 @@ class Queue : public std::enable_shared_from_this<Queue> {
       e = std::exchange(error_, nullptr);
     }
     if (e) std::rethrow_exception(e);
+  }
+  std::shared_ptr<Capture> capture() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return capture_;
+  }
+  void set_capture(std::shared_ptr<Capture> c) {
+    std::lock_guard<std::mutex> lock(mu_);
+    capture_ = std::move(c);
+  }
+  // A host wait on this stream: not while it is captured (CUDA refuses it too).
+  void check_not_capturing(const char* what) {
+    MINIDP_CHECK(!capture(), what, " on a stream of sim:", device_, " that is being captured into a graph: ",
+                 "a capture records work, nothing runs until the graph is replayed, so the host cannot wait for it");
   }
   void stop() {
     {
@@ -132,6 +198,7 @@ class Queue : public std::enable_shared_from_this<Queue> {
   std::uint64_t enqueued_ = 0, completed_ = 0;
   bool stopping_ = false;
   std::exception_ptr error_;
+  std::shared_ptr<Capture> capture_;
   std::mt19937_64 rng_;  // used by the worker only
   std::thread worker_;
 };
@@ -182,11 +249,6 @@ std::shared_ptr<Queue> queue_of(void* stream, int device) {
   return q;
 }
 
-struct Mark {
-  std::shared_ptr<Queue> queue;
-  std::uint64_t at = 0;
-  Clock::time_point time{};  // written by the marker task, read after it ran
-};
 struct SimEvent {
   int device;
   std::mutex mu;
@@ -234,7 +296,18 @@ void event_record(void* event, void* stream, int device) {
   auto* e = static_cast<SimEvent*>(event);
   auto mark = std::make_shared<Mark>();
   mark->queue = queue_of(stream, device);
-  mark->at = mark->queue->push([mark] { mark->time = Clock::now(); });
+  if (auto c = mark->queue->capture()) {  // a node of the graph
+    std::lock_guard<std::mutex> lock(c->mu);
+    mark->capture = c;
+    mark->id = static_cast<int>(c->marks.size());
+    c->marks.push_back(mark);
+    Op op;
+    op.kind = Op::Record;
+    op.mark = mark->id;
+    c->branch(mark->queue.get()).push_back(std::move(op));
+  } else {
+    mark->at = mark->queue->push([mark] { mark->time = Clock::now(); });
+  }
   std::lock_guard<std::mutex> lock(e->mu);
   e->mark = std::move(mark);
 }
@@ -243,18 +316,40 @@ void stream_wait_event(void* stream, void* event, int device) {
   std::shared_ptr<Mark> mark = static_cast<SimEvent*>(event)->get();
   if (!mark) return;
   auto q = queue_of(stream, device);
+  if (mark->id >= 0) {  // recorded inside a capture: an edge of that graph
+    auto c = mark->capture.lock();
+    if (!c || c->origin == nullptr) return;  // the capture is over: nothing of it will ever run eagerly
+    auto mine = q->capture();
+    MINIDP_CHECK(!mine || mine == c, "sim:", device, ": a stream of one capture waits on an event of another");
+    if (!mine) q->set_capture(c);  // the stream joins the capture (a fork)
+    Op op;
+    op.kind = Op::WaitInCapture;
+    op.mark = mark->id;
+    c->append(q.get(), std::move(op));
+    return;
+  }
+  if (auto c = q->capture()) {  // captured, waiting on work from before the capture
+    Op op;
+    op.kind = Op::WaitOutside;
+    op.outside = mark;
+    c->append(q.get(), std::move(op));
+    return;
+  }
   if (q == mark->queue) return;  // one queue runs in order
   q->push([mark] { mark->queue->wait_until(mark->at); });
 }
 
 void event_synchronize(void* event) {
   std::shared_ptr<Mark> mark = static_cast<SimEvent*>(event)->get();
-  if (mark) mark->queue->wait_until(mark->at);
+  if (!mark) return;
+  MINIDP_CHECK(mark->id < 0 || mark->capture.expired(), "Event::synchronize on an event recorded inside a graph ",
+               "capture: nothing of it runs until the graph is replayed");
+  if (mark->id < 0) mark->queue->wait_until(mark->at);
 }
 
 bool event_query(void* event) {
   std::shared_ptr<Mark> mark = static_cast<SimEvent*>(event)->get();
-  return !mark || mark->queue->reached(mark->at);
+  return !mark || mark->id >= 0 || mark->queue->reached(mark->at);
 }
 
 float event_elapsed_ms(void* start, void* end) {
@@ -302,12 +397,14 @@ void reset_bytes_peak(int device) { g_peak[device] = g_in_use[device].load(std::
 
 void copy_to_device(void* dst, const void* src, std::size_t nbytes, bool pinned, void* stream, int device) {
   auto q = queue_of(stream, device);
+  if (!pinned) q->check_not_capturing("a copy from pageable host memory (it blocks the host)");
   const std::uint64_t at = q->push([=] { std::memcpy(dst, src, nbytes); });
   if (!pinned) q->wait_until(at);  // pageable: the host's buffer is free again when this returns
 }
 
 void copy_to_host(void* dst, const void* src, std::size_t nbytes, void* stream, int device) {
   auto q = queue_of(stream, device);
+  q->check_not_capturing("a copy to the host");
   q->push([=] { std::memcpy(dst, src, nbytes); });
   q->drain_and_raise();
 }
@@ -319,6 +416,8 @@ void copy_peer(void* dst, int dst_device, void* dst_stream, const void* src, int
     d->push([=] { std::memcpy(dst, src, nbytes); });
     return;
   }
+  d->check_not_capturing("a copy between two streams");
+  s->check_not_capturing("a copy between two streams");
   const std::uint64_t src_ready = s->position();
   const std::uint64_t copied = d->push([=] {
     s->wait_until(src_ready);
@@ -326,6 +425,110 @@ void copy_peer(void* dst, int dst_device, void* dst_stream, const void* src, int
   });
   s->push([d, copied] { d->wait_until(copied); });  // the source is not overwritten before the copy read it
 }
+
+// ---------------------------------------------------------------- graphs
+void stream_begin_capture(void* stream, int device) {
+  auto q = queue_of(stream, device);
+  MINIDP_CHECK(stream != nullptr, "sim: capture needs a stream of its own (create_stream), not the default stream");
+  MINIDP_CHECK(!q->capture(), "sim:", device, ": the stream is already being captured");
+  auto c = std::make_shared<Capture>();
+  c->origin = q.get();
+  c->branch(q.get());
+  q->set_capture(std::move(c));
+}
+
+namespace {
+// Ends the capture `q` began: every stream leaves it. Returns it.
+std::shared_ptr<Capture> detach(const std::shared_ptr<Queue>& q) {
+  auto c = q->capture();
+  if (!c) return c;
+  std::vector<Queue*> members;
+  {
+    std::lock_guard<std::mutex> lock(c->mu);
+    members = c->order;
+    c->origin = nullptr;
+  }
+  for (Queue* m : members) m->set_capture(nullptr);
+  return c;
+}
+}  // namespace
+
+void* stream_end_capture(void* stream, int device) {
+  auto q = queue_of(stream, device);
+  auto c = q->capture();
+  MINIDP_CHECK(c && c->origin == q.get(), "sim:", device, ": end of a capture this stream did not begin");
+  detach(q);
+  // Every stream that joined must have been joined back: its last op a record
+  // that the capturing stream waits on (as cudaStreamEndCapture demands).
+  for (std::size_t b = 1; b < c->branches.size(); ++b) {
+    const auto& ops = c->branches[b];
+    bool joined = false;
+    if (!ops.empty() && ops.back().kind == Op::Record)
+      for (const Op& o : c->branches[0]) joined = joined || (o.kind == Op::WaitInCapture && o.mark == ops.back().mark);
+    MINIDP_CHECK(joined, "sim:", device, ": a stream joined the capture and was not joined back before its end ",
+                 "(record an event on it and make the capturing stream wait on it)");
+  }
+  auto* g = new Graph;
+  g->branches = std::move(c->branches);
+  g->marks = std::move(c->marks);
+  return g;
+}
+
+void stream_abort_capture(void* stream, int device) noexcept {
+  try {
+    detach(queue_of(stream, device));
+  } catch (...) {
+  }
+}
+
+bool stream_capturing(void* stream, int device) { return queue_of(stream, device)->capture() != nullptr; }
+
+namespace {
+// Runs a graph on the calling worker: each branch in order, a branch waiting
+// at an edge until the branch it waits on has recorded that mark.
+void run_graph(const Graph& g, std::mt19937_64& rng) {
+  std::vector<std::size_t> at(g.branches.size(), 0);
+  std::vector<bool> reached(g.marks.size(), false);
+  const bool shake = g_shake_seed.load(std::memory_order_relaxed) != 0;
+  const int max_us = std::max(1, g_shake_delay_us.load(std::memory_order_relaxed));
+  while (true) {
+    bool progress = false, finished = true;
+    for (std::size_t b = 0; b < g.branches.size(); ++b) {
+      const auto& ops = g.branches[b];
+      while (at[b] < ops.size()) {
+        const Op& op = ops[at[b]];
+        if (op.kind == Op::WaitInCapture && !reached[op.mark]) break;
+        if (op.kind == Op::Task) {
+          if (shake) std::this_thread::sleep_for(std::chrono::microseconds(rng() % static_cast<unsigned>(max_us)));
+          op.task();
+        } else if (op.kind == Op::Record) {
+          reached[op.mark] = true;
+          g.marks[op.mark]->time = Clock::now();
+        } else if (op.kind == Op::WaitOutside) {
+          op.outside->queue->wait_until(op.outside->at);
+        }
+        ++at[b];
+        progress = true;
+      }
+      finished = finished && at[b] == ops.size();
+    }
+    if (finished) return;
+    MINIDP_CHECK(progress, "sim graph: its branches wait on each other forever (a dependency cycle)");
+  }
+}
+}  // namespace
+
+void graph_launch(void* graph, void* stream, int device) {
+  MINIDP_CHECK(graph != nullptr, "sim: graph_launch of no graph");
+  auto q = queue_of(stream, device);
+  MINIDP_CHECK(!q->capture(), "sim:", device, ": launching a graph inside a capture");
+  const auto* g = static_cast<const Graph*>(graph);
+  q->push([g, rng = std::mt19937_64(g_shake_seed.load() ^ reinterpret_cast<std::uintptr_t>(g))]() mutable {
+    run_graph(*g, rng);
+  });
+}
+
+void graph_destroy(void* graph) noexcept { delete static_cast<Graph*>(graph); }
 
 void set_shake(std::uint64_t seed, int max_delay_us) {
   read_shake_env();

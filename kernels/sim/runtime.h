@@ -72,6 +72,22 @@ void copy_to_host(void* dst, const void* src, std::size_t nbytes, void* stream, 
 void copy_peer(void* dst, int dst_device, void* dst_stream, const void* src, int src_device, void* src_stream,
                std::size_t nbytes);
 
+// ---- graphs. While a stream is captured, what is queued on it is recorded,
+// not run — and so is what is queued on any stream that joins the capture by
+// waiting on an event recorded in it (every such stream must be joined back:
+// its last recorded event waited on by the capturing stream before the end).
+// A replay (graph_launch) runs the recorded work again on the launching
+// stream's worker, with the same tensors (the same addresses), honouring
+// every event between the branches. As strict as CUDA: a host wait on a
+// capturing stream or device (synchronize, item, a copy to the host), or a
+// blocking copy from pageable memory, raises a minidp::Error.
+void stream_begin_capture(void* stream, int device);
+void* stream_end_capture(void* stream, int device);  // the graph
+void stream_abort_capture(void* stream, int device) noexcept;
+bool stream_capturing(void* stream, int device);
+void graph_launch(void* graph, void* stream, int device);
+void graph_destroy(void* graph) noexcept;
+
 // ---- shake
 // seed 0: off. Also read once from MINIDP_SIM_SHAKE. Delays are up to
 // `max_delay_us` microseconds, drawn per stream from the seed.

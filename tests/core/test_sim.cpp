@@ -188,3 +188,91 @@ TEST_CASE("sim: a kernel's error is raised at the next synchronize of its stream
   synchronize(s);  // reported once
   destroy_stream(s);
 }
+
+TEST_CASE("sim graph: a capture records instead of running, and each replay runs the recording again") {
+  Shake shake(21);
+  Stream s = create_stream(S0);
+  Tensor x = zeros({4}, TensorOptions().with_device(S0));
+  synchronize(S0);
+  void* graph = nullptr;
+  {
+    StreamGuard g(s);
+    begin_capture(s);
+    x.add_(full(x.shape(), 1.0, x.options()));  // recorded, not run
+    x.mul_(2.0);
+    graph = end_capture(s);
+  }
+  CHECK(host(x) == std::vector<float>(4, 0.0f));  // nothing ran
+  for (int i = 0; i < 3; ++i) launch_graph(graph, s);
+  synchronize(s);
+  CHECK(host(x) == std::vector<float>(4, 14.0f));  // ((0 + 1) * 2 + 1) * 2 + 1) * 2
+  destroy_graph(graph, s);
+  destroy_stream(s);
+}
+
+TEST_CASE("sim graph: a capture is as strict as CUDA's - host waits raise, joined streams must be joined back") {
+  Stream s = create_stream(S0), t = create_stream(S0);
+  Tensor x = ones({4}, TensorOptions().with_device(S0));
+  synchronize(S0);
+  {
+    StreamGuard g(s);
+    begin_capture(s);
+    Tensor y = mul(x, 3.0);
+    CHECK_THROWS_WITH_AS(sum(y).item(), doctest::Contains("being captured into a graph"), Error);
+    CHECK_THROWS_WITH_AS(synchronize(s), doctest::Contains("being captured into a graph"), Error);
+    CHECK_THROWS_WITH_AS(y.to(Device::cpu()), doctest::Contains("a copy to the host"), Error);
+    CHECK_THROWS_WITH_AS(y.copy_(ones({4})), doctest::Contains("pageable host memory"), Error);
+    // Another stream joins through an event and is never joined back.
+    Event fork;
+    fork.record(s);
+    fork.wait(t);
+    {
+      StreamGuard gt(t);
+      x.add_(full(x.shape(), 1.0, x.options()));
+    }
+    CHECK_THROWS_WITH_AS(end_capture(s), doctest::Contains("not joined back"), Error);
+  }
+  abort_capture(s);  // nothing is left capturing: the streams work eagerly again
+  {
+    StreamGuard g(s);
+    x.add_(full(x.shape(), 1.0, x.options()));
+  }
+  synchronize(s);
+  CHECK(host(x) == std::vector<float>(4, 2.0f));  // the recorded add never ran
+  destroy_stream(s);
+  destroy_stream(t);
+}
+
+TEST_CASE("sim graph: two streams forked and joined in a capture keep their order at every replay") {
+  Shake shake(22);
+  Stream s = create_stream(S0), t = create_stream(S0);
+  Tensor a = zeros({64}, TensorOptions().with_device(S0)), b = zeros({64}, TensorOptions().with_device(S0));
+  synchronize(S0);
+  void* graph = nullptr;
+  {
+    StreamGuard gs(s);
+    begin_capture(s);
+    a.add_(full(a.shape(), 1.0, a.options()));  // s writes a
+    Event fork, join;
+    fork.record(s);
+    fork.wait(t);
+    {
+      StreamGuard gt(t);
+      b.copy_(a);  // t reads a: after s's write (the fork)
+      b.mul_(10.0);
+      join.record(t);
+    }
+    join.wait(s);
+    a.add_(b);  // s reads b: after t's work (the join)
+    graph = end_capture(s);
+  }
+  launch_graph(graph, s);
+  launch_graph(graph, s);
+  synchronize(s);
+  // replay 1: a = 1, b = 10, a = 11; replay 2: a = 12, b = 120, a = 132
+  CHECK(host(a) == std::vector<float>(64, 132.0f));
+  CHECK(host(b) == std::vector<float>(64, 120.0f));
+  destroy_graph(graph, s);
+  destroy_stream(s);
+  destroy_stream(t);
+}
