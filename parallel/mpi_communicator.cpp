@@ -68,7 +68,7 @@ class MpiPending : public PendingCollective {
                   " (MPI) without an answer: another rank is dead or stuck; ending the job");
     }
     if (st_->error) std::rethrow_exception(st_->error);
-    if (device_.is_cuda()) st_->on_device.wait(current_stream(device_));  // the caller's stream waits, not the host
+    if (!device_.is_cpu()) st_->on_device.wait(current_stream(device_));  // the caller's stream waits, not the host
   }
   double seconds() const override { return st_->seconds; }
   std::pair<double, double> host_span() const override { return {st_->begin, st_->end}; }
@@ -125,7 +125,7 @@ std::unique_ptr<PendingCollective> MpiCommunicator::submit(std::function<void()>
   auto st = std::make_shared<JobState>();
   const Device device = gpu_result.defined() ? gpu_result.device() : Device::cpu();
   std::shared_ptr<Event> ready;
-  if (device.is_cuda()) {
+  if (!device.is_cpu()) {
     ready = std::make_shared<Event>();
     ready->record(current_stream(device));  // what the caller queued before: the tensor's values
   }
@@ -138,7 +138,7 @@ std::unique_ptr<PendingCollective> MpiCommunicator::submit(std::function<void()>
         DeviceGuard g(device);
         if (ready) ready->synchronize();  // this thread waits for the device, the caller does not
         job();
-        if (device.is_cuda()) st->on_device.record(current_stream(device));
+        if (!device.is_cpu()) st->on_device.record(current_stream(device));
       } catch (...) {
         st->error = std::current_exception();
       }
@@ -190,7 +190,7 @@ std::unique_ptr<PendingCollective> MpiCommunicator::allreduce_sum_async(int rank
   check(rank, t, "allreduce_sum");
   if (size_ == 1 || t.numel() == 0) return finished_collective();  // nothing to sum with
   Tensor target = t;  // the handle keeps the storage alive until the job has run
-  return submit([this, target]() mutable { sum_on_host(target); }, t.device().is_cuda() ? t : Tensor());
+  return submit([this, target]() mutable { sum_on_host(target); }, !t.device().is_cpu() ? t : Tensor());
 }
 
 void MpiCommunicator::allreduce_sum(int rank, Tensor& t) {
@@ -201,7 +201,7 @@ void MpiCommunicator::broadcast(int rank, Tensor& t, int root) {
   check(rank, t, "broadcast");
   MINIDP_CHECK(root >= 0 && root < size_, "MPI communicator: broadcast root ", root, " out of range [0, ", size_, ")");
   if (size_ == 1 || t.numel() == 0) return;
-  if (t.device().is_cuda()) synchronize(current_stream(t.device()));  // the slow path: values on the host
+  if (!t.device().is_cpu()) synchronize(current_stream(t.device()));  // the slow path: values on the host
   run("a broadcast of " + t.describe() + " from rank " + std::to_string(root), [&] {
     on_host(t, rank != root, [&](Tensor& h) {
       MINIDP_MPI_CHECK(MPI_Bcast(h.raw_data(), static_cast<int>(h.numel()), mpi_type(h.dtype()), root, comm_->comm));
@@ -219,7 +219,7 @@ void MpiCommunicator::allgather(int rank, const Tensor& in, Tensor& out) {
     out.copy_(in.reshape(out.shape()));
     return;
   }
-  if (in.device().is_cuda()) synchronize(current_stream(in.device()));
+  if (!in.device().is_cpu()) synchronize(current_stream(in.device()));
   run("an allgather of " + in.describe(), [&] {
     NoGradGuard ng;
     const Tensor src = in.device().is_cpu() ? in : in.to(Device::cpu());

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "minidp/kernels/sim/runtime.h"
 #include "minidp/minidp.h"
 #include "test_util.h"
 
@@ -157,6 +158,26 @@ TEST_CASE("distributed: the step opened (forward_backward, reduce_gradients, opt
   }
   CHECK(a.parameter_hash(0) == b.parameter_hash(0));
   CHECK(same_on_every_rank(b.parameter_hash(0)));
+}
+
+TEST_CASE("distributed: one simulated GPU per process (sim:rank) gives the CPU processes' bits, shake on") {
+  // The path of processes that share a GPU: the buckets go through the host
+  // on the communication thread, ordered by events with each rank's stream.
+  kernels::sim::set_shake(41, 100);
+  Generator g(5);
+  const Tensor x = randn({60, 20}, {}, &g);
+  const Tensor y = randint(0, 5, {60}, kInt64, &g);
+  DistributedDataParallel on_cpu(make_mlp(3), sgd(0.1, 0.9), {}, world(), Device::cpu());
+  DistributedDataParallel on_sim(make_mlp(3), sgd(0.1, 0.9), {}, world(), Device::sim(world().rank()));
+  for (int step = 0; step < 6; ++step) {
+    const std::int64_t lo = (step * 20) % 60;
+    const Tensor xs = my_rows(x.slice(lo, lo + 13)), ys = my_rows(y.slice(lo, lo + 13));
+    CHECK(on_sim.train_step(xs, ys).loss() == on_cpu.train_step(xs, ys).loss());
+  }
+  CHECK(on_sim.replica(0).device == Device::sim(world().rank()));
+  CHECK(on_sim.parameter_hash(0) == on_cpu.parameter_hash(0));
+  CHECK(same_on_every_rank(on_sim.parameter_hash(0)));
+  kernels::sim::set_shake(0);
 }
 
 TEST_CASE("distributed: gradient accumulation — k micro-batches of b give the gradient of one batch of k*b") {
