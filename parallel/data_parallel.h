@@ -134,6 +134,10 @@ class DataParallel {
   // CPU threads each replica's ops may use: the CPU's budget divided among the replicas.
   int cpu_threads_per_replica() const { return WorkerPool::threads_per_worker(size()); }
   const Replica& replica(int rank) const { return replicas_.at(rank); }
+  // Replica `rank`'s module. Its parameters are written by the replica's own
+  // stream, which train_step does not make the host (or the caller's stream)
+  // wait for: read them on the host after StepResult::wait() (or loss()), as
+  // a checkpoint after a step must.
   nn::ModulePtr module(int rank = 0) const { return modules_.at(rank); }
   nn::Optimizer& optimizer(int rank = 0) { return *optimizers_.at(rank); }
   const Communicator& communicator() const { return *comm_; }

@@ -62,6 +62,10 @@ void DataParallel::broadcast_buffers(int rank) {
 
 std::uint64_t DataParallel::parameter_hash(int rank) const {
   std::uint64_t h = 1469598103934665603ull;  // FNV-1a
+  // The copies go on the replica's own stream: after its last step's updates,
+  // which the caller's stream knows nothing of.
+  DeviceGuard dg(replicas_.at(rank).device);
+  StreamGuard sg(replicas_.at(rank).stream);
   for (auto& [name, t] : modules_.at(rank)->named_parameters()) {
     Tensor c = t.detach().to(Device::cpu()).contiguous();
     const auto* p = static_cast<const unsigned char*>(c.raw_data());

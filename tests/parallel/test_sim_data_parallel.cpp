@@ -183,3 +183,54 @@ TEST_CASE("sim: a batch written on the caller's stream - the batch fence orders 
   // With the fence switched off the replicas read the zeros: another loss.
   CHECK(loss_of_late_batch(/*fence=*/false) != want);
 }
+
+TEST_CASE("sim: a checkpoint saved from replicas on sim:0 resumes on the CPU with the same bits, and back") {
+  Shake shake(61);
+  Generator g(3);
+  Tensor x = randn({40, 20}, {}, &g);
+  Tensor y = randint(0, 5, {40}, kInt64, &g);
+  const std::string path = "sim_checkpoint_test.minidp";
+  // Two steps on sim, saved; two more on the CPU from the checkpoint — against four on the CPU.
+  DataParallel on_sim(mlp(2), replicas("sim:0", 2), optimizer("adam"));
+  parallel::StepResult last;
+  for (int s = 0; s < 2; ++s) last = on_sim.train_step(x.slice(s * 10, s * 10 + 10), y.slice(s * 10, s * 10 + 10));
+  last.wait();  // the replicas' streams wrote the weights: the host waits before it saves them
+  nn::save_training_state(path, *on_sim.module(0), on_sim.optimizer(0), {.epoch = 0, .step_in_epoch = 2, .global_step = 2});
+  DataParallel resumed(mlp(5), replicas("cpu", 2), optimizer("adam"));
+  const nn::TrainingState st = nn::load_training_state(path);
+  for (int r = 0; r < resumed.size(); ++r) {
+    st.load_model(*resumed.module(r));
+    st.load_optimizer(resumed.optimizer(r));
+  }
+  DataParallel straight(mlp(2), replicas("cpu", 2), optimizer("adam"));
+  std::vector<double> a, b;
+  for (int s = 0; s < 4; ++s) {
+    const double l = straight.train_step(x.slice(s * 10, s * 10 + 10), y.slice(s * 10, s * 10 + 10)).loss();
+    if (s >= 2) a.push_back(l);
+  }
+  for (int s = 2; s < 4; ++s) b.push_back(resumed.train_step(x.slice(s * 10, s * 10 + 10), y.slice(s * 10, s * 10 + 10)).loss());
+  CHECK(a == b);
+  // And loaded back onto sim:0.
+  DataParallel back(mlp(7), replicas("sim:0", 2), optimizer("adam"));
+  for (int r = 0; r < back.size(); ++r) {
+    st.load_model(*back.module(r));
+    st.load_optimizer(back.optimizer(r));
+  }
+  CHECK(back.module(1)->parameters()[0].device() == Device::sim(0));
+  CHECK(back.parameter_hash(0) == on_sim.parameter_hash(0));
+  std::remove(path.c_str());
+}
+
+TEST_CASE("sim: parameter_hash right after train_step reads the step's weights (its copies go on the replica's stream)") {
+  Shake shake(71);
+  Generator g(3);
+  Tensor x = randn({32, 20}, {}, &g);
+  Tensor y = randint(0, 5, {32}, kInt64, &g);
+  DataParallel dp(mlp(2), replicas("sim:0", 2), optimizer("sgd"));
+  for (int step = 0; step < 3; ++step) {
+    parallel::StepResult r = dp.train_step(x, y);
+    const std::uint64_t now = dp.parameter_hash(1);  // no wait for the step first
+    r.wait();
+    CHECK(now == dp.parameter_hash(1));
+  }
+}
