@@ -38,7 +38,8 @@ Storage::Storage(std::size_t nbytes, Device device, bool pinned)
     count_host(nbytes);
   } else if (device.is_sim()) {
     check_device_available(device);
-    data_ = nbytes == 0 ? nullptr : kernels::sim::device_malloc(nbytes, device.index);
+    // The caching allocator of the simulated GPU: the same rules as CUDA's.
+    data_ = kernels::sim::allocate(nbytes, device.index, current_stream(device).handle);
   } else {
     check_device_available(device);
     // Reused only by later work on this same stream (kernels/cuda/allocator.h).
@@ -46,7 +47,17 @@ Storage::Storage(std::size_t nbytes, Device device, bool pinned)
   }
 }
 
+std::shared_ptr<Storage> Storage::borrow(void* data, std::size_t nbytes, Device device) {
+  std::shared_ptr<Storage> s(new Storage());
+  s->data_ = data;
+  s->nbytes_ = nbytes;
+  s->device_ = device;
+  s->owning_ = false;
+  return s;
+}
+
 Storage::~Storage() {
+  if (!owning_) return;
   if (pinned_) {
     if (data_ != nullptr) kernels::cuda::host_free_pinned(data_);
     g_host_bytes -= nbytes_;
@@ -54,8 +65,7 @@ Storage::~Storage() {
     kernels::cpu::deallocate(data_, nbytes_);
     g_host_bytes -= nbytes_;
   } else if (device_.is_sim()) {
-    // Every kernel that used the block held a reference to it: its work is done.
-    if (data_ != nullptr) kernels::sim::device_free(data_, device_.index);
+    kernels::sim::deallocate(data_, device_.index);
   } else if (data_ != nullptr) {
     kernels::cuda::deallocate(data_, device_.index);
   }

@@ -19,6 +19,10 @@ class Storage {
   // comes from the caching allocator, on the current stream of `device`;
   // `pinned` host memory is page-locked (see pin_memory in core/stream.h).
   Storage(std::size_t nbytes, Device device, bool pinned = false);
+  // A view of memory that another Storage owns (nothing is freed with it):
+  // what the simulated GPU's queued kernels hold, so that the owner's memory
+  // goes back to the allocator when the host drops it, as on a GPU.
+  static std::shared_ptr<Storage> borrow(void* data, std::size_t nbytes, Device device);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -33,6 +37,8 @@ class Storage {
   std::size_t nbytes_ = 0;
   Device device_;
   bool pinned_ = false;
+  bool owning_ = true;
+  Storage() = default;
 };
 
 using StoragePtr = std::shared_ptr<Storage>;

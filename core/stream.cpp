@@ -177,16 +177,20 @@ void destroy_graph(void* graph, const Stream& launched_on) noexcept {
 }
 
 std::uint64_t create_graph_pool(const Device& d) {
+  if (d.is_sim()) return sim::allocator().create_private_pool(d.index);
   return d.is_cuda() ? kernels::cuda::create_private_pool(d.index) : 0;
 }
 void begin_graph_pool(const Stream& s, std::uint64_t pool) {
-  if (s.device.is_cuda()) kernels::cuda::begin_pool_capture(s.device.index, s.handle, pool);
+  if (s.device.is_sim()) sim::allocator().begin_pool_capture(s.device.index, s.handle, pool);
+  else if (s.device.is_cuda()) kernels::cuda::begin_pool_capture(s.device.index, s.handle, pool);
 }
 void end_graph_pool(const Stream& s) noexcept {
-  if (s.device.is_cuda()) kernels::cuda::end_pool_capture(s.device.index, s.handle);
+  if (s.device.is_sim()) sim::allocator().end_pool_capture(s.device.index, s.handle);
+  else if (s.device.is_cuda()) kernels::cuda::end_pool_capture(s.device.index, s.handle);
 }
 void release_graph_pool(const Device& d, std::uint64_t pool) noexcept {
-  if (d.is_cuda()) kernels::cuda::release_private_pool(d.index, pool);
+  if (d.is_sim()) sim::allocator().release_private_pool(d.index, pool);
+  else if (d.is_cuda()) kernels::cuda::release_private_pool(d.index, pool);
 }
 
 Tensor pin_memory(const Tensor& t) {

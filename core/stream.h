@@ -115,8 +115,8 @@ void launch_graph(void* graph, const Stream& s);
 // sync), then frees the graph.
 void destroy_graph(void* graph, const Stream& launched_on) noexcept;
 // A graph's private memory pool: allocations on `s` come from `pool` between
-// begin and end (a replay writes exactly there). On a simulated GPU the
-// recorded work holds its memory itself, and these do nothing.
+// begin and end (a replay writes exactly there): the caching allocator's
+// private pools, on a GPU and on a simulated one alike.
 std::uint64_t create_graph_pool(const Device& d);
 void begin_graph_pool(const Stream& s, std::uint64_t pool);
 void end_graph_pool(const Stream& s) noexcept;

@@ -225,11 +225,11 @@ void copy_sim(const Tensor& d, const Tensor& s, std::size_t nbytes) {
   if (dd.is_sim() && sd.is_sim()) {
     sim::copy_peer(d.device_address(), dd.index, current_stream(dd).handle, s.device_address(), sd.index,
                    current_stream(sd).handle, nbytes);
-    sim::enqueue(current_stream(dd).handle, dd.index, [d, s] {});  // both live until the copy has run
   } else if (dd.is_sim()) {
     sim::copy_to_device(d.device_address(), s.device_address(), nbytes, s.storage()->pinned(),
                         current_stream(dd).handle, dd.index);
-    sim::enqueue(current_stream(dd).handle, dd.index, [d, s] {});  // from pinned memory the copy is asynchronous
+    // From pinned host memory the copy is asynchronous: the host tensor lives until it has run.
+    if (s.storage()->pinned()) sim::enqueue(current_stream(dd).handle, dd.index, [s] {});
   } else {
     count_host_sync();
     sim::copy_to_host(d.device_address(), s.device_address(), nbytes, current_stream(sd).handle, sd.index);

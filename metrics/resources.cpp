@@ -18,7 +18,7 @@ namespace minidp::metrics {
 std::int64_t device_peak_bytes(const std::string& device) {
   const Device d = Device::parse(device);
   if (d.is_cpu()) return static_cast<std::int64_t>(host_bytes_peak());
-  if (d.is_sim()) return static_cast<std::int64_t>(kernels::sim::bytes_peak(d.index));
+  if (d.is_sim()) return static_cast<std::int64_t>(kernels::sim::allocator().stats(d.index).peak_allocated);
   return static_cast<std::int64_t>(kernels::cuda::memory_stats(d.index).peak_allocated);
 }
 
@@ -27,7 +27,7 @@ void reset_device_peak(const std::string& device) {
   if (d.is_cpu()) {
     reset_host_bytes_peak();
   } else if (d.is_sim()) {
-    kernels::sim::reset_bytes_peak(d.index);
+    kernels::sim::allocator().reset_peak(d.index);
   } else {
     kernels::cuda::reset_peak(d.index);
   }

@@ -39,42 +39,30 @@
 //    is not cudaFree'd then (that would invalidate the capture): it is freed
 //    when the last capture ends (end_pool_capture).
 //
+// The logic is kernels/caching_allocator.h, shared with the simulated GPU;
+// this file is the CUDA instance's interface (kernels/cuda/allocator.cpp).
 // Plain C++ (no CUDA headers): core/ and metrics/ include it freely. In a
-// build without CUDA the statistics are all zero and allocate() raises.
+// build without CUDA there is no device: allocate() raises.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
+#include "minidp/kernels/caching_allocator.h"
+
 namespace minidp::kernels::cuda {
 
-struct MemoryStats {
-  std::size_t allocated = 0;       // bytes in blocks handed out (rounded sizes)
-  std::size_t requested = 0;       // bytes asked for by those blocks' owners
-  std::size_t reserved = 0;        // bytes held from cudaMalloc (in use + cached)
-  std::size_t peak_allocated = 0;  // highest `allocated` since start or reset_peak
-  std::size_t peak_reserved = 0;
-  std::uint64_t num_allocs = 0;     // allocate() calls that returned memory
-  std::uint64_t num_frees = 0;
-  std::uint64_t cache_hits = 0;     // allocations served without cudaMalloc
-  std::uint64_t num_cuda_mallocs = 0;
-  std::uint64_t num_cuda_frees = 0;
-  std::uint64_t num_ooms = 0;       // cudaMalloc failures (each followed by a cache flush)
-};
+using kernels::MemoryStats;
+using kernels::format_memory_stats;
+using kernels::caching_enabled;
+using kernels::set_caching_enabled;
 
 MemoryStats memory_stats(int device);
 // Restart the peaks at the current values (e.g. at the start of an epoch).
 void reset_peak(int device);
 // Give every cached block that no tensor uses back to CUDA.
 void empty_cache(int device);
-// "allocated 1.5 MiB (peak 3.0 MiB), reserved 4.0 MiB, 12 cudaMalloc, 240 cache hits"
-std::string format_memory_stats(const MemoryStats& s);
-
-// Caching on (the default) or off (no-cache mode, above). Blocks keep the mode
-// they were allocated in, so switching at any time is safe.
-bool caching_enabled();
-void set_caching_enabled(bool on);
 
 // `stream`: a cudaStream_t, nullptr = the calling thread's default stream.
 // Zero bytes give nullptr.

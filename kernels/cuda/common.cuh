@@ -15,6 +15,7 @@
 #include "minidp/kernels/cuda/allocator.h"
 #include "minidp/kernels/cuda/check.h"
 #include "minidp/kernels/kernels.h"
+#include "minidp/kernels/stream_key.h"
 
 namespace minidp::kernels::cuda {
 
@@ -23,29 +24,8 @@ inline cudaStream_t to_cuda_stream(void* h) {
   return h == nullptr ? cudaStreamPerThread : static_cast<cudaStream_t>(h);
 }
 
-// A number unique to the calling host thread. The default stream (nullptr) is
-// a different stream in every thread, so per-stream caches key it per thread.
-inline std::uint64_t this_thread_key() {
-  static std::atomic<std::uint64_t> next{1};
-  thread_local const std::uint64_t key = next++;
-  return key;
-}
-
-// A stream as the backend's per-stream tables key it: (device, handle), and
-// for the default stream (nullptr) the host thread too, since that is a
-// different stream in every thread.
-struct StreamKey {
-  int device;
-  std::uintptr_t stream;
-  std::uint64_t thread;
-  static StreamKey of(int device, void* stream) {
-    return {device, reinterpret_cast<std::uintptr_t>(stream), stream == nullptr ? this_thread_key() : 0};
-  }
-  bool operator<(const StreamKey& o) const {
-    return std::tie(device, stream, thread) < std::tie(o.device, o.stream, o.thread);
-  }
-  bool operator==(const StreamKey& o) const { return device == o.device && stream == o.stream && thread == o.thread; }
-};
+using kernels::StreamKey;
+using kernels::this_thread_key;
 
 // Makes `device` current for a scope: kernels always launch on the current device.
 class DeviceScope {

@@ -36,6 +36,8 @@ void set_device(int) { needs_cuda("set_device"); }
 int current_device_index() { needs_cuda("current_device_index"); }
 void* native_stream(void* handle) { return handle; }
 void* device_malloc(std::size_t, int) { needs_cuda("device memory"); }
+void* device_try_malloc(std::size_t, int) { needs_cuda("device memory"); }
+void device_memory_info(int, std::size_t& free_bytes, std::size_t& total_bytes) noexcept { free_bytes = total_bytes = 0; }
 void device_free(void*, int) noexcept {}
 void* host_malloc_pinned(std::size_t) { needs_cuda("pinned host memory"); }
 void host_free_pinned(void*) noexcept {}
@@ -69,26 +71,8 @@ void set_cudnn_benchmark(bool on) { g_cudnn_benchmark = on; }
 bool cudnn_benchmark() { return g_cudnn_benchmark.load(); }
 std::vector<std::string> cudnn_algorithms_chosen() { return {}; }
 
-// ---- allocator.h: no device memory, so all statistics are zero
-MemoryStats memory_stats(int) { return {}; }
-void reset_peak(int) {}
-void empty_cache(int) {}
-std::string format_memory_stats(const MemoryStats&) { return "no CUDA memory (minidp was built without CUDA)"; }
-void* allocate(std::size_t nbytes, int, void*) {
-  if (nbytes == 0) return nullptr;
-  needs_cuda("a tensor on a CUDA device");
-}
-void deallocate(void*, int) noexcept {}
-bool caching_enabled() { return true; }
-void set_caching_enabled(bool) {}
-std::uint64_t create_private_pool(int) { needs_cuda("a private memory pool (CUDA graphs)"); }
-void begin_pool_capture(int, void*, std::uint64_t) { needs_cuda("a private memory pool (CUDA graphs)"); }
-void end_pool_capture(int, void*) noexcept {}
-void release_private_pool(int, std::uint64_t) noexcept {}
-std::size_t private_pool_reserved(int) { return 0; }
-std::size_t deferred_free_count(int) { return 0; }
-LinearEpilogueCounts linear_epilogue_counts() { return {}; }  // nothing ran on a GPU
-void set_raw_memory_for_testing(RawMemoryForTesting*) {}
+// ---- allocator.h: kernels/cuda/allocator.cpp, over the runtime above (no device)
+
 }  // namespace kernels::cuda
 
 // ---- parallel/nccl_communicator.h (unreachable in practice: a GPU replica list is refused earlier)

@@ -65,6 +65,34 @@ void device_free(void* ptr, int device) noexcept {
   cudaSetDevice(prev);
 }
 
+void* device_try_malloc(std::size_t nbytes, int device) {
+  DeviceScope scope(device);
+  void* p = nullptr;
+  // While this thread captures a graph, cudaMalloc is one of the calls its
+  // capture mode bars; it is safe here (a segment is not stream work, and a
+  // private pool's segments are never freed before their graph), so the
+  // thread's mode is relaxed around it, as PyTorch does.
+  cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+  MINIDP_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode));
+  const cudaError_t err = cudaMalloc(&p, nbytes);
+  MINIDP_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode));
+  if (err == cudaErrorMemoryAllocation) {
+    cudaGetLastError();  // not sticky; clear it
+    return nullptr;
+  }
+  MINIDP_CUDA_CHECK(err);
+  return p;
+}
+
+void device_memory_info(int device, std::size_t& free_bytes, std::size_t& total_bytes) noexcept {
+  free_bytes = total_bytes = 0;
+  int prev = 0;
+  if (cudaGetDevice(&prev) != cudaSuccess) return;
+  cudaSetDevice(device);
+  if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) cudaGetLastError();
+  cudaSetDevice(prev);
+}
+
 void memcpy_async(void* dst, const void* src, std::size_t nbytes, CopyKind kind, void* stream, int device) {
   if (nbytes == 0) return;
   DeviceScope scope(resolve(device));

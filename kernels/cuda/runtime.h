@@ -31,6 +31,11 @@ void* native_stream(void* handle);
 // which calls them only when its cache cannot serve a request.
 void* device_malloc(std::size_t nbytes, int device);
 void device_free(void* ptr, int device) noexcept;
+// What the caching allocator asks for: nullptr when the device is out of
+// memory (no error), also while this thread captures a graph (a segment is
+// not stream work); and the device's free and total bytes (0, 0 if unknown).
+void* device_try_malloc(std::size_t nbytes, int device);
+void device_memory_info(int device, std::size_t& free_bytes, std::size_t& total_bytes) noexcept;
 
 // Page-locked ("pinned") host memory: the DMA engines can read it directly,
 // so host->device copies from it are truly asynchronous. Cached like device

@@ -31,6 +31,8 @@
 #include <cstdint>
 #include <functional>
 
+#include "minidp/kernels/caching_allocator.h"
+
 namespace minidp::kernels::sim {
 
 inline constexpr int kMaxDevices = 8;
@@ -55,13 +57,17 @@ bool event_query(void* event);
 // Milliseconds between the moments two recorded events were reached (both done).
 float event_elapsed_ms(void* start, void* end);
 
-// ---- memory and copies
-void* device_malloc(std::size_t nbytes, int device);  // NaN-filled under shake
+// ---- memory: the caching allocator of kernels/caching_allocator.h — the
+// same code as CUDA's — over host memory. A block freed by the host goes back
+// to the pool of the stream it was allocated on, and is reused only by work
+// on that stream; under shake it is poisoned with NaN there, in stream order,
+// so a reader on another stream that nothing orders before the free sees NaN.
+void* allocate(std::size_t nbytes, int device, void* stream);
+void deallocate(void* ptr, int device) noexcept;
+CachingAllocator& allocator();
+// Segments: NaN-filled under shake.
+void* device_malloc(std::size_t nbytes, int device);
 void device_free(void* ptr, int device) noexcept;
-// Bytes of device memory held by tensors now, and the most since start or reset.
-std::size_t bytes_in_use(int device);
-std::size_t bytes_peak(int device);
-void reset_bytes_peak(int device);
 // Host -> device on `stream`: asynchronous from pinned memory (the caller keeps
 // the source alive until the copy ran), blocking from pageable memory.
 void copy_to_device(void* dst, const void* src, std::size_t nbytes, bool pinned, void* stream, int device);

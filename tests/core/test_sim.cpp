@@ -11,8 +11,11 @@
 
 #include "minidp/kernels/sim/runtime.h"
 #include "minidp/minidp.h"
+#include "sim_util.h"
 
 using namespace minidp;
+using test::Gate;
+using test::Shake;
 namespace sim = kernels::sim;
 
 namespace {
@@ -20,22 +23,7 @@ const Device S0 = Device::sim(0);
 
 std::vector<float> host(const Tensor& t) { return t.to(Device::cpu()).contiguous().to_vector<float>(); }
 
-// Holds a stream's queue: nothing queued after it runs until release().
-struct Gate {
-  std::promise<void> open;
-  std::shared_future<void> opened = open.get_future().share();
-  void block(const Stream& s) {
-    sim::enqueue(s.handle, s.device.index, [f = opened] { f.wait(); });
-  }
-  void release() { open.set_value(); }
-};
 
-// Shake on for a scope (delays and NaN-filled fresh memory), as CI runs the sim suites.
-struct Shake {
-  std::uint64_t prev = sim::shake_seed();
-  explicit Shake(std::uint64_t seed, int max_us = 200) { sim::set_shake(seed, max_us); }
-  ~Shake() { sim::set_shake(prev); }
-};
 }  // namespace
 
 TEST_CASE("sim: devices parse as sim:0 .. sim:7 and print as they parse") {
@@ -76,7 +64,7 @@ TEST_CASE("sim: an op returns before its kernel has run, and the stream runs it 
     Event done;
     done.record(s);
     CHECK_FALSE(done.query());
-    gate.release();
+    gate.open();
     done.synchronize();
     CHECK(done.query());
     CHECK(host(y) == std::vector<float>(4, 6.0f));
@@ -110,7 +98,7 @@ TEST_CASE("sim: a stream that waits on an event runs nothing past it before the 
   read.record(b);
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   CHECK_FALSE(read.query());  // b is held by a's gate, through the event
-  gate.release();
+  gate.open();
   synchronize(b);
   CHECK(host(y) == std::vector<float>(3, 6.0f));
   destroy_stream(a);
@@ -138,7 +126,7 @@ TEST_CASE("sim: without the wait, the read runs before the write - the bug a GPU
   }
   synchronize(b);
   CHECK(host(y) == std::vector<float>(3, 1.0f));  // the old value: the write had not run
-  gate.release();
+  gate.open();
   synchronize(a);
   destroy_stream(a);
   destroy_stream(b);

@@ -11,8 +11,11 @@
 
 #include "minidp/kernels/sim/runtime.h"
 #include "minidp/minidp.h"
+#include "sim_util.h"
 
 using namespace minidp;
+using test::Gate;
+using test::Shake;
 using parallel::DataParallel;
 namespace sim = kernels::sim;
 
@@ -37,11 +40,6 @@ std::vector<parallel::Replica> replicas(const std::string& device, int k) {
   return parallel::parse_replicas(list);
 }
 
-struct Shake {
-  std::uint64_t prev = sim::shake_seed();
-  explicit Shake(std::uint64_t seed) { sim::set_shake(seed, 300); }
-  ~Shake() { sim::set_shake(prev); }
-};
 
 struct Run {
   std::vector<double> losses;

@@ -11,8 +11,11 @@
 
 #include "minidp/kernels/sim/runtime.h"
 #include "minidp/minidp.h"
+#include "sim_util.h"
 
 using namespace minidp;
+using test::Gate;
+using test::Shake;
 namespace sim = kernels::sim;
 
 namespace {
@@ -30,11 +33,6 @@ parallel::OptimizerFactory sgd_momentum() {
   return [](std::vector<Tensor> ps) { return std::make_unique<nn::SGD>(ps, nn::SGDOptions{.lr = 0.05, .momentum = 0.9}); };
 }
 
-struct Shake {
-  std::uint64_t prev = sim::shake_seed();
-  explicit Shake(std::uint64_t seed) { sim::set_shake(seed, 100); }
-  ~Shake() { sim::set_shake(prev); }
-};
 
 struct Run {
   std::vector<std::vector<float>> params;  // replica 0's, on the host

@@ -10,9 +10,12 @@
 
 #include "minidp/kernels/sim/runtime.h"
 #include "minidp/minidp.h"
+#include "sim_util.h"
 #include "minidp/parallel/wait_sites.h"
 
 using namespace minidp;
+using test::Gate;
+using test::Shake;
 using parallel::DataParallel;
 using parallel::WaitSite;
 namespace sim = kernels::sim;
@@ -27,13 +30,6 @@ parallel::OptimizerFactory sgd() {
   return [](std::vector<Tensor> ps) { return std::make_unique<nn::SGD>(ps, nn::SGDOptions{.lr = 0.1, .momentum = 0.9}); };
 }
 
-// Holds a stream: nothing queued on it after block() runs before open().
-struct Gate {
-  std::promise<void> p;
-  std::shared_future<void> f = p.get_future().share();
-  void block(const Stream& s) { sim::enqueue(s.handle, s.device.index, [f = f] { f.wait(); }); }
-  void open() { p.set_value(); }
-};
 
 struct Outcome {
   double loss = 0;
