@@ -166,11 +166,16 @@ void launch_graph(void* graph, const Stream& s) {
 
 void destroy_graph(void* graph, const Stream& launched_on) noexcept {
   if (graph == nullptr) return;
-  try {  // its last replay must be over before its memory goes
-    if (launched_on.device.is_sim()) sim::stream_synchronize(launched_on.handle, launched_on.device.index);
-    else cu::stream_synchronize(launched_on.handle, launched_on.device.index);
-  } catch (...) {
-    // an error of the replay's kernels: reported by the stream's next synchronisation
+  // Its last replay must be over before its memory goes; an error of the
+  // replay's kernels is left for the stream's next synchronisation.
+  if (launched_on.device.is_sim()) {
+    sim::stream_drain(launched_on.handle, launched_on.device.index);
+  } else {
+    try {
+      cu::stream_synchronize(launched_on.handle, launched_on.device.index);
+    } catch (...) {
+      // CUDA's errors are sticky: the next synchronisation reports it
+    }
   }
   if (launched_on.device.is_sim()) sim::graph_destroy(graph);
   else cu::graph_destroy(graph, launched_on.device.index);

@@ -320,9 +320,9 @@ void CachingAllocator::deallocate(void* ptr, int device) noexcept {
       impl_->release_segment(st, seg, device);  // waits for the device: no kernel still uses it
     } else if (!seg->orphaned) {
       // Back to the pool of the stream it was allocated on.
-      impl_->raw().block_freed(b->ptr, b->size, device, reinterpret_cast<void*>(b->stream.stream), b->stream.thread);
       b->freed_at = ++st.frees;
       st.free_blocks.insert(b);
+      impl_->raw().block_freed(b->ptr, b->size, device, reinterpret_cast<void*>(b->stream.stream), b->stream.thread);
     }
   } catch (...) {
     // never throw from a free (called from destructors)

@@ -327,8 +327,7 @@ void DataParallel::reduce_gradients(int rank, ReplicaStepStats& st, detail::Step
   wait_for_sums(pending, st);
   // Divide by the GLOBAL sample count, on the device (global_mean.cpp). With a
   // seeded backward (run_step) the gradients are means already: the loss only.
-  std::vector<Tensor> already_means;  // empty: allocates nothing
-  divide_by_global_count(seeded_mean_ ? already_means : buckets_[rank]->buckets(), buckets_[rank]->tail());
+  divide_by_global_count(seeded_mean_ ? std::vector<Tensor>{} : buckets_[rank]->buckets(), buckets_[rank]->tail());
 }
 
 // In one process: every replica thread calls this with its own buckets; the

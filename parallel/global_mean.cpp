@@ -13,7 +13,7 @@
 
 namespace minidp::parallel {
 
-void divide_by_global_count(std::vector<Tensor>& buckets, Tensor& tail) {
+void divide_by_global_count(std::vector<Tensor> buckets, Tensor tail) {
   NoGradGuard ng;
   Tensor count = clamp(tail.narrow(0, 1, 1), 1.0, std::nullopt);  // no samples anywhere: nothing to divide
   Tensor inv = div(full({1}, 1.0, count.options()), count);

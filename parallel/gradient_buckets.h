@@ -38,7 +38,7 @@ class GradientBuckets {
   // The parameters (indices into model.parameters()) of bucket b, in the order backward finishes them.
   const std::vector<int>& params_of(int b) const { return params_.at(b); }
   int bucket_of(int param) const { return bucket_of_.at(param); }
-  std::vector<Tensor>& buckets() { return buckets_; }
+  const std::vector<Tensor>& buckets() const { return buckets_; }
   Tensor& tail() { return tail_; }  // [loss sum, sample count]
   const Tensor& tail() const { return tail_; }
   std::int64_t num_gradients() const { return num_grads_; }
@@ -68,8 +68,9 @@ std::vector<std::vector<int>> plan_buckets(const std::vector<std::int64_t>& nume
 // After the sum, every bucket holds the SUM over every replica's samples of
 // the gradient, and the tail [loss sum, sample count] the global loss sum and
 // sample count. Makes gradients and loss means over the global batch: divides
-// them by the global count, on the device (a count of 0 divides by 1).
+// them by the global count, on the device (a count of 0 divides by 1), in
+// place: the handles share their memory with the buckets.
 // (parallel/global_mean.cpp; lab 1.)
-void divide_by_global_count(std::vector<Tensor>& buckets, Tensor& tail);
+void divide_by_global_count(std::vector<Tensor> buckets, Tensor tail);
 
 }  // namespace minidp::parallel

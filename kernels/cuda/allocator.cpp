@@ -19,7 +19,7 @@ class CudaMemory : public RawMemory {
     return n;
   }
   void* try_malloc(std::size_t nbytes, int device) override { return device_try_malloc(nbytes, device); }
-  void free(void* ptr, int device) override { device_free(ptr, device); }  // cudaFree waits for the device
+  void free(void* ptr, int device) override { device_free_checked(ptr, device); }  // cudaFree waits for the device
   void memory_info(int device, std::size_t& free_bytes, std::size_t& total_bytes) override {
     device_memory_info(device, free_bytes, total_bytes);
   }
@@ -49,11 +49,18 @@ CachingAllocator& the() {
   static auto* a = new CachingAllocator(cuda_memory());
   return *a;
 }
+
+// Without a GPU (or without CUDA) there is no memory to count: zeros, as before any allocation.
+bool no_device() { return cuda_memory().device_count() == 0 && test_memory().fns == nullptr; }
 }  // namespace
 
-MemoryStats memory_stats(int device) { return the().stats(device); }
-void reset_peak(int device) { the().reset_peak(device); }
-void empty_cache(int device) { the().empty_cache(device); }
+MemoryStats memory_stats(int device) { return no_device() ? MemoryStats{} : the().stats(device); }
+void reset_peak(int device) {
+  if (!no_device()) the().reset_peak(device);
+}
+void empty_cache(int device) {
+  if (!no_device()) the().empty_cache(device);
+}
 void* allocate(std::size_t nbytes, int device, void* stream) { return the().allocate(nbytes, device, stream); }
 void deallocate(void* ptr, int device) noexcept { the().deallocate(ptr, device); }
 std::uint64_t create_private_pool(int device) { return the().create_private_pool(device); }

@@ -38,6 +38,7 @@ void* native_stream(void* handle) { return handle; }
 void* device_malloc(std::size_t, int) { needs_cuda("device memory"); }
 void* device_try_malloc(std::size_t, int) { needs_cuda("device memory"); }
 void device_memory_info(int, std::size_t& free_bytes, std::size_t& total_bytes) noexcept { free_bytes = total_bytes = 0; }
+void device_free_checked(void*, int) { needs_cuda("device memory"); }
 void device_free(void*, int) noexcept {}
 void* host_malloc_pinned(std::size_t) { needs_cuda("pinned host memory"); }
 void host_free_pinned(void*) noexcept {}
@@ -72,6 +73,7 @@ bool cudnn_benchmark() { return g_cudnn_benchmark.load(); }
 std::vector<std::string> cudnn_algorithms_chosen() { return {}; }
 
 // ---- allocator.h: kernels/cuda/allocator.cpp, over the runtime above (no device)
+LinearEpilogueCounts linear_epilogue_counts() { return {}; }  // nothing ran on a GPU
 
 }  // namespace kernels::cuda
 

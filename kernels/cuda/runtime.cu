@@ -84,6 +84,11 @@ void* device_try_malloc(std::size_t nbytes, int device) {
   return p;
 }
 
+void device_free_checked(void* ptr, int device) {
+  DeviceScope scope(device);
+  MINIDP_CUDA_CHECK(cudaFree(ptr));  // waits for the device: nothing can still use it
+}
+
 void device_memory_info(int device, std::size_t& free_bytes, std::size_t& total_bytes) noexcept {
   free_bytes = total_bytes = 0;
   int prev = 0;

@@ -36,6 +36,8 @@ void device_free(void* ptr, int device) noexcept;
 // not stream work); and the device's free and total bytes (0, 0 if unknown).
 void* device_try_malloc(std::size_t nbytes, int device);
 void device_memory_info(int device, std::size_t& free_bytes, std::size_t& total_bytes) noexcept;
+// cudaFree that raises what CUDA reports (the caching allocator's segments).
+void device_free_checked(void* ptr, int device);
 
 // Page-locked ("pinned") host memory: the DMA engines can read it directly,
 // so host->device copies from it are truly asynchronous. Cached like device

@@ -47,10 +47,11 @@ void* stream_end_capture(void* stream, int device) {
     MINIDP_CHECK(joined, "sim:", device, ": a stream joined the capture and was not joined back before its end ",
                  "(record an event on it and make the capturing stream wait on it)");
   }
-  auto* g = new Graph;
+  // The handle owns the graph; a pending launch holds it too.
+  auto g = std::make_shared<Graph>();
   g->branches = std::move(c->branches);
   g->marks = std::move(c->marks);
-  return g;
+  return new std::shared_ptr<Graph>(std::move(g));
 }
 
 void stream_abort_capture(void* stream, int device) noexcept {
@@ -63,36 +64,40 @@ void stream_abort_capture(void* stream, int device) noexcept {
 bool stream_capturing(void* stream, int device) { return queue_of(stream, device)->capture() != nullptr; }
 
 namespace {
-// Runs a graph on the calling worker: each branch in order, a branch waiting
-// at an edge until the branch it waits on has recorded that mark.
+// Runs a graph on the calling worker, one op at a time, each time from a
+// branch that can go on (one not stopped at an edge whose mark is not yet
+// recorded): the first such branch, or under shake one drawn at random — so
+// that a replay does not always run the branches in the same interleaving.
+// It stays one thread: a missing edge inside a graph shows as a wrong number
+// under shake, never as a ThreadSanitizer report.
 void run_graph(const Graph& g, std::mt19937_64& rng) {
   std::vector<std::size_t> at(g.branches.size(), 0);
   std::vector<bool> reached(g.marks.size(), false);
   const bool shake = g_shake_seed.load(std::memory_order_relaxed) != 0;
   const int max_us = std::max(1, g_shake_delay_us.load(std::memory_order_relaxed));
+  std::vector<std::size_t> runnable;
   while (true) {
-    bool progress = false, finished = true;
+    runnable.clear();
+    bool finished = true;
     for (std::size_t b = 0; b < g.branches.size(); ++b) {
-      const auto& ops = g.branches[b];
-      while (at[b] < ops.size()) {
-        const Op& op = ops[at[b]];
-        if (op.kind == Op::WaitInCapture && !reached[op.mark]) break;
-        if (op.kind == Op::Task) {
-          if (shake) std::this_thread::sleep_for(std::chrono::microseconds(rng() % static_cast<unsigned>(max_us)));
-          op.task();
-        } else if (op.kind == Op::Record) {
-          reached[op.mark] = true;
-          g.marks[op.mark]->time = Clock::now();
-        } else if (op.kind == Op::WaitOutside) {
-          op.outside->queue->wait_until(op.outside->at);
-        }
-        ++at[b];
-        progress = true;
-      }
-      finished = finished && at[b] == ops.size();
+      if (at[b] == g.branches[b].size()) continue;
+      finished = false;
+      const Op& op = g.branches[b][at[b]];
+      if (op.kind != Op::WaitInCapture || reached[op.mark]) runnable.push_back(b);
     }
     if (finished) return;
-    MINIDP_CHECK(progress, "sim graph: its branches wait on each other forever (a dependency cycle)");
+    MINIDP_CHECK(!runnable.empty(), "sim graph: its branches wait on each other forever (a dependency cycle)");
+    const std::size_t b = shake ? runnable[rng() % runnable.size()] : runnable.front();
+    const Op& op = g.branches[b][at[b]];
+    if (op.kind == Op::Task) {
+      if (shake) std::this_thread::sleep_for(std::chrono::microseconds(rng() % static_cast<unsigned>(max_us)));
+      op.task();
+    } else if (op.kind == Op::Record) {
+      reached[op.mark] = true;
+    } else if (op.kind == Op::WaitOutside) {
+      op.outside->queue->wait_until(op.outside->at);
+    }
+    ++at[b];
   }
 }
 }  // namespace
@@ -101,12 +106,12 @@ void graph_launch(void* graph, void* stream, int device) {
   MINIDP_CHECK(graph != nullptr, "sim: graph_launch of no graph");
   auto q = queue_of(stream, device);
   MINIDP_CHECK(!q->capture(), "sim:", device, ": launching a graph inside a capture");
-  const auto* g = static_cast<const Graph*>(graph);
-  q->push([g, rng = std::mt19937_64(g_shake_seed.load() ^ reinterpret_cast<std::uintptr_t>(g))]() mutable {
+  std::shared_ptr<const Graph> g = *static_cast<std::shared_ptr<Graph>*>(graph);
+  q->push([g, rng = std::mt19937_64(g_shake_seed.load() ^ reinterpret_cast<std::uintptr_t>(g.get()))]() mutable {
     run_graph(*g, rng);
   });
 }
 
-void graph_destroy(void* graph) noexcept { delete static_cast<Graph*>(graph); }
+void graph_destroy(void* graph) noexcept { delete static_cast<std::shared_ptr<Graph>*>(graph); }
 
 }  // namespace minidp::kernels::sim

@@ -16,21 +16,21 @@ class SimMemory : public RawMemory {
   void* try_malloc(std::size_t nbytes, int device) override { return device_malloc(nbytes, device); }
   // As cudaFree: after every piece of work of the device.
   void free(void* ptr, int device) override {
-    device_synchronize(device);
+    for (auto& q : queues_of_device(device)) q->drain();  // their errors stay theirs to report
     device_free(ptr, device);
   }
   void memory_info(int, std::size_t& free_bytes, std::size_t& total_bytes) override { free_bytes = total_bytes = 0; }
   void block_freed(void* ptr, std::size_t nbytes, int device, void* stream, std::uint64_t thread) override {
     if (g_shake_seed.load(std::memory_order_relaxed) == 0) return;
-    std::shared_ptr<Queue> q;
-    if (stream != nullptr) {
-      q = static_cast<Queue*>(stream)->shared_from_this();
-    } else {
-      q = default_queue_of_thread(thread, device);
-    }
+    // The stream may be gone (destroyed before the tensor was freed): then nothing of it can still read the block.
+    std::shared_ptr<Queue> q = stream != nullptr ? find_queue(stream) : default_queue_of_thread(thread, device);
     // After the owner stream's last use. Not inside a capture: a graph's
     // blocks stay in its private pool, and the recording must end joined.
-    if (q && !q->capture()) q->push([ptr, nbytes] { std::memset(ptr, 0xFF, nbytes); });
+    try {
+      if (q && !q->capture()) q->push([ptr, nbytes] { std::memset(ptr, 0xFF, nbytes); });
+    } catch (...) {
+      // a stream being stopped: nothing more runs on it
+    }
   }
 };
 }  // namespace

@@ -84,6 +84,13 @@ std::vector<std::shared_ptr<Queue>> queues_of_device(int device) {
   return qs;
 }
 
+std::shared_ptr<Queue> find_queue(void* handle) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  for (auto& q : registry())
+    if (q.get() == handle) return q;
+  return nullptr;
+}
+
 std::shared_ptr<Queue> default_queue_of_thread(std::uint64_t thread, int device) {
   std::lock_guard<std::mutex> lock(g_mu);
   auto it = default_queues().find({thread, device});

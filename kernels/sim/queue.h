@@ -123,6 +123,8 @@ class Queue : public std::enable_shared_from_this<Queue> {
     std::lock_guard<std::mutex> lock(mu_);
     return completed_ >= at;
   }
+  // The host waits for everything queued so far (no error raised, none cleared).
+  void drain() { wait_until(position()); }
   // The host waits for everything queued so far, then hears of a kernel's error.
   void drain_and_raise() {
     check_not_capturing("a host synchronisation");
@@ -218,6 +220,8 @@ void unregister(const Queue* q);
 // A stream handle (nullptr: the calling thread's default stream of `device`) as its queue.
 std::shared_ptr<Queue> queue_of(void* stream, int device);
 std::vector<std::shared_ptr<Queue>> queues_of_device(int device);
+// The live queue behind a stream handle, or nullptr when that stream is gone.
+std::shared_ptr<Queue> find_queue(void* handle);
 // The default queue of host thread `thread` (this_thread_key) on `device`, if it still runs.
 std::shared_ptr<Queue> default_queue_of_thread(std::uint64_t thread, int device);
 

@@ -28,7 +28,17 @@ void enqueue(void* stream, int device, std::function<void()> task) { queue_of(st
 void stream_synchronize(void* stream, int device) { queue_of(stream, device)->drain_and_raise(); }
 
 void device_synchronize(int device) {
-  for (auto& q : queues_of_device(device)) q->drain_and_raise();
+  const auto qs = queues_of_device(device);
+  for (auto& q : qs) q->check_not_capturing("a device synchronisation");
+  for (auto& q : qs) q->drain();  // every stream, then the first error
+  for (auto& q : qs) q->drain_and_raise();
+}
+
+void stream_drain(void* stream, int device) noexcept {
+  try {
+    queue_of(stream, device)->drain();
+  } catch (...) {
+  }
 }
 
 void* event_create(int device) { return new SimEvent{device, {}, {}}; }
@@ -60,7 +70,11 @@ void stream_wait_event(void* stream, void* event, int device) {
   auto q = queue_of(stream, device);
   if (mark->id >= 0) {  // recorded inside a capture: an edge of that graph
     auto c = mark->capture.lock();
-    if (!c || c->origin == nullptr) return;  // the capture is over: nothing of it will ever run eagerly
+    if (!c) return;  // the capture is over: nothing of it will ever run eagerly
+    {
+      std::lock_guard<std::mutex> lock(c->mu);
+      if (c->origin == nullptr) return;
+    }
     auto mine = q->capture();
     MINIDP_CHECK(!mine || mine == c, "sim:", device, ": a stream of one capture waits on an event of another");
     if (!mine) q->set_capture(c);  // the stream joins the capture (a fork)
@@ -96,7 +110,9 @@ bool event_query(void* event) {
 
 float event_elapsed_ms(void* start, void* end) {
   auto a = static_cast<SimEvent*>(start)->get(), b = static_cast<SimEvent*>(end)->get();
-  MINIDP_CHECK(a && b && a->queue->reached(a->at) && b->queue->reached(b->at),
+  MINIDP_CHECK(a && b && a->id < 0 && b->id < 0, "Event::elapsed_ms: an event recorded inside a graph capture ",
+               "has no time of its own");
+  MINIDP_CHECK(a->queue->reached(a->at) && b->queue->reached(b->at),
                "Event::elapsed_ms: both events must be recorded and done (synchronize first)");
   return std::chrono::duration<float, std::milli>(b->time - a->time).count();
 }

@@ -44,6 +44,7 @@ void stream_destroy(void* stream, int device);  // drains it first; raises an er
 void enqueue(void* stream, int device, std::function<void()> task);
 void stream_synchronize(void* stream, int device);  // raises an error a kernel of the stream reported
 void device_synchronize(int device);                // every stream of the device
+void stream_drain(void* stream, int device) noexcept;  // waits, raises nothing, leaves errors for the next synchronize
 // True on a stream's worker thread (where kernels may touch device memory).
 bool on_worker();
 

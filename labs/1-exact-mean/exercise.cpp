@@ -4,7 +4,9 @@
 // the SUM, over every sample of every replica, of that sample's gradient (each
 // replica's loss is a sum, not a mean), and tail = [loss sum, sample count],
 // summed the same way. Make the gradients and the loss MEANS over the whole
-// (global) batch, in place — the buckets are the tensors every .grad views.
+// (global) batch, in place: the handles you get share their memory with the
+// buckets every .grad views (so b.mul_(...) changes the gradients, while
+// b = mul(b, ...) only rebinds your copy of the handle).
 // Leave the count as it is. A count of 0 (no sample anywhere) must give 0,
 // not NaN.
 //
@@ -17,7 +19,7 @@
 
 namespace minidp::parallel {
 
-void divide_by_global_count(std::vector<Tensor>& buckets, Tensor& tail) {
+void divide_by_global_count(std::vector<Tensor> buckets, Tensor tail) {
   (void)buckets;
   (void)tail;
   throw Error("lab 1 is yours to write: in labs/1-exact-mean/exercise.cpp, divide every bucket and tail[0] (the "
