@@ -118,6 +118,7 @@ float event_elapsed_ms(void* start, void* end) {
 }
 
 void copy_to_device(void* dst, const void* src, std::size_t nbytes, bool pinned, void* stream, int device) {
+  if (nbytes == 0) return;  // an empty shard: nothing to copy (and memcpy may not see a null pointer)
   auto q = queue_of(stream, device);
   if (!pinned) q->check_not_capturing("a copy from pageable host memory (it blocks the host)");
   const std::uint64_t at = q->push([=] { std::memcpy(dst, src, nbytes); });
@@ -127,12 +128,13 @@ void copy_to_device(void* dst, const void* src, std::size_t nbytes, bool pinned,
 void copy_to_host(void* dst, const void* src, std::size_t nbytes, void* stream, int device) {
   auto q = queue_of(stream, device);
   q->check_not_capturing("a copy to the host");
-  q->push([=] { std::memcpy(dst, src, nbytes); });
+  if (nbytes > 0) q->push([=] { std::memcpy(dst, src, nbytes); });  // (memcpy may not see a null pointer)
   q->drain_and_raise();
 }
 
 void copy_peer(void* dst, int dst_device, void* dst_stream, const void* src, int src_device, void* src_stream,
                std::size_t nbytes) {
+  if (nbytes == 0) return;
   auto d = queue_of(dst_stream, dst_device), s = queue_of(src_stream, src_device);
   if (d == s) {
     d->push([=] { std::memcpy(dst, src, nbytes); });
