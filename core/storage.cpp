@@ -31,7 +31,10 @@ void reset_host_bytes_peak() { g_host_peak = g_host_bytes.load(); }
 Storage::Storage(std::size_t nbytes, Device device, bool pinned)
     : nbytes_(nbytes), device_(device), pinned_(pinned && device.is_cpu()) {
   if (pinned_) {
-    data_ = nbytes == 0 ? nullptr : kernels::cuda::host_malloc_pinned(nbytes);
+    cuda_pinned_ = cuda_compiled() && cuda_device_count() > 0;
+    data_ = nbytes == 0 ? nullptr
+            : cuda_pinned_ ? kernels::cuda::host_malloc_pinned(nbytes)
+                           : kernels::cpu::allocate(nbytes);
     count_host(nbytes);
   } else if (device.is_cpu()) {
     data_ = nbytes == 0 ? nullptr : kernels::cpu::allocate(nbytes);
@@ -59,7 +62,8 @@ std::shared_ptr<Storage> Storage::borrow(void* data, std::size_t nbytes, Device 
 Storage::~Storage() {
   if (!owning_) return;
   if (pinned_) {
-    if (data_ != nullptr) kernels::cuda::host_free_pinned(data_);
+    if (data_ != nullptr && cuda_pinned_) kernels::cuda::host_free_pinned(data_);
+    else if (data_ != nullptr) kernels::cpu::deallocate(data_, nbytes_);
     g_host_bytes -= nbytes_;
   } else if (device_.is_cpu()) {
     kernels::cpu::deallocate(data_, nbytes_);

@@ -17,7 +17,9 @@ class Storage {
  public:
   // Allocate `nbytes` on `device` (64-byte aligned on the host). CUDA memory
   // comes from the caching allocator, on the current stream of `device`;
-  // `pinned` host memory is page-locked (see pin_memory in core/stream.h).
+  // `pinned` host memory is page-locked (see pin_memory in core/stream.h);
+  // without a CUDA GPU it is ordinary host memory that the simulated GPU
+  // treats as page-locked (its copies from it are asynchronous).
   Storage(std::size_t nbytes, Device device, bool pinned = false);
   // A view of memory that another Storage owns (nothing is freed with it):
   // what the simulated GPU's queued kernels hold, so that the owner's memory
@@ -37,6 +39,7 @@ class Storage {
   std::size_t nbytes_ = 0;
   Device device_;
   bool pinned_ = false;
+  bool cuda_pinned_ = false;  // page-locked by CUDA (else host memory the simulated GPU treats as pinned)
   bool owning_ = true;
   Storage() = default;
 };

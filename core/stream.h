@@ -21,7 +21,8 @@
 // time, so elapsed_ms measures CPU phases the same way it measures GPU ones.
 //
 // Pinned memory: a host->device copy from ordinary (pageable) host memory goes
-// through a staging buffer and blocks the host; from page-locked memory the
+// through a staging buffer (the host waits while it is staged; the bytes land
+// in the stream's order); from page-locked memory the
 // GPU's copy engine reads it directly and the copy is asynchronous on the
 // stream, so a data loader can upload batch k+1 while batch k trains.
 //   Tensor batch = pin_memory(loader_batch);   // once per batch, on the host
@@ -123,8 +124,9 @@ void end_graph_pool(const Stream& s) noexcept;
 void release_graph_pool(const Device& d, std::uint64_t pool) noexcept;
 
 // A copy of host tensor `t` in page-locked memory (contiguous, same dtype and
-// shape, not part of the autograd graph). Without a visible GPU there is
-// nothing to pin for, and `t` itself is returned.
+// shape, not part of the autograd graph). Without a CUDA GPU it is a copy in
+// ordinary host memory that the simulated GPU (sim:N) treats as page-locked:
+// its copies from it are asynchronous too.
 Tensor pin_memory(const Tensor& t);
 bool is_pinned(const Tensor& t);
 

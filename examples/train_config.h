@@ -183,9 +183,28 @@ inline std::unique_ptr<parallel::DataParallel> make_data_parallel(const TrainCon
 inline nn::data::DataLoaderOptions train_loader_options(const TrainConfig& c, const parallel::DataParallel& dp) {
   nn::data::DataLoaderOptions o{.batch_size = c.batch, .shuffle = !c.no_shuffle, .seed = c.seed,
                                 .transform = nn::data::Transform::fashion_mnist()};
-  for (int r = 0; r < dp.size(); ++r) o.pin_memory = o.pin_memory || dp.replica(r).device.is_cuda();
+  for (int r = 0; r < dp.size(); ++r) o.pin_memory = o.pin_memory || !dp.replica(r).device.is_cpu();
   if (dp.process_group() != nullptr) o = parallel::DistributedSampler(*dp.process_group()).apply(o);
   return o;
+}
+
+// With --ddp, what only the program knows must be the same on every rank too
+// (DistributedDataParallel already checked the model, buckets and optimizer;
+// parallel/agreement.h): a rank started with another --batch or data would
+// train on other batches, silently.
+inline void check_run_agrees(const TrainConfig& c, const parallel::DataParallel& dp, std::int64_t train_samples,
+                             std::int64_t test_samples) {
+  if (dp.process_group() == nullptr) return;
+  parallel::Fingerprint f;
+  f.add("--batch (the global batch)", std::to_string(c.batch));
+  f.add("training samples", std::to_string(train_samples));
+  f.add("test samples", std::to_string(test_samples));
+  f.add("--epochs", std::to_string(c.epochs));
+  f.add("--max-steps", std::to_string(c.max_steps));
+  f.add("--seed", std::to_string(c.seed));
+  f.add("--no-shuffle", c.no_shuffle ? "true" : "false");
+  f.add("--on-nonfinite", c.on_nonfinite);
+  parallel::check_ranks_agree(*dp.process_group(), f, "this run's settings");
 }
 
 // Test batches: in file order, 1000 at a time (with --ddp, this process's part).

@@ -68,6 +68,7 @@ int run(examples::TrainConfig c) {
   nn::TrainingProgress at = resume ? resume->progress : nn::TrainingProgress{.seed = c.seed};
   nn::data::DataLoader loader(train, examples::train_loader_options(c, dp));
   nn::data::DataLoader test_loader(test, examples::test_loader_options(dp));
+  examples::check_run_agrees(c, dp, train.inputs.size(0), test.inputs.size(0));
   if (c.explain) {  // one step, opened, with this run's numbers (docs/walkthrough.md), then stop
     MINIDP_CHECK(c.optimizer == "sgd", "--explain follows an SGD step; use --optimizer sgd");
     for (const nn::data::Batch& b : loader) {
@@ -141,7 +142,7 @@ int run(examples::TrainConfig c) {
     for (nn::data::Batch& b : loader) {
       const double data_wait = seconds_since(t_data);
       rec.record(dp.train_step(b.inputs, b.labels), data_wait);  // queued; the host goes on at once
-      samples += b.size();
+      samples += b.global_size;  // the job's samples: with --ddp this process loaded only its part
       ++at.step_in_epoch, ++at.global_step;
       bar.update(at.step_in_epoch, samples);
       stopped_by_signal = at.global_step % 50 == 0 ? look() : signalled();  // a flag: no cost per step
@@ -174,7 +175,13 @@ int run(examples::TrainConfig c) {
     if (rec.nonfinite_steps() > 0 && !c.quiet)
       std::printf("(%lld step(s) so far had a non-finite loss)\n", static_cast<long long>(rec.nonfinite_steps()));
     train_curve.push_back(rec.mean_loss());  // the one read of the epoch's loss
-    const double seconds = seconds_since(t_epoch), samples_per_s = samples / std::max(seconds, 1e-9);
+    double seconds = seconds_since(t_epoch);
+    if (distributed) {  // the job's epoch ends with its slowest rank: the figure is the job's, not this rank's
+      std::vector<double> slowest = {seconds};
+      dp.process_group()->allreduce_max(slowest);
+      seconds = slowest[0];
+    }
+    const double samples_per_s = samples / std::max(seconds, 1e-9);
     rec.record_memory();
     eval = metrics::evaluate(dp, test_loader, 10);
     test_curve.push_back(eval.loss.mean());

@@ -199,6 +199,16 @@ Block* CachingAllocator::Impl::find_cached(DeviceState& st, StreamKey stream, st
     b->stream = stream;
     return b;
   }
+  if (any_pool && pool_of(stream) == 0) {  // test-only: a block of this stream's private pools too
+    for (auto j = st.free_blocks.begin(); j != st.free_blocks.end(); ++j)
+      if ((*j)->size == rounded && (*j)->stream.device == stream.device && (*j)->stream.stream == stream.stream &&
+          pool_of((*j)->stream) != 0) {
+        Block* b = *j;
+        st.free_blocks.erase(j);
+        b->stream = stream;
+        return b;
+      }
+  }
   if (it == st.free_blocks.end() || !((*it)->stream == stream)) return nullptr;
   Block* b = *it;
   // Small blocks: the exact size. Large: a bigger block if the slack is modest.
@@ -350,5 +360,6 @@ void CachingAllocator::empty_cache(int device) {
 
 void CachingAllocator::set_raw_memory_for_testing(RawMemory* raw) { impl_->test_raw = raw; }
 void CachingAllocator::set_any_stream_reuse_for_testing(bool on) { impl_->any_stream = on; }
+void CachingAllocator::set_any_pool_reuse_for_testing(bool on) { impl_->any_pool = on; }
 
 }  // namespace minidp::kernels

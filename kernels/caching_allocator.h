@@ -84,6 +84,7 @@ class CachingAllocator {
   std::uint64_t create_private_pool(int device);
   void begin_pool_capture(int device, void* stream, std::uint64_t pool);
   void end_pool_capture(int device, void* stream) noexcept;
+  bool pool_capturing(int device, void* stream);  // between begin_ and end_pool_capture
   void release_private_pool(int device, std::uint64_t pool) noexcept;
   std::size_t private_pool_reserved(int device);
   std::size_t deferred_free_count(int device);  // no-cache blocks waiting for the end of a capture
@@ -93,6 +94,10 @@ class CachingAllocator {
   // Test-only: a cached block may go to ANY stream, not only its own — to show
   // on the simulated GPU what the per-stream rule prevents.
   void set_any_stream_reuse_for_testing(bool on);
+  // Test-only: a block of a graph's private pool may go to an ordinary
+  // allocation of its stream after the capture — to show what the pool's
+  // isolation prevents (the next replay writes into that allocation).
+  void set_any_pool_reuse_for_testing(bool on);
 
   struct Impl;
 

@@ -23,6 +23,12 @@ void CachingAllocator::begin_pool_capture(int device, void* stream, std::uint64_
   st.capturing[reinterpret_cast<std::uintptr_t>(stream)] = pool;
 }
 
+bool CachingAllocator::pool_capturing(int device, void* stream) {
+  DeviceState& st = impl_->state(device);
+  std::lock_guard<std::mutex> lock(st.mu);
+  return stream != nullptr && st.capturing.count(reinterpret_cast<std::uintptr_t>(stream)) > 0;
+}
+
 void CachingAllocator::end_pool_capture(int device, void* stream) noexcept {
   try {
     DeviceState& st = impl_->state(device);

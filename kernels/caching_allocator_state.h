@@ -90,6 +90,7 @@ struct CachingAllocator::Impl {
   alloc_detail::DeviceState* states = nullptr;  // never freed: tensors freed during static destruction must find them
   int count = 0;
   bool any_stream = false;  // test-only: reuse ignores the stream
+  bool any_pool = false;    // test-only: an ordinary allocation may take a private pool's block
 
   RawMemory& raw() { return test_raw != nullptr ? *test_raw : *own; }
   alloc_detail::DeviceState& state(int device) {

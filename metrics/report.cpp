@@ -283,17 +283,28 @@ std::string speed_report(const ThroughputMeter* tm, const StepTimer* timer, cons
 }
 
 std::string speed_report(const TrainingRecorder& rec) {
-  std::ostringstream os;
-  os << speed_report(&rec.throughput(), &rec.timer(), &rec.memory(), &rec.balance());
+  std::ostringstream mine;  // this process's own figures
+  mine << speed_report(&rec.throughput(), &rec.timer(), &rec.memory(), &rec.balance());
   const double total = rec.comm_total_mean(), exposed = rec.timer().mean("allreduce");
   if (std::isfinite(total) && std::isfinite(exposed))
-    os << "gradient sums: " << fixed(total * 1e3, 3) << " ms per step in all, " << fixed(exposed * 1e3, 3)
-       << " ms exposed (the step waited for them after backward); " << fixed(std::max(0.0, total - exposed) * 1e3, 3)
-       << " ms overlapped with backward\n";
+    mine << "gradient sums: " << fixed(total * 1e3, 3) << " ms per step in all, " << fixed(exposed * 1e3, 3)
+         << " ms exposed (the step waited for them after backward); " << fixed(std::max(0.0, total - exposed) * 1e3, 3)
+         << " ms overlapped with backward\n";
+  std::ostringstream os;
+  if (rec.ranks().empty()) {
+    os << mine.str();
+  } else {
+    // Across processes the job's figure comes first; this process's own
+    // follow, labelled as such (a rank's samples/s is about 1/N of the job's).
+    os << "throughput of the job: " << fixed(rec.global_samples_per_second(), 1) << " samples/s across "
+       << rec.ranks().size() << " processes (every rank's samples over the slowest rank's time)\n"
+       << "this process (rank " << rec.ranks().front().rank << ") alone:\n";
+    std::istringstream lines(mine.str());
+    for (std::string line; std::getline(lines, line);) os << "  " << line << "\n";
+  }
   if (!rec.ranks().empty()) {
     const auto& ranks = rec.ranks();
-    os << "across " << ranks.size() << " processes: " << fixed(rec.global_samples_per_second(), 1)
-       << " samples/s (every rank's samples over the slowest rank's time)\n";
+    os << "per process:\n";
     os << "  rank  device      samples/s   busy_s  comm_ms  exposed_ms  peak_MiB\n";
     double busy_sum = 0, busy_max = 0;
     int slowest = 0;
@@ -319,7 +330,11 @@ std::string speed_report(const TrainingRecorder& rec) {
 }
 
 json speed_json(const TrainingRecorder& rec) {
-  json j = {{"samples_per_s", json_number(rec.throughput().samples_per_second())},
+  // samples_per_s is the job's: this process's in one process, every rank's
+  // samples over the slowest rank's time across processes ("throughput" and
+  // "ranks" hold the per-process figures).
+  json j = {{"samples_per_s", json_number(rec.ranks().empty() ? rec.throughput().samples_per_second()
+                                                                 : rec.global_samples_per_second())},
             {"step_time", to_json(rec.timer())},
             {"throughput", to_json(rec.throughput())},
             {"load_balance", to_json(rec.balance())},

@@ -152,12 +152,12 @@ void InProcessCommunicator::broadcast(int rank, Tensor& t, int root) {
   publish(rank, t);
   if (rank != root) {
     NoGradGuard ng;
-    ready_[root].wait(stream_of(t));  // the root's value is there ...
+    if (!wait_skipped(WaitSite::BroadcastSourceReady)) ready_[root].wait(stream_of(t));  // the root's value is there ...
     t.copy_(slots_[root]);
     done_[rank].record(stream_of(t));  // ... and the root must not overwrite it before this copy ran
   }
   barrier_.arrive_and_wait();
-  if (rank == root)
+  if (rank == root && !wait_skipped(WaitSite::BroadcastCopied))
     for (int r = 0; r < size_; ++r)
       if (r != root) done_[r].wait(stream_of(t));
 }
@@ -170,7 +170,7 @@ void InProcessCommunicator::allgather(int rank, const Tensor& in, Tensor& out) {
     NoGradGuard ng;
     const Stream mine = stream_of(out);
     for (int r = 0; r < size_; ++r) {
-      ready_[r].wait(mine);
+      if (r == rank || !wait_skipped(WaitSite::AllgatherInputsReady)) ready_[r].wait(mine);
       out.narrow(0, r * in.size(0), in.size(0)).copy_(slots_[r]);
     }
     done_[rank].record(mine);
@@ -178,7 +178,7 @@ void InProcessCommunicator::allgather(int rank, const Tensor& in, Tensor& out) {
   barrier_.arrive_and_wait();
   // No rank may overwrite its input before every other rank has copied it.
   for (int r = 0; r < size_; ++r)
-    if (r != rank) done_[r].wait(stream_of(in));
+    if (r != rank && !wait_skipped(WaitSite::AllgatherCopied)) done_[r].wait(stream_of(in));
 }
 
 std::unique_ptr<Communicator> make_communicator(const std::vector<Device>& devices) {

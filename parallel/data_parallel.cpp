@@ -17,6 +17,7 @@
 #include "minidp/kernels/cuda/allocator.h"
 #include "minidp/kernels/cuda/runtime.h"
 #include "minidp/nn/layers.h"
+#include "minidp/parallel/agreement.h"
 #include "minidp/parallel/process_group.h"
 #include "minidp/parallel/shards.h"
 #include "minidp/parallel/sync_batchnorm.h"
@@ -138,6 +139,15 @@ void DataParallel::setup(nn::ModulePtr model, const OptimizerFactory& make_optim
       });
   pool_ = std::make_unique<WorkerPool>(size(), [this](const std::string& why) { comm_->abort(why); });
   graphs_ = make_graphs(size());
+  // Across processes, before the first collective: every rank must hold the
+  // same model, buckets and optimizer, or the sums pair the wrong bytes.
+  if (world_ != nullptr) {
+    Fingerprint mine = fingerprint_of(*modules_[0], *buckets_[0], *optimizers_[0]);
+    mine.add("replicas per process", std::to_string(size()));
+    mine.add("sync_batchnorm", opts_.sync_batchnorm ? "true" : "false");
+    mine.add("broadcast_buffers", opts_.broadcast_buffers ? "true" : "false");
+    check_ranks_agree(*world_, mine, "the model, its buckets or its optimizer");
+  }
   // Broadcast parameters and buffers from replica 0 (rank 0 of the job): the
   // copies in one process already hold the same values, but processes that
   // made their models independently need it.
@@ -150,6 +160,11 @@ void DataParallel::setup(nn::ModulePtr model, const OptimizerFactory& make_optim
       comm_->broadcast(comm_rank(rank), c, 0);
     }
   });
+  // The broadcast ran on the replica streams. What the caller does next (load
+  // a checkpoint into module(r), read a weight) is queued on its own stream,
+  // which nothing orders after them yet: wait here, once.
+  for (const auto& r : replicas_)
+    if (!r.device.is_cpu()) synchronize(r.stream);
 }
 
 DataParallel::~DataParallel() {
@@ -184,7 +199,7 @@ void DataParallel::finish_replica(int rank, StepResult& result) {
 
 // On the caller's thread, once every replica is done with the step.
 void DataParallel::finish_step(StepResult& result, bool reduce) {
-  release_batch(*result.events);
+  release_to_caller(*result.events);
   for (const ReplicaStepStats& st : result.replicas) result.skipped = result.skipped || st.skipped;
   accumulated_ = !reduce;
   if (reduce && opts_.check_identical)
@@ -233,7 +248,7 @@ StepResult DataParallel::run_step(const Tensor& inputs, const Tensor& labels, co
   const auto start = Clock::now();
   if (auto* inproc = dynamic_cast<InProcessCommunicator*>(comm_.get())) inproc->reset();
 
-  batch_ready(inputs, labels);
+  fence_caller(inputs, labels);
   if (reduce && fresh && !stop_after_backward && graph_step(inputs, labels, loss_fn, result)) {
     result.wall_seconds = seconds_since(start);
     finish_step(result, reduce);
@@ -248,7 +263,7 @@ StepResult DataParallel::run_step(const Tensor& inputs, const Tensor& labels, co
     detail::StepEvents& ev = *result.events;
 
     ev.begin(rank, Phase::Data).record(r.stream);
-    wait_batch(r.stream);
+    wait_for_caller(r.stream);
     Tensor x = shards.rows(inputs, rank).to(r.device);  // a view, then one (asynchronous) copy
     Tensor y = shards.rows(labels, rank).to(r.device);
     Tensor loss = replica_step(rank, x, y, batch, loss_fn, reduce && !stop_after_backward, fresh, st, &ev,

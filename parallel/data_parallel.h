@@ -135,9 +135,10 @@ class DataParallel {
   int cpu_threads_per_replica() const { return WorkerPool::threads_per_worker(size()); }
   const Replica& replica(int rank) const { return replicas_.at(rank); }
   // Replica `rank`'s module. Its parameters are written by the replica's own
-  // stream, which train_step does not make the host (or the caller's stream)
-  // wait for: read them on the host after StepResult::wait() (or loss()), as
-  // a checkpoint after a step must.
+  // stream; every step leaves the caller's current stream ordered after it,
+  // and orders the next step after the caller's stream, so reading a weight
+  // (a copy to the host) or loading new ones between steps is safe, as in
+  // PyTorch. Work on another stream of the caller's waits with an event.
   nn::ModulePtr module(int rank = 0) const { return modules_.at(rank); }
   nn::Optimizer& optimizer(int rank = 0) { return *optimizers_.at(rank); }
   const Communicator& communicator() const { return *comm_; }
@@ -166,9 +167,10 @@ class DataParallel {
   // new parameter); drop_graphs() frees every graph at once.
   void drop_graphs();
 
-  // Test-only: switch off the event ordering of a batch already on a device
-  // (batch_ready), to show on a GPU what it prevents. Never in real code.
-  void set_batch_fence_for_testing(bool on) { fence_batch_ = on; }
+  // Test-only: switch off the event ordering between the caller's stream and
+  // the replica streams (fence_caller), to show on a GPU what it prevents.
+  // Never in real code.
+  void set_caller_fence_for_testing(bool on) { fence_caller_ = on; }
 
  protected:
   // For DistributedDataParallel: one replica, whose sums go through `comm`
@@ -206,12 +208,13 @@ class DataParallel {
   bool graph_step(const Tensor& inputs, const Tensor& labels, const LossSumFn& loss_fn, StepResult& result);
   bool graph_eligible(const Tensor& inputs, const Tensor& labels);
   void note_once(const std::string& why);
-  // Orders the replica streams after the caller's stream for a batch already
-  // on a device, and the caller's stream after the step (data_parallel.cpp).
-  void batch_ready(const Tensor& inputs, const Tensor& labels);
-  void wait_batch(const Stream& s);
-  Event& batch_event(const Device& d);
-  void release_batch(detail::StepEvents& ev);
+  // Orders the replica streams after the caller's stream (a batch or
+  // parameters written there), and the caller's stream after the step
+  // (data_parallel_events.cpp).
+  void fence_caller(const Tensor& inputs, const Tensor& labels);
+  void wait_for_caller(const Stream& s);
+  Event& caller_event(const Device& d);
+  void release_to_caller(detail::StepEvents& ev);
   void on_gradient_ready(int param);  // autograd hook (distributed: launches full buckets)
   void launch_ready_buckets(int rank);
   int comm_rank(int rank) const;      // the rank this replica has in comm_
@@ -241,9 +244,9 @@ class DataParallel {
   };
   static std::unique_ptr<StepGraphs, StepGraphsDeleter> make_graphs(int replicas);
   std::unique_ptr<StepGraphs, StepGraphsDeleter> graphs_;  // captured steps, per batch shape (cuda_graph)
-  std::vector<Device> batch_devices_;   // devices of this step's batch (not the host)
-  std::deque<std::pair<Device, Event>> batch_ready_;  // per batch device: the caller's stream when the step began
-  bool fence_batch_ = true;
+  std::vector<Device> fence_devices_;  // devices of this step's replicas and batch (not the host)
+  std::deque<std::pair<Device, Event>> caller_events_;  // per device: the caller's stream when the step began
+  bool fence_caller_ = true;
   // Buckets launched from backward's hooks (distributed: one replica).
   struct Overlap {
     bool active = false;                 // inside the backward of a reducing step

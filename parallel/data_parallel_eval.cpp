@@ -19,14 +19,14 @@ std::vector<std::int64_t> DataParallel::evaluate_batch(const Tensor& inputs, con
                                                        const std::function<void(int, const Tensor&, const Tensor&)>& fn) {
   const Shards shards = plan_shards("DataParallel::evaluate_batch", inputs, labels, size());
   if (auto* inproc = dynamic_cast<InProcessCommunicator*>(comm_.get())) inproc->reset();
-  batch_ready(inputs, labels);
+  fence_caller(inputs, labels);
   auto events = take_events();  // only their end events: the caller's stream waits for the replicas
   pool_->run([&](int rank) {
     const Replica& r = replicas_[rank];
     DeviceGuard dg(r.device);
     StreamGuard sg(r.stream);
     NoGradGuard ng;
-    wait_batch(r.stream);
+    wait_for_caller(r.stream);
     struct End {  // recorded however this replica leaves (an empty shard returns early)
       Event& e;
       const Stream& s;
@@ -47,7 +47,7 @@ std::vector<std::int64_t> DataParallel::evaluate_batch(const Tensor& inputs, con
     } mode(m);
     fn(rank, m.forward(shards.rows(inputs, rank).to(r.device)), shards.rows(labels, rank).to(r.device));
   });
-  release_batch(*events);
+  release_to_caller(*events);
   return shards.size;
 }
 
@@ -62,10 +62,10 @@ void DataParallel::broadcast_buffers(int rank) {
 
 std::uint64_t DataParallel::parameter_hash(int rank) const {
   std::uint64_t h = 1469598103934665603ull;  // FNV-1a
-  // The copies go on the replica's own stream: after its last step's updates,
-  // which the caller's stream knows nothing of.
+  // The copies go on the caller's stream, which every step leaves ordered
+  // after the replicas' updates (release_to_caller), as every read of a
+  // weight by the caller is.
   DeviceGuard dg(replicas_.at(rank).device);
-  StreamGuard sg(replicas_.at(rank).stream);
   for (auto& [name, t] : modules_.at(rank)->named_parameters()) {
     Tensor c = t.detach().to(Device::cpu()).contiguous();
     const auto* p = static_cast<const unsigned char*>(c.raw_data());

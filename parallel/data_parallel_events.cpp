@@ -1,6 +1,6 @@
 // minidp/parallel/data_parallel_events.cpp — the events that order a step's
-// streams: the fence between the caller's stream and the replica streams
-// around a batch already on a device.
+// streams: the fence between the caller's stream and the replica streams,
+// before the step and after it.
 #include <algorithm>
 
 #include "minidp/core/stream.h"
@@ -9,45 +9,51 @@
 
 namespace minidp::parallel {
 
-// A batch already on a device was written by work queued on the caller's
-// stream (a copy, a data-augmentation kernel), and to() on the same device
-// returns the tensor itself, not a copy. The replica streams must not read it
-// before that work is done: an event recorded on the caller's stream, which
-// every replica stream waits for before its first read. And the caller may
-// drop the batch as soon as train_step returns, handing its memory back to
-// the caller stream's pool: so the caller's stream in turn waits for every
-// replica's step (its end event) before it can reuse that memory. The host
-// waits for neither. A batch on the host needs none of this (its copy to the
-// device is ordered on the replica's own stream).
-void DataParallel::batch_ready(const Tensor& inputs, const Tensor& labels) {
-  batch_devices_.clear();
-  for (const Tensor* t : {&inputs, &labels})
-    if (!t->device().is_cpu() && std::find(batch_devices_.begin(), batch_devices_.end(), t->device()) ==
-                                      batch_devices_.end())
-      batch_devices_.push_back(t->device());
-  if (!fence_batch_) return;  // tests switch the fence off to show what it prevents
-  for (const Device& d : batch_devices_) {
+// The caller's stream is where everything the caller did happened: a batch
+// already on a device was written there (a copy, a data-augmentation kernel;
+// to() on the same device returns the tensor itself, not a copy), and so were
+// the parameters a checkpoint loaded or the host edited between two steps. The
+// replica streams must not read any of it before that work is done: an event
+// recorded on the caller's stream of every device the step touches, which
+// every replica stream waits for before its first op. The other way round,
+// the caller may drop the batch as soon as train_step returns (handing its
+// memory back to the caller stream's pool), read a parameter or load new
+// ones: so the caller's stream in turn waits for every replica's step (its
+// end event). The host waits for neither — as in PyTorch, everything the
+// caller sees is ordered on its current stream. On the CPU there is no
+// stream and nothing to do.
+void DataParallel::fence_caller(const Tensor& inputs, const Tensor& labels) {
+  fence_devices_.clear();
+  auto add = [this](const Device& d) {
+    if (!d.is_cpu() && std::find(fence_devices_.begin(), fence_devices_.end(), d) == fence_devices_.end())
+      fence_devices_.push_back(d);
+  };
+  for (const Replica& r : replicas_) add(r.device);
+  add(inputs.device());
+  add(labels.device());
+  if (!fence_caller_) return;  // tests switch the fence off to show what it prevents
+  for (const Device& d : fence_devices_) {
     DeviceGuard dg(d);
-    batch_event(d).record(current_stream(d));
+    caller_event(d).record(current_stream(d));
   }
 }
 
-// One event per device a batch ever came from, made once: an event belongs
-// to the device it was first recorded on.
-Event& DataParallel::batch_event(const Device& d) {
-  for (auto& [dev, e] : batch_ready_)
+// One event per device, made once: an event belongs to the device it was
+// first recorded on.
+Event& DataParallel::caller_event(const Device& d) {
+  for (auto& [dev, e] : caller_events_)
     if (dev == d) return e;
-  return batch_ready_.emplace_back(d, Event()).second;
+  return caller_events_.emplace_back(d, Event()).second;
 }
 
-void DataParallel::wait_batch(const Stream& s) {
-  if (!fence_batch_ || wait_skipped(WaitSite::BatchReady)) return;
-  for (const Device& d : batch_devices_) batch_event(d).wait(s);
+void DataParallel::wait_for_caller(const Stream& s) {
+  if (!fence_caller_ || wait_skipped(WaitSite::CallerToReplicas)) return;
+  for (const Device& d : fence_devices_) caller_event(d).wait(s);
 }
 
-void DataParallel::release_batch(detail::StepEvents& ev) {
-  if (!fence_batch_ || wait_skipped(WaitSite::BatchRelease)) return;
-  for (const Device& d : batch_devices_) {
+void DataParallel::release_to_caller(detail::StepEvents& ev) {
+  if (!fence_caller_ || wait_skipped(WaitSite::ReplicasToCaller)) return;
+  for (const Device& d : fence_devices_) {
     DeviceGuard dg(d);
     const Stream caller = current_stream(d);
     for (int rank = 0; rank < size(); ++rank) ev.end(rank).wait(caller);

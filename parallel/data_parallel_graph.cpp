@@ -14,6 +14,7 @@
 #include "minidp/nn/module.h"
 #include "minidp/parallel/data_parallel.h"
 #include "minidp/parallel/shards.h"
+#include "minidp/parallel/wait_sites.h"
 
 namespace minidp::parallel {
 
@@ -282,13 +283,13 @@ bool DataParallel::graph_step(const Tensor& inputs, const Tensor& labels, const 
     const Stream& s = replicas_[rank].stream;
     StreamGuard sg(s);
     ev.begin(rank, Phase::Data).record(s);
-    wait_batch(s);
+    wait_for_caller(s);
     g.x[rank].copy_(shards.rows(inputs, rank));  // host -> the graph's input buffers, on this replica's stream
     g.y[rank].copy_(shards.rows(labels, rank));
     ev.begin(rank, Phase::Forward).record(s);
     if (rank != 0) {
       G.inputs_ready[rank].record(s);
-      G.inputs_ready[rank].wait(s0);
+      if (!wait_skipped(WaitSite::GraphInputsReady)) G.inputs_ready[rank].wait(s0);
     }
   }
   launch_graph(g.exec, s0);
@@ -296,7 +297,7 @@ bool DataParallel::graph_step(const Tensor& inputs, const Tensor& labels, const 
   for (int rank = 0; rank < size(); ++rank) {
     const Stream& s = replicas_[rank].stream;
     StreamGuard sg(s);
-    if (rank != 0) G.done.wait(s);
+    if (rank != 0 && !wait_skipped(WaitSite::GraphDone)) G.done.wait(s);
     // The phases inside the graph cannot be told apart from outside it: the
     // whole replay counts as forward, the others are empty.
     ev.begin(rank, Phase::Backward).record(s);

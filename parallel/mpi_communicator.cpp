@@ -3,6 +3,7 @@
 // through host memory.
 #include "minidp/parallel/mpi_communicator.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -10,8 +11,10 @@
 
 #include "minidp/core/autograd.h"
 #include "minidp/core/stream.h"
+#include "minidp/parallel/agreement.h"
 #include "minidp/parallel/fatal.h"
 #include "minidp/parallel/mpi_check.h"
+#include "minidp/parallel/wait_sites.h"
 
 namespace minidp::parallel {
 
@@ -68,7 +71,8 @@ class MpiPending : public PendingCollective {
                   " (MPI) without an answer: another rank is dead or stuck; ending the job");
     }
     if (st_->error) std::rethrow_exception(st_->error);
-    if (!device_.is_cpu()) st_->on_device.wait(current_stream(device_));  // the caller's stream waits, not the host
+    if (!device_.is_cpu() && !wait_skipped(WaitSite::MpiSumLanded))
+      st_->on_device.wait(current_stream(device_));  // the caller's stream waits, not the host
   }
   double seconds() const override { return st_->seconds; }
   std::pair<double, double> host_span() const override { return {st_->begin, st_->end}; }
@@ -136,7 +140,8 @@ std::unique_ptr<PendingCollective> MpiCommunicator::submit(std::function<void()>
       const double begin = steady_seconds();
       try {
         DeviceGuard g(device);
-        if (ready) ready->synchronize();  // this thread waits for the device, the caller does not
+        if (ready && !wait_skipped(WaitSite::MpiInputsReady))
+          ready->synchronize();  // this thread waits for the device, the caller does not
         job();
         if (!device.is_cpu()) st->on_device.record(current_stream(device));
       } catch (...) {
@@ -190,7 +195,12 @@ std::unique_ptr<PendingCollective> MpiCommunicator::allreduce_sum_async(int rank
   check(rank, t, "allreduce_sum");
   if (size_ == 1 || t.numel() == 0) return finished_collective();  // nothing to sum with
   Tensor target = t;  // the handle keeps the storage alive until the job has run
-  return submit([this, target]() mutable { sum_on_host(target); }, !t.device().is_cpu() ? t : Tensor());
+  return submit(
+      [this, target]() mutable {
+        agree_on(Op::Sum, target);
+        sum_on_host(target);
+      },
+      !t.device().is_cpu() ? t : Tensor());
 }
 
 void MpiCommunicator::allreduce_sum(int rank, Tensor& t) {
@@ -203,6 +213,7 @@ void MpiCommunicator::broadcast(int rank, Tensor& t, int root) {
   if (size_ == 1 || t.numel() == 0) return;
   if (!t.device().is_cpu()) synchronize(current_stream(t.device()));  // the slow path: values on the host
   run("a broadcast of " + t.describe() + " from rank " + std::to_string(root), [&] {
+    agree_on(Op::Broadcast, t, root);
     on_host(t, rank != root, [&](Tensor& h) {
       MINIDP_MPI_CHECK(MPI_Bcast(h.raw_data(), static_cast<int>(h.numel()), mpi_type(h.dtype()), root, comm_->comm));
     });
@@ -221,6 +232,7 @@ void MpiCommunicator::allgather(int rank, const Tensor& in, Tensor& out) {
   }
   if (!in.device().is_cpu()) synchronize(current_stream(in.device()));
   run("an allgather of " + in.describe(), [&] {
+    agree_on(Op::Allgather, in);
     NoGradGuard ng;
     const Tensor src = in.device().is_cpu() ? in : in.to(Device::cpu());
     on_host(out, true, [&](Tensor& h) {
@@ -233,7 +245,34 @@ void MpiCommunicator::allgather(int rank, const Tensor& in, Tensor& out) {
 
 void MpiCommunicator::barrier(int rank) {
   MINIDP_CHECK(rank == rank_, "MPI communicator: barrier called as rank ", rank, " in the process of rank ", rank_);
-  if (size_ > 1) run("a barrier", [this] { MINIDP_MPI_CHECK(MPI_Barrier(comm_->comm)); });
+  if (size_ > 1)
+    run("a barrier", [this] {
+      agree_on(Op::Barrier, Tensor());
+      MINIDP_MPI_CHECK(MPI_Barrier(comm_->comm));
+    });
+}
+
+void MpiCommunicator::agree_on(Op op, const Tensor& t, int root) {
+  const std::uint64_t n = ++collectives_;
+  if (!collective_checks_enabled()) return;
+  const std::int64_t mine[4] = {static_cast<std::int64_t>(op), root, t.defined() ? t.numel() : 0,
+                                t.defined() ? static_cast<std::int64_t>(t.dtype()) : -1};
+  std::vector<std::int64_t> all(static_cast<std::size_t>(4 * size_));
+  MINIDP_MPI_CHECK(MPI_Allgather(mine, 4, MPI_INT64_T, all.data(), 4, MPI_INT64_T, comm_->comm));
+  auto describe = [&](int r) {
+    const std::int64_t* f = &all[static_cast<std::size_t>(4 * r)];
+    static const char* names[] = {"?", "allreduce_sum", "broadcast", "allgather", "barrier"};
+    std::string s = "rank " + std::to_string(r) + " calls " + names[f[0] >= 1 && f[0] <= 4 ? f[0] : 0];
+    if (f[0] == static_cast<std::int64_t>(Op::Barrier)) return s;
+    s += " of " + std::to_string(f[2]) + " " + (f[3] >= 0 ? dtype_name(static_cast<DType>(f[3])) : "?") + " elements";
+    if (f[0] == static_cast<std::int64_t>(Op::Broadcast)) s += " from rank " + std::to_string(f[1]);
+    return s;
+  };
+  std::string diff;
+  for (int r = 1; r < size_; ++r)
+    if (!std::equal(all.begin() + 4 * r, all.begin() + 4 * r + 4, all.begin())) diff += ", " + describe(r);
+  MINIDP_CHECK(diff.empty(), "collective #", n, " across processes differs between ranks: ", describe(0),
+               diff, " (checked because MINIDP_DISTRIBUTED_DEBUG=detail)");
 }
 
 void MpiCommunicator::abort(const std::string& why) {

@@ -59,6 +59,11 @@ class MpiCommunicator : public Communicator {
  private:
   void check(int rank, const Tensor& t, const char* op) const;
   void sum_on_host(Tensor& t);  // the reduce-scatter + allgather (on the communication thread)
+  // MINIDP_DISTRIBUTED_DEBUG=detail (parallel/agreement.h): before collective
+  // `op` of `t`, every rank's (operation, root, element count, dtype) compared;
+  // a mismatch raises instead of running it. On the communication thread.
+  enum class Op { Sum = 1, Broadcast, Allgather, Barrier };
+  void agree_on(Op op, const Tensor& t, int root = 0);
   // Queues `job` on the communication thread; the returned collective completes when it has run.
   std::unique_ptr<PendingCollective> submit(std::function<void()> job, const Tensor& gpu_result);
   void run(const std::string& what, std::function<void()> job);  // submit and wait (with the timeout)
@@ -69,6 +74,7 @@ class MpiCommunicator : public Communicator {
   struct Mpi;                  // the communication thread's own duplicate of the world communicator
   std::unique_ptr<Mpi> comm_;
   std::vector<char> scratch_;  // padded buffer when a tensor does not split evenly over the ranks
+  std::uint64_t collectives_ = 0;  // run so far (on the communication thread)
   std::thread worker_;
   std::mutex mu_;
   std::condition_variable cv_;

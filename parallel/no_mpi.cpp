@@ -19,6 +19,7 @@ void ProcessGroup::allreduce_sum(std::vector<double>&) {}
 void ProcessGroup::allreduce_sum(std::vector<std::int64_t>&) {}
 void ProcessGroup::allreduce_max(std::vector<double>&) {}
 std::vector<std::string> ProcessGroup::gather(const std::string& mine, int) { return {mine}; }
+std::vector<std::string> ProcessGroup::allgather(const std::string& mine) { return {mine}; }
 void ProcessGroup::broadcast(std::string&, int) {}
 void ProcessGroup::barrier() {}
 

@@ -2,6 +2,7 @@
 // DataParallel (one process), DistributedDataParallel (one process per device).
 #pragma once
 
+#include "minidp/parallel/agreement.h"
 #include "minidp/parallel/communicator.h"
 #include "minidp/parallel/data_parallel.h"
 #include "minidp/parallel/distributed.h"

@@ -122,6 +122,20 @@ std::vector<std::string> ProcessGroup::gather(const std::string& mine, int root)
   return out;
 }
 
+std::vector<std::string> ProcessGroup::allgather(const std::string& mine) {
+  if (!mpi_) return {mine};
+  int len = static_cast<int>(mine.size());
+  std::vector<int> lens(size_), offsets(size_, 0);
+  MINIDP_MPI_CHECK(MPI_Allgather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, comm_->comm));
+  for (int r = 1; r < size_; ++r) offsets[r] = offsets[r - 1] + lens[r - 1];
+  std::string all(static_cast<std::size_t>(offsets.back() + lens.back()), '\0');
+  MINIDP_MPI_CHECK(MPI_Allgatherv(mine.data(), len, MPI_CHAR, all.data(), lens.data(), offsets.data(), MPI_CHAR,
+                                  comm_->comm));
+  std::vector<std::string> out;
+  for (int r = 0; r < size_; ++r) out.push_back(all.substr(offsets[r], lens[r]));
+  return out;
+}
+
 void ProcessGroup::broadcast(std::string& value, int root) {
   if (!mpi_) return;
   int len = static_cast<int>(value.size());

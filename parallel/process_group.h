@@ -59,6 +59,8 @@ class ProcessGroup {
   void allreduce_max(std::vector<double>& values);
   // Every rank's string, on `root` (empty elsewhere), in rank order.
   std::vector<std::string> gather(const std::string& mine, int root = 0);
+  // Every rank's string, on every rank, in rank order.
+  std::vector<std::string> allgather(const std::string& mine);
   void broadcast(std::string& value, int root = 0);
   void barrier();
 

@@ -11,10 +11,18 @@ std::atomic<bool> g_skip[static_cast<int>(WaitSite::kCount)];
 
 const char* wait_site_name(WaitSite site) {
   switch (site) {
-    case WaitSite::BatchReady: return "batch ready (replicas after the caller's stream)";
-    case WaitSite::BatchRelease: return "batch release (caller's stream after the replicas)";
-    case WaitSite::SumInputsReady: return "sum inputs ready (rank 0's stream after every rank's gradients)";
-    case WaitSite::SumLanded: return "sum landed (every rank's stream after the sum)";
+    case WaitSite::CallerToReplicas: return "caller to replicas";
+    case WaitSite::ReplicasToCaller: return "replicas to caller";
+    case WaitSite::SumInputsReady: return "sum inputs ready";
+    case WaitSite::SumLanded: return "sum landed";
+    case WaitSite::BroadcastSourceReady: return "broadcast source ready";
+    case WaitSite::BroadcastCopied: return "broadcast copied";
+    case WaitSite::AllgatherInputsReady: return "allgather inputs ready";
+    case WaitSite::AllgatherCopied: return "allgather copied";
+    case WaitSite::GraphInputsReady: return "graph inputs ready";
+    case WaitSite::GraphDone: return "graph done";
+    case WaitSite::MpiInputsReady: return "MPI inputs ready";
+    case WaitSite::MpiSumLanded: return "MPI sum landed";
     case WaitSite::kCount: break;
   }
   return "?";

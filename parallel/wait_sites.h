@@ -10,10 +10,18 @@
 namespace minidp::parallel {
 
 enum class WaitSite {
-  BatchReady,      // replica streams wait for the caller's stream before reading a batch on the device
-  BatchRelease,    // the caller's stream waits for the replicas' step before reusing the batch's memory
+  CallerToReplicas,  // replica streams wait for the caller's stream (a batch, or parameters, written there)
+  ReplicasToCaller,  // the caller's stream waits for the replicas' step (reusing the batch's memory, reading weights)
   SumInputsReady,  // in-process sum on a device: rank 0's stream waits for every rank's gradients
   SumLanded,       // in-process sum on a device: every rank's stream waits for the sum written back
+  BroadcastSourceReady,  // in-process broadcast: each rank's stream waits for the root's value
+  BroadcastCopied,       // in-process broadcast: the root's stream waits until every rank copied it
+  AllgatherInputsReady,  // in-process allgather: each rank's stream waits for every rank's input
+  AllgatherCopied,       // in-process allgather: each rank's stream waits until the others copied its input
+  GraphInputsReady,      // captured step: the launching stream waits for every replica's input copy
+  GraphDone,             // captured step: every replica's stream waits for the replayed graph
+  MpiInputsReady,        // MPI sum of a device tensor: the communication thread waits for its values
+  MpiSumLanded,          // MPI sum of a device tensor: the caller's stream waits for the sum copied back
   kCount
 };
 

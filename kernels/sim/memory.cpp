@@ -43,6 +43,14 @@ CachingAllocator& allocator() {
 
 void* allocate(std::size_t nbytes, int device, void* stream) {
   MINIDP_CHECK(device >= 0 && device < kMaxDevices, "sim: no device sim:", device);
+  // As strict as a capture must be: a block the graph will write at every
+  // replay must stay the graph's (its private pool), never go back to the
+  // cache for others once the capture ends.
+  MINIDP_CHECK(nbytes == 0 || !queue_of(stream, device)->capture() || allocator().pool_capturing(device, stream),
+               "sim:", device, ": an allocation of ", nbytes, " bytes on a stream being captured into a graph, ",
+               "outside a graph pool: the graph keeps its address and writes it at every replay, but after the ",
+               "capture the cache would hand the block to others (call begin_graph_pool on every captured stream, ",
+               "as the captured step does)");
   void* p = allocator().allocate(nbytes, device, stream);
   if (p != nullptr && g_shake_seed.load(std::memory_order_relaxed) != 0) {
     // A block from the cache holds its last owner's values: NaN instead, in

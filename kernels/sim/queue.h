@@ -149,6 +149,7 @@ class Queue : public std::enable_shared_from_this<Queue> {
     MINIDP_CHECK(!capture(), what, " on a stream of sim:", device_, " that is being captured into a graph: ",
                  "a capture records work, nothing runs until the graph is replayed, so the host cannot wait for it");
   }
+  void set_slow(int delay_us) { slow_us_ = delay_us; }  // set_stream_delay_for_testing
   void stop() {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -172,6 +173,8 @@ class Queue : public std::enable_shared_from_this<Queue> {
         task = std::move(queue_.front());
         queue_.pop_front();
       }
+      if (const int us = slow_us_.load(std::memory_order_relaxed); us > 0)
+        std::this_thread::sleep_for(std::chrono::microseconds(us));
       if (g_shake_seed.load(std::memory_order_relaxed) != 0) {
         const int max_us = std::max(1, g_shake_delay_us.load(std::memory_order_relaxed));
         std::this_thread::sleep_for(std::chrono::microseconds(rng_() % static_cast<unsigned>(max_us)));
@@ -198,6 +201,7 @@ class Queue : public std::enable_shared_from_this<Queue> {
   std::uint64_t enqueued_ = 0, completed_ = 0;
   bool stopping_ = false;
   std::exception_ptr error_;
+  std::atomic<int> slow_us_{0};
   std::shared_ptr<Capture> capture_;
   std::mt19937_64 rng_;  // used by the worker only
   std::thread worker_;

@@ -4,9 +4,19 @@
 // capture and replay.)
 #include "minidp/kernels/sim/queue.h"
 
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <thread>
+#include <vector>
+
 namespace minidp::kernels::sim {
 
 using namespace detail;
+
+namespace {
+std::atomic<int> g_copy_delay_us{0};  // set_copy_to_device_delay_for_testing
+}  // namespace
 
 bool on_worker() { return t_on_worker; }
 
@@ -120,9 +130,31 @@ float event_elapsed_ms(void* start, void* end) {
 void copy_to_device(void* dst, const void* src, std::size_t nbytes, bool pinned, void* stream, int device) {
   if (nbytes == 0) return;  // an empty shard: nothing to copy (and memcpy may not see a null pointer)
   auto q = queue_of(stream, device);
-  if (!pinned) q->check_not_capturing("a copy from pageable host memory (it blocks the host)");
-  const std::uint64_t at = q->push([=] { std::memcpy(dst, src, nbytes); });
-  if (!pinned) q->wait_until(at);  // pageable: the host's buffer is free again when this returns
+  const int delay_us = g_copy_delay_us.load();
+  if (pinned) {
+    q->push([=] {
+      if (delay_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(delay_us));
+      std::memcpy(dst, src, nbytes);
+    });
+    return;
+  }
+  // Pageable memory, as CUDA does it: the host's bytes are staged before this
+  // returns (the caller may reuse its buffer at once), but they land in device
+  // memory in the stream's order, later. Another stream that reads `dst`
+  // without waiting for this one reads what was there before.
+  q->check_not_capturing("a copy from pageable host memory (it stages through the host)");
+  auto staged = std::make_shared<std::vector<unsigned char>>(static_cast<const unsigned char*>(src),
+                                                             static_cast<const unsigned char*>(src) + nbytes);
+  q->push([dst, staged, delay_us] {
+    if (delay_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(delay_us));
+    std::memcpy(dst, staged->data(), staged->size());
+  });
+}
+
+void set_copy_to_device_delay_for_testing(int delay_us) { g_copy_delay_us = delay_us; }
+
+void set_stream_delay_for_testing(void* stream, int device, int delay_us) {
+  queue_of(stream, device)->set_slow(delay_us);
 }
 
 void copy_to_host(void* dst, const void* src, std::size_t nbytes, void* stream, int device) {

@@ -11,7 +11,8 @@
 //     host — the same calls that count as host synchronisations on CUDA;
 //   * its memory is device memory: the host reading or writing a sim tensor
 //     directly (Tensor::data, item without a copy) is a minidp::Error; a copy
-//     from pinned host memory is asynchronous, from pageable memory it blocks;
+//     from pinned host memory is asynchronous, from pageable memory the host
+//     waits while its bytes are staged, and they land in the stream's order;
 //   * shake (MINIDP_SIM_SHAKE=<seed>, or set_shake): a seeded random delay
 //     before each queued kernel and copy, and fresh blocks filled with NaN, so
 //     a missing wait or a read of memory nobody wrote gives a wrong number or
@@ -70,7 +71,8 @@ CachingAllocator& allocator();
 void* device_malloc(std::size_t nbytes, int device);
 void device_free(void* ptr, int device) noexcept;
 // Host -> device on `stream`: asynchronous from pinned memory (the caller keeps
-// the source alive until the copy ran), blocking from pageable memory.
+// the source alive until the copy ran); from pageable memory the bytes are
+// staged before this returns and written in the stream's order, as on CUDA.
 void copy_to_device(void* dst, const void* src, std::size_t nbytes, bool pinned, void* stream, int device);
 // Device -> host: the host waits for the stream, then the copy is done.
 void copy_to_host(void* dst, const void* src, std::size_t nbytes, void* stream, int device);
@@ -87,7 +89,7 @@ void copy_peer(void* dst, int dst_device, void* dst_stream, const void* src, int
 // stream's worker, with the same tensors (the same addresses), honouring
 // every event between the branches. As strict as CUDA: a host wait on a
 // capturing stream or device (synchronize, item, a copy to the host), or a
-// blocking copy from pageable memory, raises a minidp::Error.
+// copy from pageable memory, raises a minidp::Error.
 void stream_begin_capture(void* stream, int device);
 void* stream_end_capture(void* stream, int device);  // the graph
 void stream_abort_capture(void* stream, int device) noexcept;
@@ -100,5 +102,11 @@ void graph_destroy(void* graph) noexcept;
 // `max_delay_us` microseconds, drawn per stream from the seed.
 void set_shake(std::uint64_t seed, int max_delay_us = 200);
 std::uint64_t shake_seed();
+// A slow bus, for tests: every host -> device copy waits this long on its
+// stream before it lands (0: none). Lets a test hold back exactly the copies
+// a wait must order, with the rest of the stream's work running freely.
+void set_copy_to_device_delay_for_testing(int delay_us);
+// A slow stream, for tests: each of its queued tasks waits this long first.
+void set_stream_delay_for_testing(void* stream, int device, int delay_us);
 
 }  // namespace minidp::kernels::sim

@@ -118,7 +118,7 @@ Batch DataLoader::build(const std::vector<std::int64_t>& order, std::int64_t i) 
   b.labels = gather_rows(dataset_.labels, b.indices);
   if (!opts_.transform.identity()) b.inputs = opts_.transform.apply(b.inputs);
   if (opts_.map) opts_.map(b);
-  if (opts_.pin_memory || opts_.device.is_cuda()) {  // pin_memory is a no-op without a GPU
+  if (opts_.pin_memory || !opts_.device.is_cpu()) {  // a GPU's (or sim's) copies from it are asynchronous
     b.inputs = pin_memory(b.inputs);
     b.labels = pin_memory(b.labels);
   }

@@ -55,8 +55,9 @@ struct DataLoaderOptions {
   // Build batches in page-locked host memory (on the prefetch thread), so that
   // copies to a GPU — by this loader for `device`, or by DataParallel for
   // each replica's shard — are asynchronous DMA transfers. Always on when
-  // `device` is a GPU; set it when batches stay on the host for DataParallel
-  // GPU replicas. No effect in a build without CUDA.
+  // `device` is a GPU (or sim:N); set it when batches stay on the host for
+  // DataParallel GPU replicas. Without a CUDA GPU it is ordinary host memory,
+  // which sim devices treat as page-locked.
   bool pin_memory = false;
   // Deliver only part `part` of `parts` of every batch — consecutive rows, as
   // even as possible (shard_sizes) — while batch_size stays the size of the

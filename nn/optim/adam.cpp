@@ -82,4 +82,12 @@ void Adam::load_state_tensors(const std::map<std::string, Tensor>& state) {
   bump_state_version();  // new moments: a captured step would write the old ones
 }
 
+std::vector<std::pair<std::string, std::string>> Adam::hyperparameters() const {
+  return {{"lr", exact_number(lr())},
+          {"beta1", exact_number(opts_.beta1)},
+          {"beta2", exact_number(opts_.beta2)},
+          {"eps", exact_number(opts_.eps)},
+          {"weight_decay", exact_number(opts_.weight_decay)}};
+}
+
 }  // namespace minidp::nn

@@ -22,6 +22,7 @@ class Adam : public Optimizer {
   Adam(std::vector<Tensor> params, AdamOptions opts);
   void step() override;
   std::string kind() const override { return decoupled_ ? "adamw" : "adam"; }
+  std::vector<std::pair<std::string, std::string>> hyperparameters() const override;
   std::vector<std::pair<std::string, Tensor>> state_tensors() const override;
   void load_state_tensors(const std::map<std::string, Tensor>& state) override;
 

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <type_traits>
 
 #include "minidp/core/autograd.h"
@@ -105,6 +106,15 @@ Tensor clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
   Tensor coef = clamp(div(full({}, max_norm, norm.options()), add(norm, 1e-6)), std::nullopt, 1.0);
   for (auto& g : grads) g.mul_(coef);  // times exactly 1.0 when under the limit: unchanged
   return norm;
+}
+
+std::string exact_number(double v) {
+  char buf[32];
+  for (int digits = 1; digits <= 17; ++digits) {
+    std::snprintf(buf, sizeof buf, "%.*g", digits, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  return buf;
 }
 
 }  // namespace minidp::nn

@@ -26,6 +26,10 @@ class Optimizer {
   virtual void step() = 0;
   // "sgd", "adam", "adamw": a checkpoint records it, and loading it into another kind is refused.
   virtual std::string kind() const = 0;
+  // Its settings by name ("lr" first), for a distributed job to check that
+  // every rank runs the same optimizer (parallel/agreement.h). Numbers are
+  // written so that they read back exactly.
+  virtual std::vector<std::pair<std::string, std::string>> hyperparameters() const = 0;
   // Zero the gradients in place (they may be views of one flat buffer).
   void zero_grad();
 
@@ -66,5 +70,9 @@ class Optimizer {
 // Returns the norm before clipping as a one-element tensor on that device
 // (reading it with item() is a host synchronisation).
 Tensor clip_grad_norm(const std::vector<Tensor>& params, double max_norm);
+
+// A number as hyperparameters() writes it: the shortest text that reads back
+// as the same double ("0.1", "1e-08").
+std::string exact_number(double v);
 
 }  // namespace minidp::nn

@@ -63,4 +63,12 @@ void SGD::load_state_tensors(const std::map<std::string, Tensor>& state) {
   bump_state_version();  // new buffers: a captured step would write the old ones
 }
 
+std::vector<std::pair<std::string, std::string>> SGD::hyperparameters() const {
+  return {{"lr", exact_number(lr())},
+          {"momentum", exact_number(opts_.momentum)},
+          {"dampening", exact_number(opts_.dampening)},
+          {"weight_decay", exact_number(opts_.weight_decay)},
+          {"nesterov", opts_.nesterov ? "true" : "false"}};
+}
+
 }  // namespace minidp::nn

@@ -24,6 +24,7 @@ class SGD : public Optimizer {
   SGD(std::vector<Tensor> params, SGDOptions opts);
   void step() override;
   std::string kind() const override { return "sgd"; }
+  std::vector<std::pair<std::string, std::string>> hyperparameters() const override;
   std::vector<std::pair<std::string, Tensor>> state_tensors() const override;
   void load_state_tensors(const std::map<std::string, Tensor>& state) override;
   const SGDOptions& options() const { return opts_; }

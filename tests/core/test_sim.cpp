@@ -169,6 +169,30 @@ TEST_CASE("sim: a copy to the GPU from the host is not mixed up with CUDA") {
   CHECK(host(s) == std::vector<float>{1, 1});
 }
 
+TEST_CASE("sim: a copy from pinned memory reads the host buffer when it runs, from pageable memory when it is queued") {
+  Stream s = create_stream(S0);
+  for (bool pinned : {true, false}) {
+    CAPTURE(pinned);
+    Tensor src = full({256}, 1.0);
+    if (pinned) src = pin_memory(src);
+    CHECK(is_pinned(src) == pinned);
+    Gate gate;
+    Tensor dst;
+    {
+      StreamGuard g(s);
+      gate.block(s);
+      dst = src.to(S0);  // returns at once either way
+    }
+    src.fill_(5.0);  // the host writes its buffer before the copy has run
+    gate.open();
+    synchronize(s);
+    // Pinned: the copy engine reads the buffer late, as on CUDA (the host must
+    // wait for an event before it writes). Pageable: staged when queued.
+    CHECK(host(dst) == std::vector<float>(256, pinned ? 5.0f : 1.0f));
+  }
+  destroy_stream(s);
+}
+
 TEST_CASE("sim: a kernel's error is raised at the next synchronize of its stream") {
   Stream s = create_stream(S0);
   sim::enqueue(s.handle, 0, [] { throw Error("index 9 out of range (a device-side check)"); });
@@ -183,18 +207,22 @@ TEST_CASE("sim graph: a capture records instead of running, and each replay runs
   Tensor x = zeros({4}, TensorOptions().with_device(S0));
   synchronize(S0);
   void* graph = nullptr;
+  const std::uint64_t pool = create_graph_pool(S0);  // what the capture allocates stays the graph's
   {
     StreamGuard g(s);
+    begin_graph_pool(s, pool);
     begin_capture(s);
     x.add_(full(x.shape(), 1.0, x.options()));  // recorded, not run
     x.mul_(2.0);
     graph = end_capture(s);
+    end_graph_pool(s);
   }
   CHECK(host(x) == std::vector<float>(4, 0.0f));  // nothing ran
   for (int i = 0; i < 3; ++i) launch_graph(graph, s);
   synchronize(s);
   CHECK(host(x) == std::vector<float>(4, 14.0f));  // ((0 + 1) * 2 + 1) * 2 + 1) * 2
   destroy_graph(graph, s);
+  release_graph_pool(S0, pool);
   destroy_stream(s);
 }
 
@@ -202,9 +230,14 @@ TEST_CASE("sim graph: a capture is as strict as CUDA's - host waits raise, joine
   Stream s = create_stream(S0), t = create_stream(S0);
   Tensor x = ones({4}, TensorOptions().with_device(S0));
   synchronize(S0);
+  const std::uint64_t pool = create_graph_pool(S0);
   {
     StreamGuard g(s);
     begin_capture(s);
+    // Memory the graph writes must come from its private pool.
+    CHECK_THROWS_WITH_AS(mul(x, 3.0), doctest::Contains("outside a graph pool"), Error);
+    begin_graph_pool(s, pool);
+    begin_graph_pool(t, pool);
     Tensor y = mul(x, 3.0);
     CHECK_THROWS_WITH_AS(sum(y).item(), doctest::Contains("being captured into a graph"), Error);
     CHECK_THROWS_WITH_AS(synchronize(s), doctest::Contains("being captured into a graph"), Error);
@@ -221,12 +254,15 @@ TEST_CASE("sim graph: a capture is as strict as CUDA's - host waits raise, joine
     CHECK_THROWS_WITH_AS(end_capture(s), doctest::Contains("not joined back"), Error);
   }
   abort_capture(s);  // nothing is left capturing: the streams work eagerly again
+  end_graph_pool(s);
+  end_graph_pool(t);
   {
     StreamGuard g(s);
     x.add_(full(x.shape(), 1.0, x.options()));
   }
   synchronize(s);
   CHECK(host(x) == std::vector<float>(4, 2.0f));  // the recorded add never ran
+  release_graph_pool(S0, pool);
   destroy_stream(s);
   destroy_stream(t);
 }
@@ -237,6 +273,9 @@ TEST_CASE("sim graph: two streams forked and joined in a capture keep their orde
   Tensor a = zeros({64}, TensorOptions().with_device(S0)), b = zeros({64}, TensorOptions().with_device(S0));
   synchronize(S0);
   void* graph = nullptr;
+  const std::uint64_t pool = create_graph_pool(S0);
+  begin_graph_pool(s, pool);
+  begin_graph_pool(t, pool);
   {
     StreamGuard gs(s);
     begin_capture(s);
@@ -254,6 +293,8 @@ TEST_CASE("sim graph: two streams forked and joined in a capture keep their orde
     a.add_(b);  // s reads b: after t's work (the join)
     graph = end_capture(s);
   }
+  end_graph_pool(s);
+  end_graph_pool(t);
   launch_graph(graph, s);
   launch_graph(graph, s);
   synchronize(s);
@@ -261,6 +302,7 @@ TEST_CASE("sim graph: two streams forked and joined in a capture keep their orde
   CHECK(host(a) == std::vector<float>(64, 132.0f));
   CHECK(host(b) == std::vector<float>(64, 120.0f));
   destroy_graph(graph, s);
+  release_graph_pool(S0, pool);
   destroy_stream(s);
   destroy_stream(t);
 }

@@ -135,3 +135,47 @@ TEST_CASE("sim allocator: statistics and the peak follow the tensors") {
   CHECK(sim::allocator().stats(1).allocated == before.allocated);
   CHECK(sim::allocator().stats(1).peak_allocated >= before.allocated + (std::size_t(4) << 20));
 }
+
+namespace {
+// A graph computes y = 2 * x into a block of its private pool, dropped during
+// the capture (back to the pool). After the capture an ordinary tensor w (7s)
+// of the same size is allocated on the same stream, and the graph replayed.
+// Returns w after the replay.
+std::vector<float> pool_scenario(bool any_pool) {
+  sim::allocator().set_any_pool_reuse_for_testing(any_pool);
+  Stream s = create_stream(S0);
+  Tensor x = full({1024}, 1.0, kOnSim), out = zeros({1024}, kOnSim);
+  synchronize(S0);
+  const std::uint64_t pool = create_graph_pool(S0);
+  void* graph = nullptr;
+  {
+    StreamGuard g(s);
+    begin_graph_pool(s, pool);
+    begin_capture(s);
+    {
+      Tensor y = mul(x, 2.0);  // the graph's own scratch
+      out.copy_(y);
+    }  // dropped: its block stays in the graph's pool
+    graph = end_capture(s);
+    end_graph_pool(s);
+  }
+  std::vector<float> got;
+  {
+    StreamGuard g(s);
+    Tensor w = full({1024}, 7.0, kOnSim);  // an ordinary allocation on the same stream
+    launch_graph(graph, s);                // writes 2s into the graph's scratch
+    synchronize(s);
+    got = host(w);
+  }
+  sim::allocator().set_any_pool_reuse_for_testing(false);
+  destroy_graph(graph, s);
+  release_graph_pool(S0, pool);
+  destroy_stream(s);
+  return got;
+}
+}  // namespace
+
+TEST_CASE("sim allocator: a graph's private pool switched off - the next replay writes into another tensor") {
+  CHECK(pool_scenario(/*any_pool=*/false) == std::vector<float>(1024, 7.0f));
+  CHECK(pool_scenario(/*any_pool=*/true) == std::vector<float>(1024, 2.0f));  // the replay's 2 * x
+}

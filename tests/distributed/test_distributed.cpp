@@ -6,10 +6,15 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <thread>
 
 #include "minidp/kernels/sim/runtime.h"
 #include "minidp/minidp.h"
+#include "minidp/parallel/wait_sites.h"
+#include "sim_util.h"
 #include "test_util.h"
 
 using namespace minidp;
@@ -178,6 +183,97 @@ TEST_CASE("distributed: one simulated GPU per process (sim:rank) gives the CPU p
   CHECK(on_sim.parameter_hash(0) == on_cpu.parameter_hash(0));
   CHECK(same_on_every_rank(on_sim.parameter_hash(0)));
   kernels::sim::set_shake(0);
+}
+
+// A step of DDP on sim:rank with one wait of the MPI path switched off (or
+// not), shaped so that only that wait orders the two sides: for the inputs, the
+// replica's stream is held back (its backward has not written the gradients
+// when the bucket is launched); for the landing, every copy to the device is
+// slow (the sum has not landed when the optimizer would read it).
+std::pair<double, std::uint64_t> mpi_wait_case(parallel::WaitSite site, bool skip, const Tensor& xs,
+                                               const Tensor& ys) {
+  parallel::skip_wait_for_testing(site, skip);
+  DistributedDataParallel dp(make_mlp(3), sgd(0.1), {}, world(), Device::sim(world().rank()));
+  test::Gate gate;
+  std::thread opener;
+  if (site == parallel::WaitSite::MpiInputsReady) {
+    gate.block(dp.replica(0).stream);
+    opener = std::thread([&] {  // the host waits for the sums inside train_step: open from another thread
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      gate.open();
+    });
+  } else {
+    gate.open();
+    kernels::sim::set_copy_to_device_delay_for_testing(100000);
+  }
+  parallel::StepResult r = dp.train_step(xs, ys);
+  kernels::sim::set_copy_to_device_delay_for_testing(0);
+  const double loss = r.loss();
+  if (opener.joinable()) opener.join();
+  parallel::skip_wait_for_testing(site, false);
+  return {loss, dp.parameter_hash(0)};
+}
+
+TEST_CASE("distributed: each wait of the MPI path on a device, switched off, lets a wrong result through (sim)") {
+  if (world().size() < 2) return;  // one process sums with nobody: nothing to order
+  kernels::sim::set_shake(43, 100);
+  Generator g(6);
+  const Tensor x = randn({12, 20}, {}, &g), y = randint(0, 5, {12}, kInt64, &g);
+  const Tensor xs = my_rows(x), ys = my_rows(y);
+  DistributedDataParallel on_cpu(make_mlp(3), sgd(0.1), {}, world(), Device::cpu());
+  const double want_loss = on_cpu.train_step(xs, ys).loss();
+  const std::uint64_t want_hash = on_cpu.parameter_hash(0);
+  for (parallel::WaitSite site : {parallel::WaitSite::MpiInputsReady, parallel::WaitSite::MpiSumLanded}) {
+    CAPTURE(parallel::wait_site_name(site));
+    const auto with = mpi_wait_case(site, false, xs, ys);
+    const auto without = mpi_wait_case(site, true, xs, ys);
+    CHECK(with.first == want_loss);
+    CHECK(with.second == want_hash);
+    CHECK_FALSE((without.first == want_loss && without.second == want_hash));
+    if (world().rank() == 0)
+      std::printf("%-22s with it: %s   without it: %s (loss %.6f, want %.6f)\n", parallel::wait_site_name(site),
+                  with.first == want_loss && with.second == want_hash ? "right" : "WRONG",
+                  without.first == want_loss && without.second == want_hash ? "right (not caught)" : "wrong",
+                  without.first, want_loss);
+  }
+  kernels::sim::set_shake(0);
+}
+
+TEST_CASE("distributed: ranks started with another optimizer, learning rate or bucket size are named at once") {
+  if (world().size() < 2) return;  // one rank agrees with itself
+  const int r = world().rank();
+  auto adam = [](std::vector<Tensor> ps) { return std::make_unique<nn::Adam>(ps, nn::AdamOptions{}); };
+  // --optimizer sgd on rank 0, adam on the others: every rank raises, naming the field and the ranks.
+  CHECK_THROWS_WITH_AS(DistributedDataParallel(make_mlp(1), r == 0 ? sgd(0.1) : parallel::OptimizerFactory(adam), {},
+                                               world(), Device::cpu()),
+                       doctest::Contains("optimizer: rank 0 has sgd; rank"), Error);
+  // --lr 0.05 against --lr 0.5
+  CHECK_THROWS_WITH_AS(DistributedDataParallel(make_mlp(1), sgd(r == 1 ? 0.5 : 0.05), {}, world(), Device::cpu()),
+                       doctest::Contains("rank 1 has 0.5"), Error);
+  // --bucket-mb: another layout (which ended in MPI_ERR_TRUNCATE before)
+  parallel::DistributedOptions o;
+  o.bucket_bytes = r == 0 ? (std::size_t{1} << 20) : 256;
+  o.first_bucket_bytes = o.bucket_bytes;
+  CHECK_THROWS_WITH_AS(DistributedDataParallel(make_mlp(1), sgd(0.1), o, world(), Device::cpu()),
+                       doctest::Contains("buckets: rank 0 has"), Error);
+  // The same everywhere: no complaint, and the job goes on.
+  DistributedDataParallel same(make_mlp(1), sgd(0.1), {}, world(), Device::cpu());
+  CHECK(same.size() == 1);
+}
+
+TEST_CASE("distributed: MINIDP_DISTRIBUTED_DEBUG=detail names a collective whose size differs between ranks") {
+  if (world().size() < 2) return;
+  auto comm = parallel::make_process_communicator(world(), Device::cpu(), "mpi", 30.0);
+  parallel::set_collective_checks(true);
+  Tensor t = zeros({4 + world().rank()});  // rank r sums 4 + r floats: without the check, garbage or a hang
+  CHECK_THROWS_WITH_AS(comm->allreduce_sum(world().rank(), t),
+                       doctest::Contains("rank 0 calls allreduce_sum of 4 float32 elements, rank 1 calls "
+                                         "allreduce_sum of 5 float32 elements"),
+                       Error);
+  Tensor same = ones({3});
+  comm->allreduce_sum(world().rank(), same);  // equal everywhere: checked, then summed
+  CHECK(same.to_vector<float>() == std::vector<float>(3, static_cast<float>(world().size())));
+  parallel::set_collective_checks(false);
 }
 
 TEST_CASE("distributed: gradient accumulation — k micro-batches of b give the gradient of one batch of k*b") {

@@ -5,7 +5,10 @@
 // turns a missing wait into a wrong number.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <filesystem>
 #include <future>
 #include <thread>
 
@@ -140,7 +143,7 @@ TEST_CASE("sim: sharded evaluation on sim:0 x 3 gives the CPU's outputs, every s
 namespace {
 // The batch is written on the caller's stream behind a gate (a slow copy, an
 // augmentation kernel); the step is queued before the gate opens. With the
-// batch fence the replica streams wait for the write; without it they read
+// caller fence the replica streams wait for the write; without it they read
 // the batch's memory before it holds the batch.
 double loss_of_late_batch(bool fence) {
   Generator g(8);
@@ -148,7 +151,7 @@ double loss_of_late_batch(bool fence) {
   Tensor y = randint(0, 5, {16}, kInt64, &g);
   const Device s0 = Device::sim(0);
   DataParallel dp(mlp(6), replicas("sim:0", 2), optimizer("sgd"));
-  dp.set_batch_fence_for_testing(fence);
+  dp.set_caller_fence_for_testing(fence);
   Tensor x_src = x.to(s0), y_dev = y.to(s0);
   Tensor x_dev = zeros({16, 20}, TensorOptions().with_device(s0));
   synchronize(s0);
@@ -170,7 +173,7 @@ double loss_of_late_batch(bool fence) {
 }
 }  // namespace
 
-TEST_CASE("sim: a batch written on the caller's stream - the batch fence orders the replicas after it") {
+TEST_CASE("sim: a batch written on the caller's stream - the caller fence orders the replicas after it") {
   Shake shake(77);
   Generator g(8);
   Tensor x = randn({16, 20}, {}, &g);
@@ -187,7 +190,7 @@ TEST_CASE("sim: a checkpoint saved from replicas on sim:0 resumes on the CPU wit
   Generator g(3);
   Tensor x = randn({40, 20}, {}, &g);
   Tensor y = randint(0, 5, {40}, kInt64, &g);
-  const std::string path = "sim_checkpoint_test.minidp";
+  const std::string path = (std::filesystem::temp_directory_path() / ("minidp_sim_checkpoint_" + std::to_string(::getpid()) + ".minidp")).string();
   // Two steps on sim, saved; two more on the CPU from the checkpoint — against four on the CPU.
   DataParallel on_sim(mlp(2), replicas("sim:0", 2), optimizer("adam"));
   parallel::StepResult last;
