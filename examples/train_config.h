@@ -32,6 +32,11 @@ struct TrainConfig {
   int epochs = 5;
   std::int64_t batch = 128;
   double lr = 0.05;
+  // The global batch --lr was chosen for (the default 0.05: for 128), and the
+  // rule that scales it to --batch (nn::scaled_lr), reached after a warm-up.
+  std::int64_t lr_batch = 128;
+  std::string lr_scaling = "none";
+  std::int64_t warmup_steps = 0;
   double momentum = 0.9;
   double weight_decay = 0.0;
   std::string optimizer = "sgd";
@@ -78,6 +83,12 @@ inline void add_flags(CLI::App& app, TrainConfig& c) {
   app.add_option("--batch", c.batch, "global batch size (split across replicas)")->capture_default_str()
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 24));
   app.add_option("--lr", c.lr, "learning rate")->capture_default_str()->check(finite_range(0.0, 100.0));
+  app.add_option("--lr-batch", c.lr_batch, "the global batch --lr was chosen for")->capture_default_str()
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 24));
+  app.add_option("--lr-scaling", c.lr_scaling, "scale --lr to --batch: none | linear (x batch/lr-batch, Goyal et al. "
+                 "2017) | sqrt")->capture_default_str()->check(CLI::IsMember({"none", "linear", "sqrt"}));
+  app.add_option("--warmup-steps", c.warmup_steps, "reach the scaled learning rate from --lr over this many steps")
+      ->capture_default_str()->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 30));
   app.add_option("--momentum", c.momentum, "SGD momentum")->capture_default_str()->check(finite_range(0.0, 1.0));
   app.add_option("--weight-decay", c.weight_decay, "L2 penalty (decoupled for adamw)")->capture_default_str()
       ->check(finite_range(0.0, 1.0e4));
@@ -127,11 +138,31 @@ inline void add_flags(CLI::App& app, TrainConfig& c) {
 
 inline nn::ModulePtr make_model(const std::string& name) { return name == "cnn" ? make_cnn() : make_mlp(); }
 
+// The learning rate of global step `step` (from 0): --lr scaled from
+// --lr-batch to --batch by --lr-scaling, reached over --warmup-steps.
+inline double lr_at_step(const TrainConfig& c, std::int64_t step) {
+  return nn::warmup_lr(c.lr, nn::scaled_lr(c.lr, c.batch, c.lr_batch, c.lr_scaling), step, c.warmup_steps);
+}
+// True when the rate changes during the run (the loop sets it every step).
+inline bool lr_scheduled(const TrainConfig& c) { return lr_at_step(c, 0) != lr_at_step(c, 1 << 30); }
+
+// A warning when --batch is not the batch --lr was chosen for and no rule
+// scales it: a k times larger batch takes k times fewer steps of the same
+// size, and accuracy drops (the scaling study's weak rows show how much).
+inline std::optional<std::string> lr_batch_warning(const TrainConfig& c) {
+  if (c.batch == c.lr_batch || c.lr_scaling != "none") return std::nullopt;
+  return "the global batch " + std::to_string(c.batch) + " is not the " + std::to_string(c.lr_batch) +
+         " the learning rate " + nn::exact_number(c.lr) + " was chosen for (--lr-batch), and --lr-scaling is none: " +
+         "the run takes " + (c.batch > c.lr_batch ? "fewer" : "more") + " steps of the same size. Scale the rate " +
+         "(--lr-scaling linear, with --warmup-steps; Goyal et al. 2017) or set --lr-batch to say it was tuned for this batch";
+}
+
 inline std::unique_ptr<nn::Optimizer> make_optimizer(const TrainConfig& c, std::vector<Tensor> params) {
+  const double lr = lr_at_step(c, 0);
   if (c.optimizer == "sgd")
-    return std::make_unique<nn::SGD>(params, nn::SGDOptions{.lr = c.lr, .momentum = c.momentum,
+    return std::make_unique<nn::SGD>(params, nn::SGDOptions{.lr = lr, .momentum = c.momentum,
                                                             .weight_decay = c.weight_decay});
-  const nn::AdamOptions o{.lr = c.lr, .weight_decay = c.weight_decay};
+  const nn::AdamOptions o{.lr = lr, .weight_decay = c.weight_decay};
   if (c.optimizer == "adamw") return std::make_unique<nn::AdamW>(params, o);
   return std::make_unique<nn::Adam>(params, o);
 }
@@ -149,9 +180,10 @@ inline std::pair<nn::data::Dataset, nn::data::Dataset> load_data(const TrainConf
 }
 
 // DataParallel over --devices, or with --ddp this process's rank of a
-// DistributedDataParallel (its device: --devices auto = the local rank's GPU
-// or the CPU, or the one device named).
-inline std::unique_ptr<parallel::DataParallel> make_data_parallel(const TrainConfig& c, nn::ModulePtr model) {
+// DistributedDataParallel over `group` (the job, or a part of it; its device:
+// --devices auto = the local rank's GPU or the CPU, or the one device named).
+inline std::unique_ptr<parallel::DataParallel> make_data_parallel(
+    const TrainConfig& c, nn::ModulePtr model, parallel::ProcessGroup& group = parallel::ProcessGroup::world()) {
   auto optimizer = [&c](std::vector<Tensor> ps) { return make_optimizer(c, ps); };  // called while constructing
   const auto bucket_bytes = static_cast<std::size_t>(c.bucket_mb * 1024 * 1024);
   if (!c.ddp) {
@@ -173,8 +205,7 @@ inline std::unique_ptr<parallel::DataParallel> make_data_parallel(const TrainCon
   o.comm_timeout_s = c.comm_timeout;
   o.bucket_bytes = bucket_bytes;
   o.skip_nonfinite = c.on_nonfinite == "skip";
-  return std::make_unique<parallel::DistributedDataParallel>(model, optimizer, o, parallel::ProcessGroup::world(),
-                                                             device);
+  return std::make_unique<parallel::DistributedDataParallel>(model, optimizer, o, group, device);
 }
 
 // Training batches: shuffled by (seed, epoch); pinned when a replica is a GPU,
@@ -193,7 +224,7 @@ inline nn::data::DataLoaderOptions train_loader_options(const TrainConfig& c, co
 // parallel/agreement.h): a rank started with another --batch or data would
 // train on other batches, silently.
 inline void check_run_agrees(const TrainConfig& c, const parallel::DataParallel& dp, std::int64_t train_samples,
-                             std::int64_t test_samples) {
+                             std::int64_t test_samples, const nn::TrainingProgress& start) {
   if (dp.process_group() == nullptr) return;
   parallel::Fingerprint f;
   f.add("--batch (the global batch)", std::to_string(c.batch));
@@ -204,6 +235,13 @@ inline void check_run_agrees(const TrainConfig& c, const parallel::DataParallel&
   f.add("--seed", std::to_string(c.seed));
   f.add("--no-shuffle", c.no_shuffle ? "true" : "false");
   f.add("--on-nonfinite", c.on_nonfinite);
+  f.add("--lr-batch", std::to_string(c.lr_batch));
+  f.add("--lr-scaling", c.lr_scaling);
+  f.add("--warmup-steps", std::to_string(c.warmup_steps));
+  f.add("--explain", c.explain ? "true" : "false");
+  f.add("starting point (--resume)", "epoch " + std::to_string(start.epoch) + ", step " +
+                                         std::to_string(start.step_in_epoch) + ", global step " +
+                                         std::to_string(start.global_step));
   parallel::check_ranks_agree(*dp.process_group(), f, "this run's settings");
 }
 

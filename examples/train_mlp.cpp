@@ -68,11 +68,11 @@ int run(examples::TrainConfig c) {
   nn::TrainingProgress at = resume ? resume->progress : nn::TrainingProgress{.seed = c.seed};
   nn::data::DataLoader loader(train, examples::train_loader_options(c, dp));
   nn::data::DataLoader test_loader(test, examples::test_loader_options(dp));
-  examples::check_run_agrees(c, dp, train.inputs.size(0), test.inputs.size(0));
+  examples::check_run_agrees(c, dp, train.inputs.size(0), test.inputs.size(0), at);
   if (c.explain) {  // one step, opened, with this run's numbers (docs/walkthrough.md), then stop
     MINIDP_CHECK(c.optimizer == "sgd", "--explain follows an SGD step; use --optimizer sgd");
     for (const nn::data::Batch& b : loader) {
-      examples::explain_step(dp, b, c.lr, c.momentum);
+      examples::explain_step(dp, b, examples::lr_at_step(c, at.global_step), c.momentum);
       break;
     }
     return 0;
@@ -94,6 +94,12 @@ int run(examples::TrainConfig c) {
                 static_cast<long long>(train.size()), static_cast<long long>(test.size()),
                 static_cast<long long>(c.batch), static_cast<long long>(loader.num_batches()));
     if (leakage) std::printf("WARNING: %s\n", leakage->message.c_str());
+    if (auto w = examples::lr_batch_warning(c)) std::printf("WARNING: %s\n", w->c_str());
+    if (c.lr_scaling != "none" || c.warmup_steps > 0)
+      std::printf("learning rate: %s at batch %lld, %s-scaled to %s for batch %lld, reached over %lld warm-up steps\n",
+                  nn::exact_number(c.lr).c_str(), static_cast<long long>(c.lr_batch), c.lr_scaling.c_str(),
+                  nn::exact_number(examples::lr_at_step(c, 1 << 30)).c_str(), static_cast<long long>(c.batch),
+                  static_cast<long long>(c.warmup_steps));
     std::printf("%5s %11s %10s %9s %9s %12s %8s\n", "epoch", "train_loss", "test_loss", "test_acc", "macro_f1",
                 "samples/s", "time_s");
   }
@@ -116,6 +122,7 @@ int run(examples::TrainConfig c) {
   if (!distributed) stop_signal.emplace();
   const auto signalled = [&] { return stop_signal && stop_signal->requested(); };
   const std::int64_t first_global_step = at.global_step;
+  const bool scheduled = examples::lr_scheduled(c);
   std::int64_t epoch_first_step = at.step_in_epoch;  // a resumed run starts mid-epoch
   // Every 50 steps and at each epoch's end: read the losses recorded since
   // the last look for a NaN or inf (one read, not one per step).
@@ -141,6 +148,8 @@ int run(examples::TrainConfig c) {
     auto t_data = Clock::now();
     for (nn::data::Batch& b : loader) {
       const double data_wait = seconds_since(t_data);
+      if (scheduled)  // a warm-up: this step's rate on every replica (the same everywhere)
+        for (int r = 0; r < dp.size(); ++r) dp.optimizer(r).set_lr(examples::lr_at_step(c, at.global_step));
       rec.record(dp.train_step(b.inputs, b.labels), data_wait);  // queued; the host goes on at once
       samples += b.global_size;  // the job's samples: with --ddp this process loaded only its part
       ++at.step_in_epoch, ++at.global_step;

@@ -20,9 +20,10 @@
 // (the global batch, the data set) with check_ranks_agree.
 //
 // For the collectives themselves, MINIDP_DISTRIBUTED_DEBUG=detail (as
-// PyTorch's TORCH_DISTRIBUTED_DEBUG=DETAIL) makes every collective across
-// processes first compare its operation, element count and dtype on all
-// ranks, and raise on a mismatch instead of running it.
+// PyTorch's TORCH_DISTRIBUTED_DEBUG=DETAIL) makes every collective of an MPI
+// communicator made afterwards first compare its operation, element count
+// and dtype on all ranks, and raise on a mismatch instead of running it (on
+// for all ranks if set on any; NCCL's collectives are not checked).
 #pragma once
 
 #include <string>
@@ -59,7 +60,8 @@ std::vector<std::string> disagreements(const std::vector<Fingerprint>& per_rank)
 // minidp::Error on every rank when any field differs, naming `what` checked.
 void check_ranks_agree(ProcessGroup& world, const Fingerprint& mine, const std::string& what);
 
-// MINIDP_DISTRIBUTED_DEBUG=detail (read once), or set by a program.
+// MINIDP_DISTRIBUTED_DEBUG=detail (read once), or set by a program; read
+// when an MPI communicator is made.
 bool collective_checks_enabled();
 void set_collective_checks(bool on);
 

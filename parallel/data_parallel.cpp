@@ -112,6 +112,20 @@ void DataParallel::setup(nn::ModulePtr model, const OptimizerFactory& make_optim
     }
     r.stream.device = r.device;
   }
+  // If anything below raises (ranks that disagree, an optimizer refused, out
+  // of memory), the destructor will not run: the threads and streams made
+  // here go back before the error leaves the constructor.
+  struct Unwind {
+    DataParallel& dp;
+    bool done = false;
+    ~Unwind() {
+      if (done) return;
+      dp.pool_.reset();
+      dp.graphs_.reset();
+      for (std::size_t rank = 0; rank < dp.replicas_.size(); ++rank)
+        if (dp.own_stream_[rank]) destroy_stream_noexcept(dp.replicas_[rank].stream);
+    }
+  } unwind{*this};
   // Replicate once: the model is replica 0; the others are deep copies.
   model->to(replicas_[0].device);
   modules_.push_back(model);
@@ -165,6 +179,7 @@ void DataParallel::setup(nn::ModulePtr model, const OptimizerFactory& make_optim
   // which nothing orders after them yet: wait here, once.
   for (const auto& r : replicas_)
     if (!r.device.is_cpu()) synchronize(r.stream);
+  unwind.done = true;
 }
 
 DataParallel::~DataParallel() {

@@ -212,9 +212,11 @@ class DataParallel {
   // parameters written there), and the caller's stream after the step
   // (data_parallel_events.cpp).
   void fence_caller(const Tensor& inputs, const Tensor& labels);
+  void record_caller();
   void wait_for_caller(const Stream& s);
   Event& caller_event(const Device& d);
   void release_to_caller(detail::StepEvents& ev);
+  void phase_to_caller();  // between the phases of an open step
   void on_gradient_ready(int param);  // autograd hook (distributed: launches full buckets)
   void launch_ready_buckets(int rank);
   int comm_rank(int rank) const;      // the rank this replica has in comm_
@@ -245,6 +247,8 @@ class DataParallel {
   static std::unique_ptr<StepGraphs, StepGraphsDeleter> make_graphs(int replicas);
   std::unique_ptr<StepGraphs, StepGraphsDeleter> graphs_;  // captured steps, per batch shape (cuda_graph)
   std::vector<Device> fence_devices_;  // devices of this step's replicas and batch (not the host)
+  std::vector<bool> fence_batch_device_;  // per fence device: the batch is on it
+  std::vector<Event> phase_done_;         // per replica: the end of an open step's phase
   std::deque<std::pair<Device, Event>> caller_events_;  // per device: the caller's stream when the step began
   bool fence_caller_ = true;
   // Buckets launched from backward's hooks (distributed: one replica).

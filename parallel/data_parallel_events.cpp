@@ -24,13 +24,25 @@ namespace minidp::parallel {
 // stream and nothing to do.
 void DataParallel::fence_caller(const Tensor& inputs, const Tensor& labels) {
   fence_devices_.clear();
-  auto add = [this](const Device& d) {
-    if (!d.is_cpu() && std::find(fence_devices_.begin(), fence_devices_.end(), d) == fence_devices_.end())
+  fence_batch_device_.clear();
+  auto add = [this](const Device& d, bool batch) {
+    if (d.is_cpu()) return;
+    auto it = std::find(fence_devices_.begin(), fence_devices_.end(), d);
+    if (it == fence_devices_.end()) {
       fence_devices_.push_back(d);
+      fence_batch_device_.push_back(batch);
+    } else if (batch) {
+      fence_batch_device_[static_cast<std::size_t>(it - fence_devices_.begin())] = true;
+    }
   };
-  for (const Replica& r : replicas_) add(r.device);
-  add(inputs.device());
-  add(labels.device());
+  for (const Replica& r : replicas_) add(r.device, false);
+  add(inputs.device(), true);
+  add(labels.device(), true);
+  record_caller();
+}
+
+// The caller's stream now, on every device of the step.
+void DataParallel::record_caller() {
   if (!fence_caller_) return;  // tests switch the fence off to show what it prevents
   for (const Device& d : fence_devices_) {
     DeviceGuard dg(d);
@@ -46,17 +58,42 @@ Event& DataParallel::caller_event(const Device& d) {
   return caller_events_.emplace_back(d, Event()).second;
 }
 
+// A replica stream waits for the caller's stream of its own device (weights
+// written there) and of the batch's devices — not of the other replicas'.
 void DataParallel::wait_for_caller(const Stream& s) {
   if (!fence_caller_ || wait_skipped(WaitSite::CallerToReplicas)) return;
-  for (const Device& d : fence_devices_) caller_event(d).wait(s);
+  for (std::size_t i = 0; i < fence_devices_.size(); ++i)
+    if (fence_devices_[i] == s.device || fence_batch_device_[i]) caller_event(fence_devices_[i]).wait(s);
 }
 
+// The caller's stream of a device waits for the replicas on it; a batch's
+// device waits for every replica (each read its shard).
 void DataParallel::release_to_caller(detail::StepEvents& ev) {
   if (!fence_caller_ || wait_skipped(WaitSite::ReplicasToCaller)) return;
-  for (const Device& d : fence_devices_) {
-    DeviceGuard dg(d);
-    const Stream caller = current_stream(d);
-    for (int rank = 0; rank < size(); ++rank) ev.end(rank).wait(caller);
+  for (std::size_t i = 0; i < fence_devices_.size(); ++i) {
+    DeviceGuard dg(fence_devices_[i]);
+    const Stream caller = current_stream(fence_devices_[i]);
+    for (int rank = 0; rank < size(); ++rank)
+      if (replicas_[rank].device == fence_devices_[i] || fence_batch_device_[i]) ev.end(rank).wait(caller);
+  }
+}
+
+// Between the phases of an open step (forward_backward, reduce_gradients,
+// optimizer_step) the caller may work on the gradients on its own stream —
+// clip_grad_norm, an inspection: its stream waits for the phase the replicas
+// just queued, and the next phase waits for its stream.
+void DataParallel::phase_to_caller() {
+  if (!fence_caller_ || wait_skipped(WaitSite::ReplicasToCaller)) return;
+  phase_done_.resize(replicas_.size());
+  for (int rank = 0; rank < size(); ++rank) {
+    DeviceGuard dg(replicas_[rank].device);
+    phase_done_[rank].record(replicas_[rank].stream);
+  }
+  for (std::size_t i = 0; i < fence_devices_.size(); ++i) {
+    DeviceGuard dg(fence_devices_[i]);
+    const Stream caller = current_stream(fence_devices_[i]);
+    for (int rank = 0; rank < size(); ++rank)
+      if (replicas_[rank].device == fence_devices_[i] || fence_batch_device_[i]) phase_done_[rank].wait(caller);
   }
 }
 

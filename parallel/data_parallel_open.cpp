@@ -30,6 +30,7 @@ void DataParallel::forward_backward(const Tensor& inputs, const Tensor& labels, 
     open_.reset();
     throw;
   }
+  phase_to_caller();  // the caller may clip or read the gradients on its stream now
   open_phase_ = 1;
 }
 
@@ -37,11 +38,14 @@ void DataParallel::reduce_gradients() {
   MINIDP_CHECK(open_ && open_phase_ == 1, "DataParallel::reduce_gradients: ",
                open_ ? "the gradients of this step were already summed" : "no step is open (call forward_backward)");
   const auto start = Clock::now();
+  record_caller();  // what the caller did to the gradients comes first
   pool_->run([&](int rank) {
     DeviceGuard dg(replicas_[rank].device);
     StreamGuard sg(replicas_[rank].stream);
+    wait_for_caller(replicas_[rank].stream);
     reduce_gradients(rank, open_->replicas[rank], open_->events.get());
   });
+  phase_to_caller();
   open_->wall_seconds += seconds_since(start);
   open_phase_ = 2;
 }
@@ -52,10 +56,12 @@ StepResult DataParallel::optimizer_step() {
                      : "no step is open (call forward_backward)");
   const auto start = Clock::now();
   StepResult& result = *open_;
+  record_caller();  // a clip on the caller's stream comes before the update
   pool_->run([&](int rank) {
     const Replica& r = replicas_[rank];
     DeviceGuard dg(r.device);
     StreamGuard sg(r.stream);
+    wait_for_caller(r.stream);
     step_optimizer(rank, result.replicas[rank], result.events.get());
     finish_replica(rank, result);
   });

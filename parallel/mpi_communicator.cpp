@@ -14,6 +14,7 @@
 #include "minidp/parallel/agreement.h"
 #include "minidp/parallel/fatal.h"
 #include "minidp/parallel/mpi_check.h"
+#include "minidp/parallel/process_group_mpi.h"
 #include "minidp/parallel/wait_sites.h"
 
 namespace minidp::parallel {
@@ -97,6 +98,26 @@ MpiCommunicator::MpiCommunicator(int rank, int size, double timeout_s)
   if (mpi_running()) {
     MINIDP_MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &comm_->comm));
     MINIDP_MPI_CHECK(MPI_Comm_set_errhandler(comm_->comm, MPI_ERRORS_RETURN));
+    // Collective checks on for every rank if on for any: a check on some
+    // ranks only would pair its extra allgather with a real collective.
+    int on = collective_checks_enabled() ? 1 : 0;
+    MINIDP_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &on, 1, MPI_INT, MPI_MAX, comm_->comm));
+    checks_ = on != 0;
+  }
+  worker_ = std::thread([this] { loop(); });
+}
+
+MpiCommunicator::MpiCommunicator(const ProcessGroup& group, double timeout_s)
+    : rank_(group.rank()), size_(group.size()), timeout_s_(timeout_s), comm_(std::make_unique<Mpi>()) {
+  MINIDP_CHECK(timeout_s > 0, "MpiCommunicator: the timeout must be positive, got ", timeout_s, " s");
+  if (group.mpi()) {
+    MINIDP_MPI_CHECK(MPI_Comm_dup(group.comm_->comm, &comm_->comm));
+    MINIDP_MPI_CHECK(MPI_Comm_set_errhandler(comm_->comm, MPI_ERRORS_RETURN));
+    // Collective checks on for every rank if on for any: a check on some
+    // ranks only would pair its extra allgather with a real collective.
+    int on = collective_checks_enabled() ? 1 : 0;
+    MINIDP_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &on, 1, MPI_INT, MPI_MAX, comm_->comm));
+    checks_ = on != 0;
   }
   worker_ = std::thread([this] { loop(); });
 }
@@ -159,8 +180,8 @@ std::unique_ptr<PendingCollective> MpiCommunicator::submit(std::function<void()>
   return std::make_unique<MpiPending>(st, device, rank_, size_);
 }
 
-void MpiCommunicator::run(const std::string& what, std::function<void()> job) {
-  submit(std::move(job), Tensor())->wait(timeout_s_, what);
+void MpiCommunicator::run(const std::string& what, std::function<void()> job, const Tensor& gpu_result) {
+  submit(std::move(job), gpu_result)->wait(timeout_s_, what);
 }
 
 void MpiCommunicator::check(int rank, const Tensor& t, const char* op) const {
@@ -217,7 +238,7 @@ void MpiCommunicator::broadcast(int rank, Tensor& t, int root) {
     on_host(t, rank != root, [&](Tensor& h) {
       MINIDP_MPI_CHECK(MPI_Bcast(h.raw_data(), static_cast<int>(h.numel()), mpi_type(h.dtype()), root, comm_->comm));
     });
-  });
+  }, !t.device().is_cpu() ? t : Tensor());  // the caller's stream waits for the value written back to the device
 }
 
 void MpiCommunicator::allgather(int rank, const Tensor& in, Tensor& out) {
@@ -240,7 +261,7 @@ void MpiCommunicator::allgather(int rank, const Tensor& in, Tensor& out) {
                                      h.raw_data(), static_cast<int>(src.numel()), mpi_type(src.dtype()),
                                      comm_->comm));
     });
-  });
+  }, !out.device().is_cpu() ? out : Tensor());  // the caller's stream waits for the gathered values
 }
 
 void MpiCommunicator::barrier(int rank) {
@@ -254,7 +275,7 @@ void MpiCommunicator::barrier(int rank) {
 
 void MpiCommunicator::agree_on(Op op, const Tensor& t, int root) {
   const std::uint64_t n = ++collectives_;
-  if (!collective_checks_enabled()) return;
+  if (!checks_) return;
   const std::int64_t mine[4] = {static_cast<std::int64_t>(op), root, t.defined() ? t.numel() : 0,
                                 t.defined() ? static_cast<std::int64_t>(t.dtype()) : -1};
   std::vector<std::int64_t> all(static_cast<std::size_t>(4 * size_));
@@ -272,7 +293,7 @@ void MpiCommunicator::agree_on(Op op, const Tensor& t, int root) {
   for (int r = 1; r < size_; ++r)
     if (!std::equal(all.begin() + 4 * r, all.begin() + 4 * r + 4, all.begin())) diff += ", " + describe(r);
   MINIDP_CHECK(diff.empty(), "collective #", n, " across processes differs between ranks: ", describe(0),
-               diff, " (checked because MINIDP_DISTRIBUTED_DEBUG=detail)");
+               diff, " (collective checks are on: MINIDP_DISTRIBUTED_DEBUG=detail or set_collective_checks)");
 }
 
 void MpiCommunicator::abort(const std::string& why) {

@@ -38,12 +38,16 @@
 #include <vector>
 
 #include "minidp/parallel/communicator.h"
+#include "minidp/parallel/process_group.h"
 
 namespace minidp::parallel {
 
 class MpiCommunicator : public Communicator {
  public:
+  // Over every process of the job (a duplicate of MPI_COMM_WORLD) ...
   MpiCommunicator(int rank, int size, double timeout_s = 60.0);
+  // ... or over the processes of `group` (a duplicate of its communicator).
+  MpiCommunicator(const ProcessGroup& group, double timeout_s = 60.0);
   ~MpiCommunicator() override;
   int size() const override { return size_; }
   std::string name() const override { return "MPI"; }
@@ -66,7 +70,9 @@ class MpiCommunicator : public Communicator {
   void agree_on(Op op, const Tensor& t, int root = 0);
   // Queues `job` on the communication thread; the returned collective completes when it has run.
   std::unique_ptr<PendingCollective> submit(std::function<void()> job, const Tensor& gpu_result);
-  void run(const std::string& what, std::function<void()> job);  // submit and wait (with the timeout)
+  // Submit and wait (with the timeout); the caller's stream waits for
+  // `gpu_result` written back on the device, as for an asynchronous sum.
+  void run(const std::string& what, std::function<void()> job, const Tensor& gpu_result = Tensor());
   void loop();
 
   int rank_, size_;
@@ -75,6 +81,7 @@ class MpiCommunicator : public Communicator {
   std::unique_ptr<Mpi> comm_;
   std::vector<char> scratch_;  // padded buffer when a tensor does not split evenly over the ranks
   std::uint64_t collectives_ = 0;  // run so far (on the communication thread)
+  bool checks_ = false;            // collective checks, agreed by every rank when made
   std::thread worker_;
   std::mutex mu_;
   std::condition_variable cv_;

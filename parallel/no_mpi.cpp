@@ -12,6 +12,11 @@ ProcessGroup& ProcessGroup::world() {
 }
 
 ProcessGroup::ProcessGroup() = default;
+ProcessGroup::ProcessGroup(Part) {}
+std::unique_ptr<ProcessGroup> ProcessGroup::first(int k) {
+  MINIDP_CHECK(k == 1, "ProcessGroup::first: ", k, " ranks of a group of 1");
+  return std::unique_ptr<ProcessGroup>(new ProcessGroup(Part{}));
+}
 struct ProcessGroup::Mpi {};
 ProcessGroup::~ProcessGroup() = default;
 

@@ -18,6 +18,7 @@
 #include "minidp/parallel/mpi_check.h"
 #include "minidp/parallel/mpi_communicator.h"
 #include "minidp/parallel/nccl_communicator.h"
+#include "minidp/parallel/process_group_mpi.h"
 
 namespace minidp::parallel {
 
@@ -41,10 +42,6 @@ Finalizer& finalizer() {
   return f;
 }
 }  // namespace
-
-struct ProcessGroup::Mpi {
-  MPI_Comm comm = MPI_COMM_NULL;
-};
 
 ProcessGroup::~ProcessGroup() {
   if (comm_ && comm_->comm != MPI_COMM_NULL && mpi_running()) MPI_Comm_free(&comm_->comm);
@@ -83,6 +80,28 @@ ProcessGroup::ProcessGroup() : comm_(std::make_unique<Mpi>()) {
   MINIDP_MPI_CHECK(MPI_Comm_rank(node, &local_rank_));
   MINIDP_MPI_CHECK(MPI_Comm_size(node, &local_size_));
   MPI_Comm_free(&node);
+}
+
+ProcessGroup::ProcessGroup(Part) : comm_(std::make_unique<Mpi>()) {}
+
+std::unique_ptr<ProcessGroup> ProcessGroup::first(int k) {
+  MINIDP_CHECK(k >= 1 && k <= size_, "ProcessGroup::first: ", k, " ranks of a group of ", size_);
+  if (!mpi_) return std::unique_ptr<ProcessGroup>(new ProcessGroup(Part{}));  // a world of one
+  MPI_Comm part = MPI_COMM_NULL;
+  MINIDP_MPI_CHECK(MPI_Comm_split(comm_->comm, rank_ < k ? 0 : MPI_UNDEFINED, rank_, &part));
+  if (part == MPI_COMM_NULL) return nullptr;
+  std::unique_ptr<ProcessGroup> g(new ProcessGroup(Part{}));
+  g->comm_->comm = part;
+  MINIDP_MPI_CHECK(MPI_Comm_set_errhandler(part, MPI_ERRORS_RETURN));
+  g->mpi_ = true;
+  MINIDP_MPI_CHECK(MPI_Comm_rank(part, &g->rank_));
+  MINIDP_MPI_CHECK(MPI_Comm_size(part, &g->size_));
+  MPI_Comm node;
+  MINIDP_MPI_CHECK(MPI_Comm_split_type(part, MPI_COMM_TYPE_SHARED, g->rank_, MPI_INFO_NULL, &node));
+  MINIDP_MPI_CHECK(MPI_Comm_rank(node, &g->local_rank_));
+  MINIDP_MPI_CHECK(MPI_Comm_size(node, &g->local_size_));
+  MPI_Comm_free(&node);
+  return g;
 }
 
 void ProcessGroup::allreduce_sum(std::vector<double>& v) {
@@ -169,7 +188,7 @@ std::unique_ptr<Communicator> make_process_communicator(ProcessGroup& world, con
     world.allreduce_sum(shared);
     nccl = shared[0] == 0;
   }
-  if (!nccl) return std::make_unique<MpiCommunicator>(world.rank(), world.size(), timeout_s);
+  if (!nccl) return std::make_unique<MpiCommunicator>(world, timeout_s);
   MINIDP_CHECK(device.is_cuda(), "make_process_communicator: NCCL sums GPU tensors, but this rank's device is ",
                device.str(), "; use --comm mpi");
   std::string id = world.rank() == 0 ? nccl_unique_id() : std::string();

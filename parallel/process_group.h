@@ -64,6 +64,13 @@ class ProcessGroup {
   void broadcast(std::string& value, int root = 0);
   void barrier();
 
+  // The first k ranks of this group as a group of their own (ranks 0..k-1,
+  // in the same order), for running the same work on fewer processes in one
+  // job — the scaling study's 1, 2, ... N processes. A collective of this
+  // group: every rank calls it; the ranks from k on get nullptr (and usually
+  // wait for the others at a barrier of this group).
+  std::unique_ptr<ProcessGroup> first(int k);
+
   // Ends the whole job: calls the fatal handler (parallel/fatal.h) with
   // "minidp rank R of N: <what>"; the default prints it and calls MPI_Abort,
   // so that no rank is left waiting in a collective for one that failed. If a
@@ -80,10 +87,13 @@ class ProcessGroup {
 
  private:
   ProcessGroup();
+  struct Part {};
+  explicit ProcessGroup(Part);  // a group made by first(): filled in there
   int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1;
   bool mpi_ = false;
-  struct Mpi;                  // this group's duplicate of the world communicator (process_group.cpp)
+  struct Mpi;                  // this group's own communicator (process_group_mpi.h)
   std::unique_ptr<Mpi> comm_;
+  friend class MpiCommunicator;  // sums over this group's processes on a duplicate of its communicator
 };
 
 // A Communicator over the processes of `world`, for this rank's tensors on
@@ -92,7 +102,8 @@ class ProcessGroup {
 // memory — how processes that share one GPU sum, since NCCL refuses two ranks
 // on one GPU), or "auto" (NCCL for a GPU when every rank has its own GPU and
 // NCCL is built, MPI otherwise). The rank argument of its collectives is
-// world.rank().
+// world.rank(). `world` may be a part of the job (ProcessGroup::first); it
+// must outlive the communicator.
 std::unique_ptr<Communicator> make_process_communicator(ProcessGroup& world, const Device& device,
                                                          const std::string& kind = "auto", double timeout_s = 60.0);
 

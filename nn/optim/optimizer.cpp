@@ -108,6 +108,10 @@ Tensor clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
   return norm;
 }
 
+std::vector<std::pair<std::string, std::string>> Optimizer::hyperparameters() const {
+  return {{"lr", exact_number(lr())}};
+}
+
 std::string exact_number(double v) {
   char buf[32];
   for (int digits = 1; digits <= 17; ++digits) {

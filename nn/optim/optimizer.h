@@ -29,7 +29,8 @@ class Optimizer {
   // Its settings by name ("lr" first), for a distributed job to check that
   // every rank runs the same optimizer (parallel/agreement.h). Numbers are
   // written so that they read back exactly.
-  virtual std::vector<std::pair<std::string, std::string>> hyperparameters() const = 0;
+  // (An optimizer of your own that does not say more gives its lr.)
+  virtual std::vector<std::pair<std::string, std::string>> hyperparameters() const;
   // Zero the gradients in place (they may be views of one flat buffer).
   void zero_grad();
 

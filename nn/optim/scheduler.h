@@ -8,6 +8,8 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
+#include <string>
 
 #include "minidp/nn/optim/optimizer.h"
 
@@ -78,5 +80,29 @@ class LinearWarmup : public LRScheduler {
  private:
   std::int64_t warmup_;
 };
+
+// The learning rate for a global batch other than the one it was tuned for.
+// With k = batch / base_batch: "linear" multiplies it by k (Goyal et al.
+// 2017, "Accurate, Large Minibatch SGD": k times the batch takes 1/k of the
+// steps, each k times as long), "sqrt" by sqrt(k) (the variance argument,
+// often used with Adam), "none" keeps it. Weak scaling — a fixed batch per
+// device, so k devices make a k times larger batch — needs one of them.
+inline double scaled_lr(double lr, std::int64_t batch, std::int64_t base_batch, const std::string& rule) {
+  MINIDP_CHECK(batch > 0 && base_batch > 0, "scaled_lr: batches must be positive, got ", batch, " and ", base_batch);
+  const double k = static_cast<double>(batch) / static_cast<double>(base_batch);
+  if (rule == "linear") return lr * k;
+  if (rule == "sqrt") return lr * std::sqrt(k);
+  MINIDP_CHECK(rule == "none", "scaled_lr: unknown rule '", rule, "'; expected none, linear or sqrt");
+  return lr;
+}
+
+// Goyal et al.'s gradual warm-up: from `start` (the rate tuned for the small
+// batch) to `target` (the scaled one) in equal steps over the first
+// `warmup_steps` steps (step 0 is the first; step warmup_steps - 1 reaches
+// the target), then `target`. warmup_steps 0: `target` from the start.
+inline double warmup_lr(double start, double target, std::int64_t step, std::int64_t warmup_steps) {
+  if (warmup_steps <= 0 || step + 1 >= warmup_steps) return target;
+  return start + (target - start) * static_cast<double>(step + 1) / static_cast<double>(warmup_steps);
+}
 
 }  // namespace minidp::nn

@@ -185,6 +185,27 @@ TEST_CASE("distributed: one simulated GPU per process (sim:rank) gives the CPU p
   kernels::sim::set_shake(0);
 }
 
+TEST_CASE("distributed: models made differently on each rank start from rank 0's weights on sim:rank too") {
+  // The broadcast's result is written back to the device by the communication
+  // thread; with a slow bus it lands late, and only the event the caller's
+  // stream waits for orders the first step after it.
+  kernels::sim::set_shake(45, 100);
+  kernels::sim::set_copy_to_device_delay_for_testing(20000);
+  Generator g(4);
+  const Tensor x = randn({24, 20}, {}, &g), y = randint(0, 5, {24}, kInt64, &g);
+  DistributedDataParallel on_sim(make_mlp(30 + world().rank()), sgd(0.1), {}, world(), Device::sim(world().rank()));
+  kernels::sim::set_copy_to_device_delay_for_testing(0);
+  DistributedDataParallel on_cpu(make_mlp(30 + world().rank()), sgd(0.1), {}, world(), Device::cpu());
+  CHECK(on_sim.parameter_hash(0) == on_cpu.parameter_hash(0));
+  CHECK(same_on_every_rank(on_sim.parameter_hash(0)));
+  kernels::sim::set_copy_to_device_delay_for_testing(20000);
+  const double loss = on_sim.train_step(my_rows(x), my_rows(y)).loss();
+  kernels::sim::set_copy_to_device_delay_for_testing(0);
+  CHECK(loss == on_cpu.train_step(my_rows(x), my_rows(y)).loss());
+  CHECK(on_sim.parameter_hash(0) == on_cpu.parameter_hash(0));
+  kernels::sim::set_shake(0);
+}
+
 // A step of DDP on sim:rank with one wait of the MPI path switched off (or
 // not), shaped so that only that wait orders the two sides: for the inputs, the
 // replica's stream is held back (its backward has not written the gradients
@@ -192,25 +213,33 @@ TEST_CASE("distributed: one simulated GPU per process (sim:rank) gives the CPU p
 // slow (the sum has not landed when the optimizer would read it).
 std::pair<double, std::uint64_t> mpi_wait_case(parallel::WaitSite site, bool skip, const Tensor& xs,
                                                const Tensor& ys) {
-  parallel::skip_wait_for_testing(site, skip);
+  struct Switches {  // back to normal however the case ends
+    parallel::WaitSite site;
+    std::thread opener;
+    ~Switches() {
+      if (opener.joinable()) opener.join();
+      kernels::sim::set_copy_to_device_delay_for_testing(0);
+      parallel::skip_wait_for_testing(site, false);
+    }
+  };
+  test::Gate gate;  // made first, gone last: the opener thread holds it
   DistributedDataParallel dp(make_mlp(3), sgd(0.1), {}, world(), Device::sim(world().rank()));
-  test::Gate gate;
-  std::thread opener;
+  Switches sw{site, {}};  // gone first: the opener joined (the gate open) before dp drains its streams
+  parallel::skip_wait_for_testing(site, skip);
   if (site == parallel::WaitSite::MpiInputsReady) {
     gate.block(dp.replica(0).stream);
-    opener = std::thread([&] {  // the host waits for the sums inside train_step: open from another thread
+    sw.opener = std::thread([&gate] {  // the host waits for the sums inside train_step: open from another thread
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
       gate.open();
     });
   } else {
     gate.open();
-    kernels::sim::set_copy_to_device_delay_for_testing(100000);
+    kernels::sim::set_copy_to_device_delay_for_testing(300000);
   }
   parallel::StepResult r = dp.train_step(xs, ys);
   kernels::sim::set_copy_to_device_delay_for_testing(0);
   const double loss = r.loss();
-  if (opener.joinable()) opener.join();
-  parallel::skip_wait_for_testing(site, false);
+  if (sw.opener.joinable()) sw.opener.join();
   return {loss, dp.parameter_hash(0)};
 }
 
@@ -263,8 +292,8 @@ TEST_CASE("distributed: ranks started with another optimizer, learning rate or b
 
 TEST_CASE("distributed: MINIDP_DISTRIBUTED_DEBUG=detail names a collective whose size differs between ranks") {
   if (world().size() < 2) return;
+  parallel::set_collective_checks(world().rank() == 1);  // on one rank: the communicator turns them on for all
   auto comm = parallel::make_process_communicator(world(), Device::cpu(), "mpi", 30.0);
-  parallel::set_collective_checks(true);
   Tensor t = zeros({4 + world().rank()});  // rank r sums 4 + r floats: without the check, garbage or a hang
   CHECK_THROWS_WITH_AS(comm->allreduce_sum(world().rank(), t),
                        doctest::Contains("rank 0 calls allreduce_sum of 4 float32 elements, rank 1 calls "

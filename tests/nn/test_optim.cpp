@@ -125,6 +125,22 @@ TEST_CASE("optim: learning-rate schedules") {
   CHECK(opt3.lr() == doctest::Approx(0.5));
 }
 
+TEST_CASE("optim: learning-rate rules for another batch, and the warm-up to the scaled rate (Goyal et al. 2017)") {
+  // k = 512 / 128 = 4
+  CHECK(nn::scaled_lr(0.1, 512, 128, "linear") == doctest::Approx(0.4));
+  CHECK(nn::scaled_lr(0.1, 512, 128, "sqrt") == doctest::Approx(0.2));
+  CHECK(nn::scaled_lr(0.1, 512, 128, "none") == 0.1);
+  CHECK(nn::scaled_lr(0.1, 64, 128, "linear") == doctest::Approx(0.05));  // a smaller batch: a smaller rate
+  CHECK_THROWS_WITH_AS(nn::scaled_lr(0.1, 512, 128, "cubic"), doctest::Contains("expected none, linear or sqrt"), Error);
+  CHECK_THROWS_AS(nn::scaled_lr(0.1, 0, 128, "linear"), Error);
+  // From 0.1 to 0.4 over 3 steps: 0.2, 0.3, 0.4, then 0.4.
+  CHECK(nn::warmup_lr(0.1, 0.4, 0, 3) == doctest::Approx(0.2));
+  CHECK(nn::warmup_lr(0.1, 0.4, 1, 3) == doctest::Approx(0.3));
+  CHECK(nn::warmup_lr(0.1, 0.4, 2, 3) == 0.4);
+  CHECK(nn::warmup_lr(0.1, 0.4, 1000, 3) == 0.4);
+  CHECK(nn::warmup_lr(0.1, 0.4, 0, 0) == 0.4);  // no warm-up
+}
+
 TEST_CASE("optim: invalid settings are refused") {
   Tensor p = zeros({1}).requires_grad_();
   CHECK_THROWS_WITH_AS(nn::SGD({p}, {.lr = -1.0}), doctest::Contains("learning rate"), Error);

@@ -222,7 +222,7 @@ TEST_CASE("sim: a checkpoint saved from replicas on sim:0 resumes on the CPU wit
   std::remove(path.c_str());
 }
 
-TEST_CASE("sim: parameter_hash right after train_step reads the step's weights (its copies go on the replica's stream)") {
+TEST_CASE("sim: parameter_hash right after train_step reads the step's weights (the caller's stream waits for the step)") {
   Shake shake(71);
   Generator g(3);
   Tensor x = randn({32, 20}, {}, &g);

@@ -105,9 +105,24 @@ struct TwoRanks {
     fn();
   }
   void run(const std::function<void(int)>& fn) {  // every rank at once
-    std::thread other([&] { on(1, [&] { fn(1); }); });
-    on(0, [&] { fn(0); });
+    std::exception_ptr error;
+    std::thread other([&] {
+      try {
+        on(1, [&] { fn(1); });
+      } catch (...) {  // an exception leaving a thread would end the test program
+        error = std::current_exception();
+        comm.abort("rank 1 failed");
+      }
+    });
+    try {
+      on(0, [&] { fn(0); });
+    } catch (...) {
+      comm.abort("rank 0 failed");
+      other.join();
+      throw;
+    }
     other.join();
+    if (error) std::rethrow_exception(error);
   }
 };
 
@@ -267,12 +282,12 @@ const Scenario kScenarios[] = {
     {WaitSite::AllgatherInputsReady, "allgather: rank 1's input is written late on its (slow) stream",
      [] { return Outcome{0, {{1, 1, 1, 1, 2, 2, 2, 2}}}; },
      [](Gate& gate) {
-       gate.open();  // a slow stream instead: rank 1's write lands 30 ms late
+       gate.open();  // a slow stream instead: rank 1's work waits 300 ms per task
        TwoRanks k;
        Tensor in[2] = {k.filled(1), k.filled(0)};
        Tensor out[2] = {zeros({8}, TensorOptions().with_device(k.dev)), zeros({8}, TensorOptions().with_device(k.dev))};
        const Tensor two = k.filled(2);
-       sim::set_stream_delay_for_testing(k.s[1].handle, 0, 30000);
+       sim::set_stream_delay_for_testing(k.s[1].handle, 0, 300000);
        k.on(1, [&] { in[1].copy_(two); });
        k.run([&](int r) { k.comm.allgather(r, in[r], out[r]); });
        Outcome o = values({out[0]});  // without the wait rank 0 gathered the zeros
@@ -287,7 +302,7 @@ const Scenario kScenarios[] = {
        Tensor in[2] = {k.filled(1), k.filled(2)};
        Tensor out[2] = {zeros({8}, TensorOptions().with_device(k.dev)), zeros({8}, TensorOptions().with_device(k.dev))};
        const Tensor nine = k.filled(9);
-       sim::set_stream_delay_for_testing(k.s[1].handle, 0, 30000);
+       sim::set_stream_delay_for_testing(k.s[1].handle, 0, 300000);
        k.run([&](int r) { k.comm.allgather(r, in[r], out[r]); });
        k.on(0, [&] { in[0].copy_(nine); });  // rank 0's stream goes on with its work
        Outcome o = values({out[1]});

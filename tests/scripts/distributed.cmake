@@ -16,6 +16,11 @@ if(MINIDP_BUILD_EXAMPLES AND MINIDP_WITH_MPI AND MINIDP_MPIEXEC)
            COMMAND bash ${PROJECT_SOURCE_DIR}/tests/distributed/resume_ddp.sh ${MINIDP_MPIEXEC} $<TARGET_FILE:train_mlp>)
   set_tests_properties("distributed: resume across 2 processes is exact" PROPERTIES LABELS distributed TIMEOUT 300
     SKIP_RETURN_CODE 77 RESOURCE_LOCK mpi ENVIRONMENT "${_ompi_root}" PASS_REGULAR_EXPRESSION "-> identical")
+  add_test(NAME "distributed: scaling --ddp under mpirun -np 3 measures its own 1-process baseline (strong and weak)"
+           COMMAND bash ${PROJECT_SOURCE_DIR}/tests/distributed/scaling_ddp.sh ${MINIDP_MPIEXEC} $<TARGET_FILE:scaling>)
+  set_tests_properties("distributed: scaling --ddp under mpirun -np 3 measures its own 1-process baseline (strong and weak)"
+    PROPERTIES LABELS distributed TIMEOUT 300 SKIP_RETURN_CODE 77 RESOURCE_LOCK mpi ENVIRONMENT "${_ompi_root}"
+    PASS_REGULAR_EXPRESSION "-> ok")
   add_test(NAME "examples: ddp_tour under mpirun -np 2"
            COMMAND ${MINIDP_MPIEXEC} --oversubscribe --bind-to none -np 2 $<TARGET_FILE:ddp_tour>)
   set_tests_properties("examples: ddp_tour under mpirun -np 2" PROPERTIES LABELS "examples;distributed" TIMEOUT 120
