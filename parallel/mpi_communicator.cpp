@@ -95,31 +95,28 @@ MpiCommunicator::MpiCommunicator(int rank, int size, double timeout_s)
   MINIDP_CHECK(timeout_s > 0, "MpiCommunicator: the timeout must be positive, got ", timeout_s, " s");
   MINIDP_CHECK(size == 1 || mpi_running(), "MpiCommunicator: ", size, " ranks, but MPI is not initialised (use ",
                "ProcessGroup::world(), which initialises it, or initialise it in the program)");
-  if (mpi_running()) {
-    MINIDP_MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &comm_->comm));
-    MINIDP_MPI_CHECK(MPI_Comm_set_errhandler(comm_->comm, MPI_ERRORS_RETURN));
-    // Collective checks on for every rank if on for any: a check on some
-    // ranks only would pair its extra allgather with a real collective.
-    int on = collective_checks_enabled() ? 1 : 0;
-    MINIDP_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &on, 1, MPI_INT, MPI_MAX, comm_->comm));
-    checks_ = on != 0;
-  }
+  if (mpi_running()) open(nullptr);
   worker_ = std::thread([this] { loop(); });
 }
 
 MpiCommunicator::MpiCommunicator(const ProcessGroup& group, double timeout_s)
     : rank_(group.rank()), size_(group.size()), timeout_s_(timeout_s), comm_(std::make_unique<Mpi>()) {
   MINIDP_CHECK(timeout_s > 0, "MpiCommunicator: the timeout must be positive, got ", timeout_s, " s");
-  if (group.mpi()) {
-    MINIDP_MPI_CHECK(MPI_Comm_dup(group.comm_->comm, &comm_->comm));
-    MINIDP_MPI_CHECK(MPI_Comm_set_errhandler(comm_->comm, MPI_ERRORS_RETURN));
-    // Collective checks on for every rank if on for any: a check on some
-    // ranks only would pair its extra allgather with a real collective.
-    int on = collective_checks_enabled() ? 1 : 0;
-    MINIDP_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &on, 1, MPI_INT, MPI_MAX, comm_->comm));
-    checks_ = on != 0;
-  }
+  if (group.mpi()) open(&group);
   worker_ = std::thread([this] { loop(); });
+}
+
+// This communicator's own duplicate of the world's (or the group's)
+// communicator, with errors returned; and the collective checks, on for
+// every rank if on for any (a check on some ranks only would pair its extra
+// allgather with a real collective).
+void MpiCommunicator::open(const ProcessGroup* group) {
+  if (group != nullptr) MINIDP_MPI_CHECK(MPI_Comm_dup(group->comm_->comm, &comm_->comm));
+  else MINIDP_MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &comm_->comm));
+  MINIDP_MPI_CHECK(MPI_Comm_set_errhandler(comm_->comm, MPI_ERRORS_RETURN));
+  int on = collective_checks_enabled() ? 1 : 0;
+  MINIDP_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &on, 1, MPI_INT, MPI_MAX, comm_->comm));
+  checks_ = on != 0;
 }
 
 MpiCommunicator::~MpiCommunicator() {

@@ -61,6 +61,7 @@ class MpiCommunicator : public Communicator {
   void abort(const std::string& why) override;
 
  private:
+  void open(const ProcessGroup* group);  // the communicator (of the world when null) and the checks
   void check(int rank, const Tensor& t, const char* op) const;
   void sum_on_host(Tensor& t);  // the reduce-scatter + allgather (on the communication thread)
   // MINIDP_DISTRIBUTED_DEBUG=detail (parallel/agreement.h): before collective
