@@ -41,6 +41,7 @@ struct Config {
   bool tf32 = false;
   bool cuda_graph = false;
   int threads = 0;
+  double bucket_mb = 25.0;
   std::string jsonl;
 };
 
@@ -73,6 +74,7 @@ int run(const Config& c) {
                                            : examples::make_wide_mlp();
   parallel::DataParallelOptions o;
   o.cuda_graph = c.cuda_graph;
+  o.bucket_bytes = static_cast<std::size_t>(c.bucket_mb * 1024 * 1024);
   parallel::DataParallel dp(model, parallel::parse_replicas(c.devices), [](std::vector<Tensor> ps) {
     return std::make_unique<nn::SGD>(ps, nn::SGDOptions{.lr = 0.01, .momentum = 0.9});
   }, o);
@@ -161,6 +163,8 @@ int main(int argc, char** argv) {
   app.add_flag("--cuda-graph", c.cuda_graph, "replay each step as a CUDA graph after the warm-up (GPU replicas on one GPU)");
   app.add_option("--threads", c.threads, "CPU threads, divided among CPU replicas (default: every core, or "
                                          "MINIDP_NUM_THREADS / OMP_NUM_THREADS)")->check(CLI::Range(0, 4096));
+  app.add_option("--bucket-mb", c.bucket_mb, "gradient bucket size in MiB (the first bucket is 1 MiB)")
+      ->check(CLI::Range(0.001, 4096.0))->capture_default_str();
   app.add_option("--jsonl", c.jsonl, "append the result as one JSON line");
   CLI11_PARSE(app, argc, argv);
   try {

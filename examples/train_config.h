@@ -55,6 +55,7 @@ struct TrainConfig {
   std::string comm = "auto";
   double comm_timeout = 60.0;
   double bucket_mb = 25.0;
+  int zero = 0;  // ZeRO stage: 1 shards the optimizer state across the processes (parallel/zero.h)
   std::string trace;
   std::string on_nonfinite = "stop";  // a NaN or inf loss: stop | skip | warn
   bool cuda_graph = false;            // replay each step as a CUDA graph (DataParallelOptions::cuda_graph)
@@ -128,6 +129,9 @@ inline void add_flags(CLI::App& app, TrainConfig& c) {
   app.add_option("--bucket-mb", c.bucket_mb, "gradient bucket size in MiB (the first bucket is 1 MiB); smaller "
                                              "buckets start summing earlier in backward")
       ->check(finite_range(0.001, 4096.0))->capture_default_str();
+  app.add_option("--zero", c.zero, "with --ddp: ZeRO stage; 1 = each of N processes keeps 1/N of the optimizer "
+                                   "state (gradients reduce-scattered, weights all-gathered; the same bits; MPI, CPU)")
+      ->check(CLI::Range(0, 1))->capture_default_str();
   app.add_option("--on-nonfinite", c.on_nonfinite, "a NaN or inf loss: stop (with the step and the likely cause), "
                                                    "skip the optimizer steps whose gradients are not finite (a host "
                                                    "read per step), or warn and go on")
@@ -191,6 +195,7 @@ inline std::unique_ptr<parallel::DataParallel> make_data_parallel(
     o.bucket_bytes = bucket_bytes;
     o.skip_nonfinite = c.on_nonfinite == "skip";
     o.cuda_graph = c.cuda_graph;
+    o.zero_stage = c.zero;  // refused: ZeRO-1 is for --ddp
     return std::make_unique<parallel::DataParallel>(model, parallel::parse_replicas(c.devices), optimizer, o);
   }
   std::optional<Device> device;
@@ -205,6 +210,7 @@ inline std::unique_ptr<parallel::DataParallel> make_data_parallel(
   o.comm_timeout_s = c.comm_timeout;
   o.bucket_bytes = bucket_bytes;
   o.skip_nonfinite = c.on_nonfinite == "skip";
+  o.zero_stage = c.zero;
   return std::make_unique<parallel::DistributedDataParallel>(model, optimizer, o, group, device);
 }
 

@@ -164,7 +164,7 @@ int run(examples::TrainConfig c) {
     stopped_by_signal = look() || stopped_by_signal;
     if (stopped_by_signal) {
       // The step in progress has finished; `at` is where the next one starts.
-      if (!c.save.empty() && lead) nn::save_training_state(c.save, *dp.module(0), dp.optimizer(0), at);
+      if (!c.save.empty()) parallel::save_training_state(c.save, dp, at);  // every rank: rank 0 writes
       if (lead) {
         std::fprintf(stderr, "\nstopped by %s at epoch %lld, step %lld (global step %lld). ",
                      examples::StopSignal::name(stop_signal->signal()), static_cast<long long>(at.epoch + 1),
@@ -177,7 +177,7 @@ int run(examples::TrainConfig c) {
       }
       return 128 + stop_signal->signal();
     }
-    if (stop && !c.save.empty() && lead) nn::save_training_state(c.save, *dp.module(0), dp.optimizer(0), at);
+    if (stop && !c.save.empty()) parallel::save_training_state(c.save, dp, at);
     if (rec.skipped_steps() > 0 && !c.quiet)
       std::printf("(%lld optimizer step(s) skipped so far: their gradients were not finite)\n",
                   static_cast<long long>(rec.skipped_steps()));
@@ -206,7 +206,7 @@ int run(examples::TrainConfig c) {
                     {"test", {{"loss", metrics::json_number(test_curve.back())}, {"accuracy", accuracy},
                               {"f1_macro", metrics::json_number(macro_f1)}}}});
   }
-  if (!c.save.empty() && lead && !stop) nn::save_training_state(c.save, *dp.module(0), dp.optimizer(0), at);
+  if (!c.save.empty() && !stop) parallel::save_training_state(c.save, dp, at);
 
   // ---- reports
   metrics::ReportOptions ro;

@@ -286,10 +286,20 @@ std::string speed_report(const TrainingRecorder& rec) {
   std::ostringstream mine;  // this process's own figures
   mine << speed_report(&rec.throughput(), &rec.timer(), &rec.memory(), &rec.balance());
   const double total = rec.comm_total_mean(), exposed = rec.timer().mean("allreduce");
-  if (std::isfinite(total) && std::isfinite(exposed))
+  if (std::isfinite(total) && std::isfinite(exposed) && rec.zero_stage() > 0)  // the weights' all-gather is no sum
+    mine << "communication (ZeRO-1): " << fixed(total * 1e3, 3) << " ms per step in all — the gradients' "
+         << "reduce-scatters, " << fixed(exposed * 1e3, 3) << " ms of them exposed after backward, and the "
+         << "all-gather of the updated weights, inside the optimizer phase\n";
+  else if (std::isfinite(total) && std::isfinite(exposed))
     mine << "gradient sums: " << fixed(total * 1e3, 3) << " ms per step in all, " << fixed(exposed * 1e3, 3)
          << " ms exposed (the step waited for them after backward); " << fixed(std::max(0.0, total - exposed) * 1e3, 3)
          << " ms overlapped with backward\n";
+  const double sent = rec.comm_bytes_mean();
+  if (std::isfinite(sent) && sent > 0)
+    mine << "bytes sent: " << fixed(sent / (1024.0 * 1024.0), 3) << " MiB per step (counted at the communicator, "
+         << "as a ring algorithm moves them)\n";
+  mine << "optimizer state: " << fixed(static_cast<double>(rec.optimizer_state_bytes()) / (1024.0 * 1024.0), 3)
+       << " MiB held" << (rec.zero_stage() > 0 ? " (ZeRO-1: this process's shard)" : "") << "\n";
   std::ostringstream os;
   if (rec.ranks().empty()) {
     os << mine.str();
@@ -305,7 +315,7 @@ std::string speed_report(const TrainingRecorder& rec) {
   if (!rec.ranks().empty()) {
     const auto& ranks = rec.ranks();
     os << "per process:\n";
-    os << "  rank  device      samples/s   busy_s  comm_ms  exposed_ms  peak_MiB\n";
+    os << "  rank  device      samples/s   busy_s  comm_ms  exposed_ms  peak_MiB  sent_MiB/step  opt_state_MiB\n";
     double busy_sum = 0, busy_max = 0;
     int slowest = 0;
     for (const auto& r : ranks) {
@@ -313,7 +323,9 @@ std::string speed_report(const TrainingRecorder& rec) {
          << pad_left(fixed(r.seconds > 0 ? r.samples / r.seconds : 0.0, 1), 11) << "  "
          << pad_left(fixed(r.busy_seconds, 3), 7) << "  " << pad_left(fixed(r.comm_total * 1e3, 3), 7) << "  "
          << pad_left(fixed(r.comm_exposed * 1e3, 3), 10) << "  "
-         << pad_left(fixed(static_cast<double>(r.peak_bytes) / (1024.0 * 1024.0), 1), 8) << "\n";
+         << pad_left(fixed(static_cast<double>(r.peak_bytes) / (1024.0 * 1024.0), 1), 8) << "  "
+         << pad_left(fixed(r.comm_bytes / (1024.0 * 1024.0), 3), 13) << "  "
+         << pad_left(fixed(static_cast<double>(r.optimizer_state_bytes) / (1024.0 * 1024.0), 3), 13) << "\n";
       busy_sum += r.busy_seconds;
       if (r.busy_seconds > busy_max) busy_max = r.busy_seconds, slowest = r.rank;
     }
@@ -341,6 +353,9 @@ json speed_json(const TrainingRecorder& rec) {
             {"peak_memory", to_json(rec.memory())},
             {"comm_total_s_per_step", json_number(rec.comm_total_mean())},
             {"comm_exposed_s_per_step", json_number(rec.timer().mean("allreduce"))},
+            {"comm_bytes_per_step", json_number(rec.comm_bytes_mean())},
+            {"optimizer_state_bytes", rec.optimizer_state_bytes()},
+            {"zero_stage", rec.zero_stage()},
             {"host_syncs_per_step", json_number(rec.host_syncs_per_step())},
             {"cpu_threads", rec.cpu_threads()},
             {"cpu_threads_per_replica", rec.cpu_threads_per_replica()}};
@@ -351,7 +366,9 @@ json speed_json(const TrainingRecorder& rec) {
       j["ranks"].push_back({{"rank", r.rank}, {"device", r.device}, {"samples", r.samples},
                             {"seconds", json_number(r.seconds)}, {"busy_seconds", json_number(r.busy_seconds)},
                             {"comm_total_s_per_step", json_number(r.comm_total)},
-                            {"comm_exposed_s_per_step", json_number(r.comm_exposed)}, {"peak_bytes", r.peak_bytes}});
+                            {"comm_exposed_s_per_step", json_number(r.comm_exposed)}, {"peak_bytes", r.peak_bytes},
+                            {"comm_bytes_per_step", json_number(r.comm_bytes)},
+                            {"optimizer_state_bytes", r.optimizer_state_bytes}});
   }
   return j;
 }

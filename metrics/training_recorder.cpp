@@ -1,5 +1,6 @@
 // minidp/metrics/training_recorder.cpp — step results into meters, in order, without waiting.
 #include "minidp/metrics/training_recorder.h"
+#include "minidp/parallel/zero.h"
 
 #include <algorithm>
 #include <cmath>
@@ -95,10 +96,11 @@ void TrainingRecorder::fold(parallel::StepResult& r, double data_wait) {
   r.wait();  // returns at once for a step that is done
   std::vector<std::int64_t> per(r.replicas.size());
   parallel::PhaseTimes slowest;  // a phase lasts as long as its slowest replica
-  double comm = 0;
+  double comm = 0, bytes = 0;
   for (std::size_t k = 0; k < r.replicas.size(); ++k) {
     const auto& rs = r.replicas[k];
     comm = std::max(comm, rs.comm_seconds);
+    bytes = std::max(bytes, static_cast<double>(rs.comm_bytes));
     per[k] = rs.samples;
     balance_.record(static_cast<std::int64_t>(k), rs.samples, rs.time.busy());
     slowest.data = std::max(slowest.data, rs.time.data);
@@ -111,6 +113,7 @@ void TrainingRecorder::fold(parallel::StepResult& r, double data_wait) {
   speed_.step(r.wall_seconds + data_wait, per);
   if (speed_.steps_counted() > 0) {  // after the warm-up, as the other meters
     comm_total_ += comm;
+    comm_bytes_ += bytes;
     ++comm_steps_;
   }
   timer_.add("data", data_wait + slowest.data);
@@ -172,6 +175,12 @@ double TrainingRecorder::comm_total_mean() const {
   return comm_steps_ == 0 ? std::numeric_limits<double>::quiet_NaN() : comm_total_ / static_cast<double>(comm_steps_);
 }
 
+double TrainingRecorder::comm_bytes_mean() const {
+  return comm_steps_ == 0 ? std::numeric_limits<double>::quiet_NaN() : comm_bytes_ / static_cast<double>(comm_steps_);
+}
+
+std::int64_t TrainingRecorder::optimizer_state_bytes() const { return parallel::optimizer_state_bytes(dp_); }
+
 void TrainingRecorder::gather_ranks() {
   flush();
   parallel::ProcessGroup* world = dp_.process_group();
@@ -183,13 +192,16 @@ void TrainingRecorder::gather_ranks() {
   std::ostringstream mine;
   mine.precision(17);
   mine << world->rank() << ' ' << dp_.replica(0).device.str() << ' ' << speed_.samples() << ' ' << speed_.seconds()
-       << ' ' << busy << ' ' << comm_total_mean() << ' ' << timer_.mean("allreduce") << ' ' << peak;
+       << ' ' << busy << ' ' << comm_total_mean() << ' ' << timer_.mean("allreduce") << ' ' << peak << ' '
+       << comm_bytes_mean() << ' ' << optimizer_state_bytes();
   ranks_.clear();
   for (const std::string& line : world->gather(mine.str(), 0)) {
     std::istringstream in(line);
     RankStats st;
-    std::string comm, exposed;  // "nan" does not parse as a double with >>
-    in >> st.rank >> st.device >> st.samples >> st.seconds >> st.busy_seconds >> comm >> exposed >> st.peak_bytes;
+    std::string comm, exposed, bytes;  // "nan" does not parse as a double with >>
+    in >> st.rank >> st.device >> st.samples >> st.seconds >> st.busy_seconds >> comm >> exposed >> st.peak_bytes >>
+        bytes >> st.optimizer_state_bytes;
+    st.comm_bytes = std::strtod(bytes.c_str(), nullptr);
     st.comm_total = std::strtod(comm.c_str(), nullptr);
     st.comm_exposed = std::strtod(exposed.c_str(), nullptr);
     ranks_.push_back(st);

@@ -89,6 +89,12 @@ class TrainingRecorder {
   // or not (NaN when the communicator cannot tell); the part the step waited
   // for after backward — the *exposed* part — is timer().mean("allreduce").
   double comm_total_mean() const;
+  // Bytes this process sent per step (parallel::Communicator::bytes_sent;
+  // NaN before a counted step), and the optimizer state it holds now
+  // (parallel::optimizer_state_bytes: under ZeRO-1 its shard).
+  double comm_bytes_mean() const;
+  std::int64_t optimizer_state_bytes() const;
+  int zero_stage() const { return dp_.zero_stage(); }
 
   // ---- across the processes of DistributedDataParallel
   // Every rank calls it (a collective) before the reports: each rank's
@@ -100,6 +106,8 @@ class TrainingRecorder {
     std::int64_t samples = 0;  // counted (after warm-up)
     double seconds = 0, busy_seconds = 0, comm_total = 0, comm_exposed = 0;
     std::int64_t peak_bytes = 0;
+    double comm_bytes = 0;                  // sent per step
+    std::int64_t optimizer_state_bytes = 0;  // held
   };
   const std::vector<RankStats>& ranks() const { return ranks_; }  // on rank 0 after gather_ranks()
   // All ranks' samples over the slowest rank's time (this process's throughput in one process).
@@ -137,7 +145,7 @@ class TrainingRecorder {
   std::int64_t last_finite_step_ = -1, epoch_steps_ = 0, skipped_ = 0, nonfinite_ = 0;
   Tensor loss_sum_;    // sum of (mean loss x global samples) since start_epoch(), on replica 0's device
   Tensor loss_count_;  // the global samples of those steps
-  double comm_total_ = 0;
+  double comm_total_ = 0, comm_bytes_ = 0;
   std::int64_t comm_steps_ = 0;
   std::vector<RankStats> ranks_;
   void trace_step(const parallel::StepResult& r);

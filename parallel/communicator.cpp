@@ -52,6 +52,22 @@ std::unique_ptr<PendingCollective> Communicator::allreduce_sum_async(int rank, T
   return finished_collective(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
+Chunk chunk_of(std::int64_t n, int size, int rank) {
+  MINIDP_CHECK(size >= 1 && rank >= 0 && rank < size && n >= 0, "chunk_of: rank ", rank, " of ", size, " for ", n,
+               " elements");
+  const std::int64_t per = (n + size - 1) / size;
+  const std::int64_t begin = std::min(n, per * rank);
+  return {begin, std::min(n, begin + per) - begin};
+}
+
+std::unique_ptr<PendingCollective> Communicator::reduce_scatter_sum_async(int, Tensor&) {
+  throw Error("the " + name() + " communicator has no reduce-scatter: ZeRO-1 runs over MPI (--comm mpi)");
+}
+
+std::unique_ptr<PendingCollective> Communicator::allgather_chunks_async(int, Tensor&) {
+  throw Error("the " + name() + " communicator has no allgather of chunks: ZeRO-1 runs over MPI (--comm mpi)");
+}
+
 void AbortableBarrier::arrive_and_wait() {
   std::unique_lock<std::mutex> lock(mu_);
   if (aborted_) throw CollectiveAborted(why_);

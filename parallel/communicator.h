@@ -58,6 +58,16 @@ class PendingCollective {
   virtual std::pair<double, double> host_span() const;
 };
 
+// The part of a tensor of n elements that rank `rank` of `size` owns in a
+// reduce-scatter: consecutive elements [offset, offset + length), ceil(n / size)
+// of them per rank, the last ranks' short or empty. The MPI sum is a
+// reduce-scatter of these chunks followed by an allgather of them, and ZeRO-1
+// gives each rank the optimizer state of its chunk of every bucket.
+struct Chunk {
+  std::int64_t offset = 0, length = 0;
+};
+Chunk chunk_of(std::int64_t n, int size, int rank);
+
 // A collective that was done when it was started: it took `seconds`, ending now.
 std::unique_ptr<PendingCollective> finished_collective(double seconds = 0.0);
 // The host's steady clock in seconds (the clock of host_span and of CPU events).
@@ -74,6 +84,19 @@ class Communicator {
   // its communication stream; MPI: on its communication thread); `t` must not
   // be touched until wait(). The default sums at once (nothing to overlap).
   virtual std::unique_ptr<PendingCollective> allreduce_sum_async(int rank, Tensor& t);
+  // The two halves of a sum, for ZeRO-1 (parallel/zero.h). reduce-scatter:
+  // rank r's chunk of t (chunk_of(t.numel(), size(), r)) becomes the sum over
+  // ranks of that chunk, the same bits allreduce_sum gives it; the rest of t
+  // is left as it was. allgather of chunks: every rank's chunk of t, as that
+  // rank holds it, lands in every rank's t. Both started in the background as
+  // allreduce_sum_async. Only MpiCommunicator has them; the others raise.
+  virtual std::unique_ptr<PendingCollective> reduce_scatter_sum_async(int rank, Tensor& t);
+  virtual std::unique_ptr<PendingCollective> allgather_chunks_async(int rank, Tensor& t);
+  // Bytes this rank has handed to the others so far, counted as a bandwidth-
+  // optimal (ring) algorithm moves them: (size - 1) chunks for a reduce-scatter
+  // or an allgather, twice that for a sum; a broadcast counts its bytes once,
+  // on the root. 0 where the communicator does not count (only MPI counts).
+  virtual std::uint64_t bytes_sent() const { return 0; }
   // t = root's t on every rank.
   virtual void broadcast(int rank, Tensor& t, int root) = 0;
   // out = concatenation along dim 0 of every rank's `in` (same shape on all ranks).

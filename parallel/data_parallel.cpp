@@ -21,6 +21,7 @@
 #include "minidp/parallel/process_group.h"
 #include "minidp/parallel/shards.h"
 #include "minidp/parallel/sync_batchnorm.h"
+#include "minidp/parallel/zero.h"
 
 namespace minidp::parallel {
 
@@ -130,11 +131,12 @@ void DataParallel::setup(nn::ModulePtr model, const OptimizerFactory& make_optim
   model->to(replicas_[0].device);
   modules_.push_back(model);
   for (std::size_t rank = 1; rank < replicas_.size(); ++rank) modules_.push_back(model->deep_copy(replicas_[rank].device));
-  for (auto& m : modules_) {
-    buckets_.push_back(std::make_unique<GradientBuckets>(*m, opts_.first_bucket_bytes, opts_.bucket_bytes));
-    optimizers_.push_back(make_optimizer(m->parameters()));
+  for (int rank = 0; rank < size(); ++rank) {
+    nn::Module& m = *modules_[rank];
+    buckets_.push_back(std::make_unique<GradientBuckets>(m, opts_.first_bucket_bytes, opts_.bucket_bytes));
+    optimizers_.push_back(make_replica_optimizer(rank, make_optimizer));
     dropouts_.emplace_back();
-    for_each_module(*m, [this](nn::Module& sub) {
+    for_each_module(m, [this](nn::Module& sub) {
       if (auto* d = dynamic_cast<nn::Dropout*>(&sub)) dropouts_.back().push_back(d);
     });
   }
@@ -160,6 +162,7 @@ void DataParallel::setup(nn::ModulePtr model, const OptimizerFactory& make_optim
     mine.add("replicas per process", std::to_string(size()));
     mine.add("sync_batchnorm", opts_.sync_batchnorm ? "true" : "false");
     mine.add("broadcast_buffers", opts_.broadcast_buffers ? "true" : "false");
+    mine.add("zero_stage", std::to_string(opts_.zero_stage));
     check_ranks_agree(*world_, mine, "the model, its buckets or its optimizer");
   }
   // Broadcast parameters and buffers from replica 0 (rank 0 of the job): the
@@ -301,6 +304,7 @@ Tensor DataParallel::replica_step(int rank, const Tensor& x, const Tensor& y, st
   GradientBuckets& grads = *buckets_[rank];
   const std::int64_t shard = x.size(0);
   m.train();
+  st.comm_bytes = hooks ? comm_->bytes_sent() : 0;  // a reducing step: minus this at its end is what it sent
   {
     NoGradGuard ng;
     if (fresh) grads.zero();  // an empty replica joins the sum with zero gradients, loss and count
@@ -357,7 +361,9 @@ void DataParallel::reduce_gradients(int rank, ReplicaStepStats& st, detail::Step
   wait_for_sums(pending, st);
   // Divide by the GLOBAL sample count, on the device (global_mean.cpp). With a
   // seeded backward (run_step) the gradients are means already: the loss only.
-  divide_by_global_count(seeded_mean_ ? std::vector<Tensor>{} : buckets_[rank]->buckets(), buckets_[rank]->tail());
+  // Under ZeRO-1 a rank's own chunks are the only sums it holds and updates.
+  divide_by_global_count(seeded_mean_ ? std::vector<Tensor>{} : zero_ ? zero_->shard_grads() : buckets_[rank]->buckets(),
+                         buckets_[rank]->tail());
 }
 
 // In one process: every replica thread calls this with its own buckets; the
@@ -401,19 +407,20 @@ void DataParallel::wait_for_sums(std::vector<std::unique_ptr<PendingCollective>>
 // On replica `rank`'s thread, after the sums: the optimizer step (the same on
 // every replica), unless skip_nonfinite finds a NaN or inf.
 void DataParallel::step_optimizer(int rank, ReplicaStepStats& st, detail::StepEvents* ev) {
-  GradientBuckets& grads = *buckets_[rank];
   if (ev) ev->begin(rank, Phase::Optimizer).record(replicas_[rank].stream);
   if (opts_.skip_nonfinite) {
-    // One number that is finite exactly when every gradient and the loss are:
-    // the sum of each value times zero — 0 for a finite value, NaN for NaN or
-    // inf (a sum of squares would also overflow on large finite values).
-    NoGradGuard ng;
-    Tensor total = sum(mul(grads.tail().narrow(0, 0, 1), 0.0));
-    for (int b = 0; b < grads.num_buckets(); ++b) total = add(total, sum(mul(grads.bucket(b), 0.0)));
-    st.skipped = !std::isfinite(total.item());  // the host read this option costs
-    if (st.skipped) return;
+    st.skipped = !gradients_finite(rank);  // the host read this option costs
+    if (st.skipped) {
+      st.comm_bytes = comm_->bytes_sent() - st.comm_bytes;
+      return;
+    }
   }
   optimizers_[rank]->step();
+  if (auto* z = dynamic_cast<ShardedOptimizer*>(optimizers_[rank].get())) {  // its all-gather of the weights
+    st.comm_seconds += z->gather_seconds();
+    st.comm_spans.insert(st.comm_spans.end(), z->gather_spans().begin(), z->gather_spans().end());
+  }
+  st.comm_bytes = comm_->bytes_sent() - st.comm_bytes;
 }
 
 void DataParallel::on_gradient_ready(int param) {
@@ -428,7 +435,9 @@ void DataParallel::on_gradient_ready(int param) {
 void DataParallel::launch_ready_buckets(int rank) {
   GradientBuckets& grads = *buckets_[rank];
   while (overlap_.next < grads.num_buckets() && overlap_.waiting[overlap_.next] == 0) {
-    overlap_.launched.push_back(comm_->allreduce_sum_async(comm_rank(rank), grads.bucket(overlap_.next)));
+    Tensor& bucket = grads.bucket(overlap_.next);  // ZeRO-1: each rank needs the sum of its chunk only
+    overlap_.launched.push_back(zero_ ? comm_->reduce_scatter_sum_async(comm_rank(rank), bucket)
+                                      : comm_->allreduce_sum_async(comm_rank(rank), bucket));
     ++overlap_.next;
   }
 }

@@ -82,9 +82,16 @@ struct DataParallelOptions {
   // eagerly, said once on stderr. Off by default.
   bool cuda_graph = false;
   int cuda_graph_warmup = 2;  // eager steps of a shape before it is captured (lazy set-up happens in them; at least 1)
+  // ZeRO stage (parallel/zero.h): 0, every rank holds the whole optimizer
+  // state; 1, each of the N ranks holds 1/N of it — gradients reduce-scattered,
+  // each rank updates its chunks, the weights all-gathered — with the same
+  // bits. DistributedDataParallel over MPI on CPU ranks; DataParallel in one
+  // process refuses it.
+  int zero_stage = 0;
 };
 
 class ProcessGroup;
+class ZeroShards;
 
 class DataParallel {
  public:
@@ -122,6 +129,15 @@ class DataParallel {
   void forward_backward(const Tensor& inputs, const Tensor& labels, const LossSumFn& loss_fn = cross_entropy_sum);
   void reduce_gradients();
   StepResult optimizer_step();
+  // Between reduce_gradients() and optimizer_step(): scales the summed
+  // gradients so that their global L2 norm is at most max_norm, as
+  // nn::clip_grad_norm, and returns the norm (a one-element tensor on the
+  // device). Across processes the norm is summed chunk by chunk — each
+  // chunk_of the buckets its sum of squares, then those N sums in rank order —
+  // which ZeRO-1 can do from its chunks alone: the same bits with and without
+  // ZeRO-1 (like the gradient sum, they may differ in the last bits for
+  // another number of processes). In one process: nn::clip_grad_norm on every replica.
+  Tensor clip_grad_norm(double max_norm);
 
   // Sharded evaluation of one batch: each replica runs its shard through its
   // module (eval mode, no gradients) and `fn(replica, outputs, labels)` is
@@ -140,13 +156,19 @@ class DataParallel {
   // (a copy to the host) or loading new ones between steps is safe, as in
   // PyTorch. Work on another stream of the caller's waits with an event.
   nn::ModulePtr module(int rank = 0) const { return modules_.at(rank); }
+  // Replica `rank`'s optimizer. Under ZeRO-1, a parallel::ShardedOptimizer
+  // over this rank's chunks (parallel/zero.h): its state is sharded, so save
+  // a run with parallel::save_training_state, which gathers it.
   nn::Optimizer& optimizer(int rank = 0) { return *optimizers_.at(rank); }
+  const nn::Optimizer& optimizer(int rank = 0) const { return *optimizers_.at(rank); }
+  int zero_stage() const { return opts_.zero_stage; }
   const Communicator& communicator() const { return *comm_; }
   // The processes this model spans: null for one process (DataParallel);
   // the job's ProcessGroup for DistributedDataParallel.
   ProcessGroup* process_group() const { return world_; }
   // The replica's gradients after the last step (summed over replicas and
   // processes, divided by the global sample count), in parameter order (a copy).
+  // Under ZeRO-1 only this rank's chunks hold the sum; the rest its own gradient.
   Tensor flat_grad(int rank) const { return buckets_.at(rank)->flat_copy(); }
   const GradientBuckets& buckets(int rank = 0) const { return *buckets_.at(rank); }
 
@@ -181,6 +203,12 @@ class DataParallel {
 
  private:
   void setup(nn::ModulePtr model, const OptimizerFactory& make_optimizer);
+  // Replica `rank`'s optimizer: make_optimizer(its parameters), or under ZeRO-1
+  // a ShardedOptimizer over its chunks (data_parallel_zero.cpp).
+  std::unique_ptr<nn::Optimizer> make_replica_optimizer(int rank, const OptimizerFactory& make_optimizer);
+  // skip_nonfinite's test: true when every summed gradient and the loss are
+  // finite (under ZeRO-1, each rank's chunks, then agreed across ranks).
+  bool gradients_finite(int rank);
   // forward + backward on every replica; with `reduce`, then the sums, the division and the optimizer.
   StepResult run_step(const Tensor& inputs, const Tensor& labels, const LossSumFn& loss_fn, bool reduce,
                       bool stop_after_backward = false);
@@ -238,6 +266,7 @@ class DataParallel {
   std::shared_ptr<EventPool> event_pool_;            // reused StepEvents (results may outlive a step)
   std::vector<bool> own_stream_;                     // streams this object created
   std::unique_ptr<Communicator> comm_;
+  std::shared_ptr<ZeroShards> zero_;  // ZeRO-1: this rank's chunks (null without)
   ProcessGroup* world_ = nullptr;
   DataParallelOptions opts_;
   std::unique_ptr<WorkerPool> pool_;

@@ -187,14 +187,21 @@ void MpiCommunicator::check(int rank, const Tensor& t, const char* op) const {
                t.defined() ? t.describe() : std::string("an undefined tensor"));
 }
 
-void MpiCommunicator::sum_on_host(Tensor& t) {
+// The sum and its two halves, on the host, with t cut into size_ chunks
+// (chunk_of; padded with zeros in scratch_ when it does not split evenly):
+// `scatter` sums this rank's chunk over the ranks (MPI_Reduce_scatter_block),
+// `gather` gives every rank every rank's chunk (MPI_Allgather). Both: the sum.
+// A reduce-scatter alone writes back only this rank's chunk summed; an
+// allgather alone sends this rank's chunk as it is. The sum of a chunk is the
+// same call on the same bytes either way: the same bits, with or without ZeRO-1.
+void MpiCommunicator::chunks_on_host(Tensor& t, bool scatter, bool gather) {
   on_host(t, true, [&](Tensor& h) {
     const MPI_Datatype type = mpi_type(h.dtype());
     const std::size_t es = dtype_size(h.dtype());
     const std::int64_t n = h.numel(), chunk = (n + size_ - 1) / size_;
-    const std::size_t padded = static_cast<std::size_t>(chunk * size_) * es;
+    const std::size_t padded = static_cast<std::size_t>(chunk * size_) * es, chunk_bytes = chunk * es;
     // [padded input | this rank's chunk]; the input is the tensor itself when it splits evenly.
-    scratch_.resize(padded + static_cast<std::size_t>(chunk) * es);
+    scratch_.resize(padded + chunk_bytes);
     char* mine = scratch_.data() + padded;
     char* all = static_cast<char*>(h.raw_data());
     if (chunk * size_ != n) {
@@ -202,23 +209,46 @@ void MpiCommunicator::sum_on_host(Tensor& t) {
       std::memset(scratch_.data() + n * es, 0, padded - static_cast<std::size_t>(n) * es);
       all = scratch_.data();
     }
-    MINIDP_MPI_CHECK(MPI_Reduce_scatter_block(all, mine, static_cast<int>(chunk), type, MPI_SUM, comm_->comm));
-    MINIDP_MPI_CHECK(MPI_Allgather(mine, static_cast<int>(chunk), type, all, static_cast<int>(chunk), type,
-                                   comm_->comm));
+    char* own = all + static_cast<std::size_t>(rank_) * chunk_bytes;  // this rank's chunk in the full buffer
+    if (scatter)
+      MINIDP_MPI_CHECK(MPI_Reduce_scatter_block(all, mine, static_cast<int>(chunk), type, MPI_SUM, comm_->comm));
+    else
+      std::memcpy(mine, own, chunk_bytes);
+    if (gather)
+      MINIDP_MPI_CHECK(MPI_Allgather(mine, static_cast<int>(chunk), type, all, static_cast<int>(chunk), type,
+                                     comm_->comm));
+    else
+      std::memcpy(own, mine, chunk_bytes);
     if (all != h.raw_data()) std::memcpy(h.raw_data(), all, static_cast<std::size_t>(n) * es);
   });
 }
 
-std::unique_ptr<PendingCollective> MpiCommunicator::allreduce_sum_async(int rank, Tensor& t) {
-  check(rank, t, "allreduce_sum");
-  if (size_ == 1 || t.numel() == 0) return finished_collective();  // nothing to sum with
+std::unique_ptr<PendingCollective> MpiCommunicator::chunks_async(int rank, Tensor& t, Op op) {
+  static const char* names[] = {"", "allreduce_sum", "", "", "", "reduce_scatter_sum", "allgather_chunks"};
+  check(rank, t, names[static_cast<int>(op)]);
+  if (size_ == 1 || t.numel() == 0) return finished_collective();  // nothing to exchange
+  const bool scatter = op != Op::AllgatherChunks, gather = op != Op::ReduceScatter;
+  const std::uint64_t chunk_bytes = static_cast<std::uint64_t>((t.numel() + size_ - 1) / size_) * dtype_size(t.dtype());
+  bytes_sent_ += (scatter + gather) * static_cast<std::uint64_t>(size_ - 1) * chunk_bytes;
   Tensor target = t;  // the handle keeps the storage alive until the job has run
   return submit(
-      [this, target]() mutable {
-        agree_on(Op::Sum, target);
-        sum_on_host(target);
+      [this, target, op, scatter, gather]() mutable {
+        agree_on(op, target);
+        chunks_on_host(target, scatter, gather);
       },
       !t.device().is_cpu() ? t : Tensor());
+}
+
+std::unique_ptr<PendingCollective> MpiCommunicator::allreduce_sum_async(int rank, Tensor& t) {
+  return chunks_async(rank, t, Op::Sum);
+}
+
+std::unique_ptr<PendingCollective> MpiCommunicator::reduce_scatter_sum_async(int rank, Tensor& t) {
+  return chunks_async(rank, t, Op::ReduceScatter);
+}
+
+std::unique_ptr<PendingCollective> MpiCommunicator::allgather_chunks_async(int rank, Tensor& t) {
+  return chunks_async(rank, t, Op::AllgatherChunks);
 }
 
 void MpiCommunicator::allreduce_sum(int rank, Tensor& t) {
@@ -229,6 +259,7 @@ void MpiCommunicator::broadcast(int rank, Tensor& t, int root) {
   check(rank, t, "broadcast");
   MINIDP_CHECK(root >= 0 && root < size_, "MPI communicator: broadcast root ", root, " out of range [0, ", size_, ")");
   if (size_ == 1 || t.numel() == 0) return;
+  if (rank == root) bytes_sent_ += static_cast<std::uint64_t>(t.numel()) * dtype_size(t.dtype());
   if (!t.device().is_cpu()) synchronize(current_stream(t.device()));  // the slow path: values on the host
   run("a broadcast of " + t.describe() + " from rank " + std::to_string(root), [&] {
     agree_on(Op::Broadcast, t, root);
@@ -248,6 +279,7 @@ void MpiCommunicator::allgather(int rank, const Tensor& in, Tensor& out) {
     out.copy_(in.reshape(out.shape()));
     return;
   }
+  bytes_sent_ += static_cast<std::uint64_t>(size_ - 1) * in.numel() * dtype_size(in.dtype());
   if (!in.device().is_cpu()) synchronize(current_stream(in.device()));
   run("an allgather of " + in.describe(), [&] {
     agree_on(Op::Allgather, in);
@@ -279,8 +311,9 @@ void MpiCommunicator::agree_on(Op op, const Tensor& t, int root) {
   MINIDP_MPI_CHECK(MPI_Allgather(mine, 4, MPI_INT64_T, all.data(), 4, MPI_INT64_T, comm_->comm));
   auto describe = [&](int r) {
     const std::int64_t* f = &all[static_cast<std::size_t>(4 * r)];
-    static const char* names[] = {"?", "allreduce_sum", "broadcast", "allgather", "barrier"};
-    std::string s = "rank " + std::to_string(r) + " calls " + names[f[0] >= 1 && f[0] <= 4 ? f[0] : 0];
+    static const char* names[] = {"?", "allreduce_sum", "broadcast", "allgather", "barrier", "reduce_scatter_sum",
+                                  "allgather_chunks"};
+    std::string s = "rank " + std::to_string(r) + " calls " + names[f[0] >= 1 && f[0] <= 6 ? f[0] : 0];
     if (f[0] == static_cast<std::int64_t>(Op::Barrier)) return s;
     s += " of " + std::to_string(f[2]) + " " + (f[3] >= 0 ? dtype_name(static_cast<DType>(f[3])) : "?") + " elements";
     if (f[0] == static_cast<std::int64_t>(Op::Broadcast)) s += " from rank " + std::to_string(f[1]);

@@ -28,6 +28,7 @@
 //   comm.allreduce_sum(world.rank(), grads);   // every process, same order
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -53,6 +54,9 @@ class MpiCommunicator : public Communicator {
   std::string name() const override { return "MPI"; }
   void allreduce_sum(int rank, Tensor& t) override;
   std::unique_ptr<PendingCollective> allreduce_sum_async(int rank, Tensor& t) override;
+  std::unique_ptr<PendingCollective> reduce_scatter_sum_async(int rank, Tensor& t) override;
+  std::unique_ptr<PendingCollective> allgather_chunks_async(int rank, Tensor& t) override;
+  std::uint64_t bytes_sent() const override { return bytes_sent_; }
   void broadcast(int rank, Tensor& t, int root) override;
   void allgather(int rank, const Tensor& in, Tensor& out) override;
   void barrier(int rank) override;
@@ -63,12 +67,15 @@ class MpiCommunicator : public Communicator {
  private:
   void open(const ProcessGroup* group);  // the communicator (of the world when null) and the checks
   void check(int rank, const Tensor& t, const char* op) const;
-  void sum_on_host(Tensor& t);  // the reduce-scatter + allgather (on the communication thread)
   // MINIDP_DISTRIBUTED_DEBUG=detail (parallel/agreement.h): before collective
   // `op` of `t`, every rank's (operation, root, element count, dtype) compared;
   // a mismatch raises instead of running it. On the communication thread.
-  enum class Op { Sum = 1, Broadcast, Allgather, Barrier };
+  enum class Op { Sum = 1, Broadcast, Allgather, Barrier, ReduceScatter, AllgatherChunks };
   void agree_on(Op op, const Tensor& t, int root = 0);
+  // The sum (Op::Sum) and its halves (Op::ReduceScatter, Op::AllgatherChunks):
+  // queued by chunks_async, run on the communication thread by chunks_on_host.
+  std::unique_ptr<PendingCollective> chunks_async(int rank, Tensor& t, Op op);
+  void chunks_on_host(Tensor& t, bool scatter, bool gather);
   // Queues `job` on the communication thread; the returned collective completes when it has run.
   std::unique_ptr<PendingCollective> submit(std::function<void()> job, const Tensor& gpu_result);
   // Submit and wait (with the timeout); the caller's stream waits for
@@ -82,6 +89,7 @@ class MpiCommunicator : public Communicator {
   std::unique_ptr<Mpi> comm_;
   std::vector<char> scratch_;  // padded buffer when a tensor does not split evenly over the ranks
   std::uint64_t collectives_ = 0;  // run so far (on the communication thread)
+  std::atomic<std::uint64_t> bytes_sent_{0};  // counted when queued (bytes_sent)
   bool checks_ = false;            // collective checks, agreed by every rank when made
   std::thread worker_;
   std::mutex mu_;

@@ -9,3 +9,4 @@
 #include "minidp/parallel/process_group.h"
 #include "minidp/parallel/replica.h"
 #include "minidp/parallel/sync_batchnorm.h"
+#include "minidp/parallel/zero.h"

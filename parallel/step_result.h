@@ -41,6 +41,8 @@ struct ReplicaStepStats {
   // When each sum ran (buckets in order, then the tail), on the host's steady
   // clock: what a trace draws on the communication row. NaN when unknown.
   std::vector<std::pair<double, double>> comm_spans;
+  // Bytes this replica's communicator sent during the step (Communicator::bytes_sent; 0 where not counted).
+  std::uint64_t comm_bytes = 0;
   // The optimizer step was skipped: non-finite gradients or loss (DataParallelOptions::skip_nonfinite).
   bool skipped = false;
 };
