@@ -45,6 +45,8 @@ void set_allow_tf32(bool allow) { kernels::cuda::set_allow_tf32(allow); }
 void set_num_threads(int n) { kernels::cpu::set_max_threads(n); }
 int num_threads() { return kernels::cpu::num_threads(); }
 const char* cpu_gemm_library() { return kernels::cpu::gemm_library(); }
+const char* cpu_gemm_kernels() { return kernels::cpu::gemm_kernels(); }
+std::string cpu_gemm_warning() { return kernels::cpu::gemm_kernel_mismatch(); }
 bool allow_tf32() { return kernels::cuda::allow_tf32(); }
 void set_cudnn_benchmark(bool on) { kernels::cuda::set_cudnn_benchmark(on); }
 bool cudnn_benchmark() { return kernels::cuda::cudnn_benchmark(); }

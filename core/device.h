@@ -57,6 +57,11 @@ void set_num_threads(int n);
 int num_threads();  // the calling thread's share
 // The library behind the CPU's matrix products: "OpenBLAS" or "Eigen".
 const char* cpu_gemm_library();
+// OpenBLAS's kernels for this run ("SkylakeX", "Haswell", ...; "" with Eigen),
+// and a warning when they are those of an older CPU than this one (OpenBLAS
+// did not recognise it: a virtual CPU, say), saying what to set; "" when not.
+const char* cpu_gemm_kernels();
+std::string cpu_gemm_warning();
 
 // TF32 tensor cores for float32 GEMMs and convolutions on the GPU. Off by
 // default: float32 results then match the CPU reference to ~1e-6. On, large

@@ -71,6 +71,7 @@ int run(examples::TrainConfig c) {
   examples::check_run_agrees(c, dp, train.inputs.size(0), test.inputs.size(0), at);
   if (c.explain) {  // one step, opened, with this run's numbers (docs/walkthrough.md), then stop
     MINIDP_CHECK(c.optimizer == "sgd", "--explain follows an SGD step; use --optimizer sgd");
+    MINIDP_CHECK(c.zero == 0, "--explain follows a step of whole gradients and optimizer state; leave out --zero");
     for (const nn::data::Batch& b : loader) {
       examples::explain_step(dp, b, examples::lr_at_step(c, at.global_step), c.momentum);
       break;
@@ -87,9 +88,11 @@ int run(examples::TrainConfig c) {
       std::printf("%s: %lld parameters, %d replica(s) [%s], %s communicator\n", title.c_str(),
                   static_cast<long long>(model->num_parameters()), dp.size(), c.devices.c_str(),
                   dp.communicator().name().c_str());
-    if (c.devices.find("cpu") != std::string::npos || dp.replica(0).device.is_cpu())
-      std::printf("CPU threads: %d (%d per replica), matrix products by %s\n", num_threads(),
-                  dp.cpu_threads_per_replica(), cpu_gemm_library());
+    if (c.devices.find("cpu") != std::string::npos || dp.replica(0).device.is_cpu()) {
+      std::printf("CPU threads: %d (%d per replica), matrix products by %s %s\n", num_threads(),
+                  dp.cpu_threads_per_replica(), cpu_gemm_library(), cpu_gemm_kernels());
+      if (!cpu_gemm_warning().empty()) std::fprintf(stderr, "WARNING: %s\n", cpu_gemm_warning().c_str());
+    }
     std::printf("data: %lld training / %lld test samples, batch %lld, %lld steps per epoch\n",
                 static_cast<long long>(train.size()), static_cast<long long>(test.size()),
                 static_cast<long long>(c.batch), static_cast<long long>(loader.num_batches()));

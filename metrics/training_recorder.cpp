@@ -247,9 +247,16 @@ void TrainingRecorder::trace_step(const parallel::StepResult& r) {
       const double e = trace_origin_host_ + trace_origin_[k].elapsed_ms(at[p + 1]) / 1e3;
       add(names[p], static_cast<int>(k), b, e);
     }
+    // The buckets' sums, then the tail's; under ZeRO-1 the buckets' reduce-scatters,
+    // the tail's sum, then the all-gathers of the updated weights (parallel/zero.h).
     const auto& spans = r.replicas[k].comm_spans;
+    const std::size_t buckets = static_cast<std::size_t>(dp_.buckets(static_cast<int>(k)).num_buckets());
+    const bool zero = dp_.zero_stage() > 0;
     for (std::size_t i = 0; i < spans.size(); ++i) {
-      const std::string name = i + 1 == spans.size() ? "sum: loss + count" : "sum: bucket " + std::to_string(i);
+      const std::string name = i == buckets  ? std::string("sum: loss + count")
+                               : i > buckets ? "all-gather: weights of bucket " + std::to_string(i - buckets - 1)
+                               : zero        ? "reduce-scatter: bucket " + std::to_string(i)
+                                             : "sum: bucket " + std::to_string(i);
       add(name.c_str(), 100 + static_cast<int>(k), spans[i].first, spans[i].second);
     }
   }

@@ -163,6 +163,7 @@ void DataParallel::setup(nn::ModulePtr model, const OptimizerFactory& make_optim
     mine.add("sync_batchnorm", opts_.sync_batchnorm ? "true" : "false");
     mine.add("broadcast_buffers", opts_.broadcast_buffers ? "true" : "false");
     mine.add("zero_stage", std::to_string(opts_.zero_stage));
+    mine.add("skip_nonfinite", opts_.skip_nonfinite ? "true" : "false");  // under ZeRO-1 it is a collective
     check_ranks_agree(*world_, mine, "the model, its buckets or its optimizer");
   }
   // Broadcast parameters and buffers from replica 0 (rank 0 of the job): the

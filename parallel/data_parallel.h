@@ -136,7 +136,8 @@ class DataParallel {
   // chunk_of the buckets its sum of squares, then those N sums in rank order —
   // which ZeRO-1 can do from its chunks alone: the same bits with and without
   // ZeRO-1 (like the gradient sum, they may differ in the last bits for
-  // another number of processes). In one process: nn::clip_grad_norm on every replica.
+  // another number of processes). Across processes every rank calls it (under
+  // ZeRO-1 it is a collective). In one process: nn::clip_grad_norm on every replica.
   Tensor clip_grad_norm(double max_norm);
 
   // Sharded evaluation of one batch: each replica runs its shard through its
@@ -150,7 +151,10 @@ class DataParallel {
   // CPU threads each replica's ops may use: the CPU's budget divided among the replicas.
   int cpu_threads_per_replica() const { return WorkerPool::threads_per_worker(size()); }
   const Replica& replica(int rank) const { return replicas_.at(rank); }
-  // Replica `rank`'s module. Its parameters are written by the replica's own
+  // Replica `rank`'s module. Under ZeRO-1 its parameters' .grad hold the
+  // global mean only in this rank's chunks (the rest: its own local sums);
+  // use clip_grad_norm() rather than nn::clip_grad_norm on them.
+  // Its parameters are written by the replica's own
   // stream; every step leaves the caller's current stream ordered after it,
   // and orders the next step after the caller's stream, so reading a weight
   // (a copy to the host) or loading new ones between steps is safe, as in

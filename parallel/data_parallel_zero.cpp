@@ -20,7 +20,8 @@ std::unique_ptr<nn::Optimizer> DataParallel::make_replica_optimizer(int rank, co
                "DistributedDataParallel; DataParallel in one process holds one copy of the state per replica by design");
   MINIDP_CHECK(replicas_[rank].device.is_cpu(), "ZeRO-1 runs on CPU ranks for now, not on ",
                replicas_[rank].device.str(), " (the NCCL path comes later)");
-  MINIDP_CHECK(comm_->name() == "MPI", "ZeRO-1 runs over MPI for now, not over ", comm_->name(), " (use --comm mpi)");
+  MINIDP_CHECK(comm_->name() == "MPI" || world_->size() == 1, "ZeRO-1 runs over MPI for now, not over ",
+               comm_->name(), " (DistributedOptions::comm = \"mpi\", --comm mpi)");
   MINIDP_CHECK(!opts_.sync_batchnorm, "ZeRO-1 with synchronized BatchNorm is not supported yet");
   zero_ = std::make_shared<ZeroShards>(m, *buckets_[rank], world_->rank(), world_->size());
   std::unique_ptr<nn::Optimizer> inner = make_optimizer(zero_->shard_params());

@@ -106,59 +106,56 @@ bool parse_state_name(const std::string& name, std::size_t& index, std::string& 
 }
 }  // namespace
 
-std::vector<std::pair<std::string, Tensor>> ShardedOptimizer::gather_state() const {
+std::vector<std::pair<std::string, Tensor>> ShardedOptimizer::gather_state(int root) const {
   NoGradGuard ng;
   const ZeroShards& z = *shards_;
-  // This rank's state by (shard, buffer), and the buffers' names in the order the optimizer lists them.
+  // This rank's state by (shard, buffer).
   std::map<std::pair<std::size_t, std::string>, Tensor> mine;
-  std::vector<std::string> buffers;
+  std::string names;
   for (const auto& [name, t] : inner_->state_tensors()) {
     std::size_t k = 0;
     std::string buffer;
-    MINIDP_CHECK(parse_state_name(name, k, buffer), "ZeRO-1: the ", kind(), " optimizer names its state '", name,
-                 "', not state.<index>.<buffer>");
+    MINIDP_CHECK(parse_state_name(name, k, buffer) && buffer.find(';') == std::string::npos, "ZeRO-1: the ", kind(),
+                 " optimizer names its state '", name, "', not state.<index>.<buffer>");
     mine[{k, buffer}] = t;
-    if (std::find(buffers.begin(), buffers.end(), buffer) == buffers.end()) buffers.push_back(buffer);
+    if (names.find(buffer + ";") == std::string::npos) names += buffer + ";";
   }
-  // Every rank with a chunk holds the same buffers once a step was taken (the
-  // same optimizer, the same steps); one with no chunk at all holds none and
-  // takes the names from the others: one small allgather says which.
+  // The buffers' names, from every rank in rank order — the same list on
+  // every rank. (A rank with no chunk at all holds no state; the others hold
+  // the same buffers once a step was taken: the same optimizer, the same steps.)
   const int size = z.size();
-  std::string names;
-  for (const auto& b : buffers) names += b + ";";
   constexpr std::int64_t kNameBytes = 256;
   MINIDP_CHECK(static_cast<std::int64_t>(names.size()) <= kNameBytes, "ZeRO-1: optimizer state names too long");
   Tensor in = zeros({kNameBytes}, kUInt8), all = zeros({kNameBytes * size}, kUInt8);
   std::copy(names.begin(), names.end(), in.data<std::uint8_t>());
   comm_.allgather(z.rank(), in, all);
-  const auto* bytes = all.data<std::uint8_t>();
+  std::vector<std::string> buffers;
   for (int r = 0; r < size; ++r) {
-    const auto* first = bytes + r * kNameBytes;
+    const auto* first = all.data<std::uint8_t>() + r * kNameBytes;
     const std::string s(first, std::find(first, first + kNameBytes, std::uint8_t{0}));
-    for (std::size_t at = 0, semi; (semi = s.find(';', at)) != std::string::npos; at = semi + 1) {
-      const std::string b = s.substr(at, semi - at);
-      if (std::find(buffers.begin(), buffers.end(), b) == buffers.end()) buffers.push_back(b);
-    }
+    for (std::size_t at = 0, semi; (semi = s.find(';', at)) != std::string::npos; at = semi + 1)
+      if (std::find(buffers.begin(), buffers.end(), s.substr(at, semi - at)) == buffers.end())
+        buffers.push_back(s.substr(at, semi - at));
   }
+  // One bucket of one buffer at a time: each rank's chunk into a buffer of the
+  // bucket's size, all-gathered; the root cuts it into parameters. No rank
+  // but the root ever holds more than one bucket of it.
   std::vector<std::pair<std::string, Tensor>> out;
-  const TensorOptions opts = z.shard_params().empty() ? TensorOptions() : z.shard_params()[0].options();
   for (const auto& buffer : buffers) {
-    std::vector<Tensor> full(z.num_buckets());
     std::size_t k = 0;  // this rank's shard of bucket b, when it has one
     for (int b = 0; b < z.num_buckets(); ++b) {
-      full[b] = zeros({z.slots(b).empty() ? 0 : z.slots(b).back().offset + z.slots(b).back().numel},
-                      opts.with_requires_grad(false));
-      if (z.chunk(b).length == 0) continue;
-      auto it = mine.find({k++, buffer});
-      MINIDP_CHECK(it != mine.end(), "ZeRO-1: rank ", z.rank(), " has no '", buffer, "' state for its chunk of bucket ",
-                   b, " while other ranks have it");
-      full[b].narrow(0, z.chunk(b).offset, z.chunk(b).length).copy_(it->second.reshape({-1}));
-    }
-    for (int b = 0; b < z.num_buckets(); ++b) comm_.allgather_chunks_async(z.rank(), full[b])->wait(timeout_s_, "the gather of the optimizer state");
-    for (int b = 0; b < z.num_buckets(); ++b)
+      const Tensor& flat = const_cast<ZeroShards&>(z).params(b);
+      Tensor full = zeros({flat.numel()}, flat.options().with_requires_grad(false));
+      if (z.chunk(b).length > 0) {
+        auto it = mine.find({k++, buffer});
+        if (it != mine.end()) full.narrow(0, z.chunk(b).offset, z.chunk(b).length).copy_(it->second.reshape({-1}));
+      }
+      comm_.allgather_chunks_async(z.rank(), full)->wait(timeout_s_, "the gather of the optimizer state");
+      if (z.rank() != root) continue;
       for (const auto& s : z.slots(b))
         out.emplace_back("state." + std::to_string(s.param) + "." + buffer,
-                         full[b].narrow(0, s.offset, s.numel).reshape(s.shape).clone());
+                         full.narrow(0, s.offset, s.numel).reshape(s.shape).clone());
+    }
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   return out;
@@ -170,7 +167,10 @@ void ShardedOptimizer::load_state_tensors(const std::map<std::string, Tensor>& s
   std::vector<Shape> shapes(z.num_parameters());
   for (int b = 0; b < z.num_buckets(); ++b)
     for (const auto& s : z.slots(b)) shapes[s.param] = s.shape;
+  // Checked whole on every rank (each holds the whole checkpoint), so that
+  // every rank refuses the same file with the same words.
   std::vector<std::string> buffers;
+  std::map<std::string, int> holders;  // buffer -> parameters that have it
   for (const auto& [name, t] : state) {
     std::size_t i = 0;
     std::string buffer;
@@ -178,8 +178,12 @@ void ShardedOptimizer::load_state_tensors(const std::map<std::string, Tensor>& s
                  "holds '", name.substr(0, 200), "', which an optimizer of ", shapes.size(), " parameters does not have");
     MINIDP_CHECK(t.shape() == shapes[i], kind(), ": state ", name, " is ", t.describe(), " but parameter ", i, " is ",
                  shape_str(shapes[i]));
-    if (std::find(buffers.begin(), buffers.end(), buffer) == buffers.end()) buffers.push_back(buffer);
+    if (++holders[buffer] == 1) buffers.push_back(buffer);
   }
+  for (const auto& buffer : buffers)
+    MINIDP_CHECK(holders[buffer] == static_cast<int>(shapes.size()), kind(), ": the checkpoint holds '", buffer,
+                 "' state for ", holders[buffer], " of the ", shapes.size(), " parameters; ZeRO-1 shards the state ",
+                 "of every parameter, so it needs all of them (or none: a run that took no step)");
   // This rank's chunk of each buffer: the parts of the parameters the chunk covers.
   std::map<std::string, Tensor> sharded;
   for (const auto& buffer : buffers) {
@@ -191,11 +195,9 @@ void ShardedOptimizer::load_state_tensors(const std::map<std::string, Tensor>& s
       for (const auto& s : z.slots(b)) {
         const std::int64_t lo = std::max(s.offset, c.offset), hi = std::min(s.offset + s.numel, c.offset + c.length);
         if (lo >= hi) continue;
-        auto it = state.find("state." + std::to_string(s.param) + "." + buffer);
-        MINIDP_CHECK(it != state.end(), kind(), ": the checkpoint holds '", buffer, "' state for some parameters but ",
-                     "not for parameter ", s.param, "; ZeRO-1 needs it for every parameter of a bucket or for none");
+        const Tensor& whole = state.at("state." + std::to_string(s.param) + "." + buffer);
         part.narrow(0, lo - c.offset, hi - lo)
-            .copy_(it->second.reshape({-1}).narrow(0, lo - s.offset, hi - lo).to(part.device()).to(part.dtype()));
+            .copy_(whole.reshape({-1}).narrow(0, lo - s.offset, hi - lo).to(part.device()).to(part.dtype()));
       }
       sharded["state." + std::to_string(k) + "." + buffer] = part;
       ++k;
@@ -212,9 +214,10 @@ std::int64_t ShardedOptimizer::state_bytes() const {
 
 std::int64_t optimizer_state_bytes(const DataParallel& dp) {
   if (auto* z = dynamic_cast<const ShardedOptimizer*>(&dp.optimizer(0))) return z->state_bytes();
-  std::int64_t bytes = 0;
-  for (const auto& [name, t] : dp.optimizer(0).state_tensors())
-    bytes += t.numel() * static_cast<std::int64_t>(dtype_size(t.dtype()));
+  std::int64_t bytes = 0;  // every replica of this process holds a whole copy
+  for (int r = 0; r < dp.size(); ++r)
+    for (const auto& [name, t] : dp.optimizer(r).state_tensors())
+      bytes += t.numel() * static_cast<std::int64_t>(dtype_size(t.dtype()));
   return bytes;
 }
 
@@ -223,7 +226,7 @@ namespace {
 class GatheredOptimizer : public nn::Optimizer {
  public:
   GatheredOptimizer(const ShardedOptimizer& z)
-      : Optimizer(z.params(), z.lr()), kind_(z.kind()), state_(z.gather_state()) {
+      : Optimizer(z.params(), z.lr()), kind_(z.kind()), state_(z.gather_state(0)) {
     count_steps(z.steps_taken());
   }
   void step() override { throw Error("ZeRO-1: a gathered optimizer state is for saving, not for steps"); }
@@ -242,7 +245,7 @@ class GatheredOptimizer : public nn::Optimizer {
 void save_training_state(const std::string& path, DataParallel& dp, const nn::TrainingProgress& progress) {
   const bool lead = dp.process_group() == nullptr || dp.process_group()->rank() == 0;
   if (auto* z = dynamic_cast<ShardedOptimizer*>(&dp.optimizer(0))) {
-    GatheredOptimizer whole(*z);  // every rank: the gather is a collective
+    GatheredOptimizer whole(*z);  // every rank: the gather is a collective (the state lands on rank 0)
     if (lead) nn::save_training_state(path, *dp.module(0), whole, progress);
     return;
   }

@@ -90,6 +90,10 @@ class ZeroShards {
 // speaks to the outside as the optimizer of the whole model: params() are
 // the model's parameters, lr() and set_lr() the rate of every step (a
 // schedule works unchanged), kind() and hyperparameters() the inner one's.
+// The factory is given flat 1-D views that may cut through parameters, so
+// the optimizer must be element-wise and treat every parameter alike (SGD,
+// Adam, AdamW with one set of options): a factory that groups parameters by
+// shape, or a layer-wise rule (LARS, LAMB), would mean something else here.
 class ShardedOptimizer : public nn::Optimizer {
  public:
   ShardedOptimizer(std::vector<Tensor> params, std::shared_ptr<ZeroShards> shards,
@@ -102,15 +106,18 @@ class ShardedOptimizer : public nn::Optimizer {
   std::vector<std::pair<std::string, std::string>> hyperparameters() const override;
   // The state is sharded: no rank holds all of it. state_tensors() raises and
   // says what to call instead: gather_state() (a collective: every rank calls
-  // it and gets the whole state) or parallel::save_training_state.
+  // it, one rank gets the whole state) or parallel::save_training_state.
   std::vector<std::pair<std::string, Tensor>> state_tensors() const override;
   // An ordinary checkpoint's state (per parameter, as any optimizer writes
   // it, from ZeRO-1 on any number of ranks or from none): this rank keeps
   // its chunks. Everything is checked before anything changes.
   void load_state_tensors(const std::map<std::string, Tensor>& state) override;
-  // Every rank's chunks put together: the state an ordinary optimizer of the
-  // whole model would hold ("state.<param index>.<buffer>"). A collective.
-  std::vector<std::pair<std::string, Tensor>> gather_state() const;
+  // Every rank's chunks put together, on rank `root` (the others get an empty
+  // list): the state an ordinary optimizer of the whole model would hold
+  // ("state.<param index>.<buffer>"). A collective: every rank calls it. It
+  // goes one bucket at a time, so no rank but the root ever holds more than
+  // one bucket of the state beyond its own shard.
+  std::vector<std::pair<std::string, Tensor>> gather_state(int root = 0) const;
   // Bytes of optimizer state this rank holds (its chunks' momentum or moments).
   std::int64_t state_bytes() const;
   const nn::Optimizer& inner() const { return *inner_; }
@@ -129,8 +136,8 @@ class ShardedOptimizer : public nn::Optimizer {
   std::vector<std::pair<double, double>> gather_spans_;
 };
 
-// Optimizer-state bytes this process holds for `dp` (replica 0): under
-// ZeRO-1 its shard, otherwise the whole state.
+// Optimizer-state bytes this process holds for `dp`: under ZeRO-1 its shard,
+// otherwise the whole state of every replica it runs.
 std::int64_t optimizer_state_bytes(const DataParallel& dp);
 
 // Saves a run as nn::save_training_state does, from a DataParallel or a rank

@@ -56,7 +56,7 @@ def main():
     ax.set_xlim(0, a.span_ms)
     ax.set_xlabel("ms")
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in COLOURS.values()] + [plt.Rectangle((0, 0), 1, 1, color="#b279a2")]
-    ax.legend(handles, list(COLOURS) + ["gradient sum\n(communication thread)"], fontsize=8, loc="center left",
+    ax.legend(handles, list(COLOURS) + ["collectives\n(communication thread)"], fontsize=8, loc="center left",
               bbox_to_anchor=(1.01, 0.5))
     ax.set_title(a.trace.split("/")[-1])
     fig.tight_layout()

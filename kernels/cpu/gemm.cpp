@@ -115,6 +115,34 @@ const char* gemm_library() {
 #endif
 }
 
+const char* gemm_kernels() {
+#if MINIDP_WITH_OPENBLAS
+  return openblas_get_corename();  // what OpenBLAS picked when it was loaded (OPENBLAS_CORETYPE, or its CPU check)
+#else
+  return "";
+#endif
+}
+
+std::string gemm_kernel_mismatch() {
+  const std::string core = gemm_kernels();
+  // The kernels of CPUs older than AVX2 (OpenBLAS's names for x86-64).
+  static const char* const old_cores[] = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom",
+                                          "Sandybridge", "Bulldozer", "Piledriver", "Opteron", "Barcelona"};
+  bool old = false;
+  for (const char* c : old_cores) old = old || core == c;
+#if defined(__x86_64__) || defined(__i386__)
+  const bool avx512 = __builtin_cpu_supports("avx512f"), avx2 = __builtin_cpu_supports("avx2");
+#else
+  const bool avx512 = false, avx2 = false;
+#endif
+  if (!old || !avx2) return "";
+  const char* fit = avx512 ? "SkylakeX" : "Haswell";
+  return std::string("OpenBLAS runs its ") + core + " kernels on a CPU with " + (avx512 ? "AVX-512" : "AVX2") +
+         " (it did not recognise this CPU, or OPENBLAS_CORETYPE chose them): matrix products and convolutions can "
+         "run several times slower; start the program with OPENBLAS_CORETYPE=" + fit + " in its environment "
+         "(docs/cpu.md)";
+}
+
 void gemm(bool ta, bool tb, double alpha, const Tensor& a, const Tensor& b, double beta, const Tensor& c) {
   float_only(a, "gemm", [&](auto tag) {
     using T = decltype(tag);

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace minidp::kernels::cpu {
 
@@ -28,7 +29,12 @@ template <typename T>
 void gemm_parallel(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
                    std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc);
 
-// Which library computes the products ("OpenBLAS 0.3.21" or "Eigen 3.4.0"), for reports.
+// Which library computes the products ("OpenBLAS" or "Eigen"), for reports.
 const char* gemm_library();
+// OpenBLAS's kernels for this run ("SkylakeX", "Haswell", "Prescott", ...; "" for Eigen).
+const char* gemm_kernels();
+// A warning when OpenBLAS picked the kernels of a CPU older than the one it
+// runs on (a CPU it does not recognise, as on some virtual machines); "" when not.
+std::string gemm_kernel_mismatch();
 
 }  // namespace minidp::kernels::cpu

@@ -97,6 +97,13 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
+// One file name for the whole job (rank 0's pid), in the temporary directory.
+std::string job_path(const std::string& tag) {
+  std::vector<double> pid = {world().rank() == 0 ? static_cast<double>(getpid()) : 0.0};
+  world().allreduce_max(pid);
+  return "/tmp/minidp_zero_" + tag + "_" + std::to_string(static_cast<long long>(pid[0])) + ".safetensors";
+}
+
 std::int64_t num_params(const parallel::DataParallel& dp) {
   std::int64_t n = 0;
   for (const auto& p : dp.module()->parameters()) n += p.numel();
@@ -190,10 +197,7 @@ TEST_CASE("distributed: ZeRO-1's state is resident memory, and it sends the byte
 }
 
 TEST_CASE("distributed: a ZeRO-1 checkpoint is an ordinary one, and resumes on the same and another N") {
-  // One file name for the job: rank 0's pid.
-  std::vector<double> pid = {world().rank() == 0 ? static_cast<double>(getpid()) : 0.0};
-  world().allreduce_max(pid);
-  const std::string path = "/tmp/minidp_zero_" + std::to_string(static_cast<long long>(pid[0])) + ".safetensors";
+  const std::string path = job_path("run");
   auto ddp = make_ddp("adam", 0), zero = make_ddp("adam", 1);
   for (int step = 0; step < 4; ++step) {
     open_step(*ddp, step, world(), 0.01);
@@ -230,8 +234,10 @@ TEST_CASE("distributed: a ZeRO-1 checkpoint is an ordinary one, and resumes on t
       st.load_model(*dp->module());
       st.load_optimizer(dp->optimizer());
     }
-    // Loaded, then gathered: the file's state again.
-    for (const auto& [name, t] : dynamic_cast<parallel::ShardedOptimizer&>(a->optimizer()).gather_state())
+    // Loaded, then gathered: the file's state again (on rank 0; the others get none).
+    const auto gathered = dynamic_cast<parallel::ShardedOptimizer&>(a->optimizer()).gather_state(0);
+    CHECK(gathered.size() == (group->rank() == 0 ? st.optimizer.size() : 0));
+    for (const auto& [name, t] : gathered)
       CHECK(same_bits(t.to_vector<float>(), st.optimizer.at(name).to_vector<float>()));
     for (int step = 4; step < 7; ++step) {
       open_step(*a, step, *group, 0.01);
@@ -239,6 +245,60 @@ TEST_CASE("distributed: a ZeRO-1 checkpoint is an ordinary one, and resumes on t
     }
     CHECK(same_bits(weights(*a), weights(*b)));
   }
+  world().barrier();
+  if (world().rank() == 0) std::remove(path.c_str());
+}
+
+TEST_CASE("distributed: ZeRO-1 with ranks that own nothing of a bucket, or nothing at all") {
+  // Linear(2, 1) in buckets of 4 bytes: bucket 0 the bias (1 value), bucket 1
+  // the weight (2 values). On 3 ranks rank 2 owns no chunk at all: its
+  // optimizer has no parameters, and it still joins every collective.
+  auto make = [](int zero) {
+    manual_seed(9);
+    parallel::DistributedOptions o;
+    o.comm = "mpi";
+    o.first_bucket_bytes = o.bucket_bytes = 4;
+    o.zero_stage = zero;
+    return std::make_unique<DistributedDataParallel>(std::make_shared<nn::Linear>(2, 1), factory("adam"), o, world(),
+                                                     Device::cpu());
+  };
+  const parallel::LossSumFn squares = [](const Tensor& out, const Tensor& y) {
+    const Tensor d = sub(out.reshape({-1}), y);
+    return sum(mul(d, d));
+  };
+  auto ddp = make(0), zero = make(1);
+  REQUIRE(zero->buckets().num_buckets() == 2);
+  auto step = [&](parallel::DataParallel& dp, int s) {
+    Generator g(50 + s);
+    const Tensor x = randn({7, 2}, {}, &g), y = randn({7}, {}, &g);
+    const auto sizes = parallel::shard_sizes(7, world().size());
+    std::int64_t begin = 0;
+    for (int r = 0; r < world().rank(); ++r) begin += sizes[r];
+    dp.train_step(x.slice(begin, begin + sizes[world().rank()]), y.slice(begin, begin + sizes[world().rank()]),
+                  squares);
+  };
+  for (int s = 0; s < 4; ++s) {
+    step(*ddp, s);
+    step(*zero, s);
+  }
+  CHECK(same_bits(weights(*ddp), weights(*zero)));
+  const auto& z = dynamic_cast<parallel::ShardedOptimizer&>(zero->optimizer());
+  CHECK(z.inner().params().size() == (world().size() == 3 && world().rank() == 2 ? 0u : world().rank() == 0 ? 2u : 1u));
+  // Saved (gathered onto rank 0, which writes), loaded by every rank into a
+  // fresh ZeRO-1 replica, and on: still DDP's bits.
+  const std::string path = job_path("tiny");
+  parallel::save_training_state(path, *zero, {.global_step = 4});
+  world().barrier();
+  const nn::TrainingState st = nn::load_training_state(path);
+  CHECK(st.optimizer.size() == 4);  // exp_avg and exp_avg_sq of the weight and of the bias
+  auto fresh = make(1);
+  st.load_model(*fresh->module());
+  st.load_optimizer(fresh->optimizer());
+  for (int s = 4; s < 7; ++s) {
+    step(*ddp, s);
+    step(*fresh, s);
+  }
+  CHECK(same_bits(weights(*ddp), weights(*fresh)));
   world().barrier();
   if (world().rank() == 0) std::remove(path.c_str());
 }
