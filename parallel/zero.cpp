@@ -111,15 +111,17 @@ std::vector<std::pair<std::string, Tensor>> ShardedOptimizer::gather_state(int r
   const ZeroShards& z = *shards_;
   // This rank's state by (shard, buffer).
   std::map<std::pair<std::size_t, std::string>, Tensor> mine;
-  std::string names;
+  std::vector<std::string> own;  // this rank's buffer names, in the optimizer's order
   for (const auto& [name, t] : inner_->state_tensors()) {
     std::size_t k = 0;
     std::string buffer;
     MINIDP_CHECK(parse_state_name(name, k, buffer) && buffer.find(';') == std::string::npos, "ZeRO-1: the ", kind(),
                  " optimizer names its state '", name, "', not state.<index>.<buffer>");
     mine[{k, buffer}] = t;
-    if (names.find(buffer + ";") == std::string::npos) names += buffer + ";";
+    if (std::find(own.begin(), own.end(), buffer) == own.end()) own.push_back(buffer);
   }
+  std::string names;
+  for (const auto& b : own) names += b + ";";
   // The buffers' names, from every rank in rank order — the same list on
   // every rank. (A rank with no chunk at all holds no state; the others hold
   // the same buffers once a step was taken: the same optimizer, the same steps.)
