@@ -58,10 +58,11 @@ sanitize: deps
 # ThreadSanitizer build of the in-process suites: tensors and autograd, the
 # CPU worker pool, DataParallel with 1-4 CPU replicas, the communicators and
 # the watchdog, the data loader's prefetch thread (the nn suite). No MPI (one
-# process), no CUDA, Eigen's GEMM (instrumented, unlike OpenBLAS).
+# process), no CUDA, Eigen's GEMM (instrumented, unlike OpenBLAS), the
+# reference convolutions (oneDNN and its OpenMP runtime are not instrumented).
 tsan: deps
 	@cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMINIDP_TSAN=ON -DMINIDP_CUDA=OFF -DMINIDP_MPI=OFF \
-	  -DMINIDP_OPENBLAS=OFF -DMINIDP_BUILD_EXAMPLES=OFF > $(BUILD)-tsan.configure.log 2>&1 || (cat $(BUILD)-tsan.configure.log; exit 1)
+	  -DMINIDP_OPENBLAS=OFF -DMINIDP_ONEDNN=OFF -DMINIDP_BUILD_EXAMPLES=OFF > $(BUILD)-tsan.configure.log 2>&1 || (cat $(BUILD)-tsan.configure.log; exit 1)
 	@cmake --build $(BUILD)-tsan -j$(JOBS) --target test_core test_nn test_parallel test_distributed safetensors_compat
 	@cd $(BUILD)-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 	  ctest --output-on-failure -j$(JOBS) -L 'core|nn|parallel|distributed' -E 'fuzz|install|tools'

@@ -112,9 +112,11 @@ int run(const Config& c) {
               "loss %.4f  host syncs/step %.2f",
               c.model.c_str(), static_cast<long long>(c.batch), c.devices.c_str(), c.tf32 ? "tf32" : "fp32", median_ms,
               sps, tflops, peak_mib, loss, static_cast<double>(syncs) / (c.runs * c.steps));
+  const bool convs = threads > 0 && c.model == "cnn";
   if (threads > 0)
-    std::printf("  threads %d (%d per replica, %s%s%s)  peak RSS %.0f MiB", threads, dp.cpu_threads_per_replica(),
-                cpu_gemm_library(), *cpu_gemm_kernels() ? " " : "", cpu_gemm_kernels(), peak_rss_mib());
+    std::printf("  threads %d (%d per replica, %s%s%s%s%s)  peak RSS %.0f MiB", threads, dp.cpu_threads_per_replica(),
+                cpu_gemm_library(), *cpu_gemm_kernels() ? " " : "", cpu_gemm_kernels(),
+                convs ? ", convolutions " : "", convs ? cpu_conv_kernels().c_str() : "", peak_rss_mib());
   if (c.cuda_graph) std::printf("  cuda graph: %lld replays", static_cast<long long>(dp.graph_replays()));
   std::printf("\n");
   if (threads > 0 && !cpu_gemm_warning().empty()) std::fprintf(stderr, "WARNING: %s\n", cpu_gemm_warning().c_str());
@@ -137,6 +139,7 @@ int run(const Config& c) {
                         {"threads_per_replica", threads > 0 ? dp.cpu_threads_per_replica() : 0},
                         {"gemm", threads > 0 ? cpu_gemm_library() : "cuBLAS"},
                         {"gemm_kernels", threads > 0 ? cpu_gemm_kernels() : ""},
+                        {"conv", convs ? cpu_conv_kernels() : ""},
                         {"loss", metrics::json_number(loss)},
                         {"host_syncs_per_step", static_cast<double>(syncs) / (c.runs * c.steps)}};
     std::ofstream out(c.jsonl, std::ios::app);

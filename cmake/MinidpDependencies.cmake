@@ -51,6 +51,26 @@ else()
   message(STATUS "minidp: CPU GEMM through Eigen (OpenBLAS not found: sudo apt-get install libopenblas-dev)")
 endif()
 
+# ---- oneDNN: the CPU's float32 convolutions (kernels/cpu/conv_onednn.cpp;
+# measured 2-3x im2col + GEMM, docs/cpu.md). Without it every convolution runs
+# on the reference im2col + GEMM path, with the same results' promises.
+set(MINIDP_ONEDNN AUTO CACHE STRING "CPU convolutions through oneDNN: AUTO (when found), ON or OFF (the reference)")
+set_property(CACHE MINIDP_ONEDNN PROPERTY STRINGS AUTO ON OFF)
+set(MINIDP_WITH_ONEDNN OFF)
+if(NOT MINIDP_ONEDNN STREQUAL "OFF")
+  include(MinidpOneDnn)
+endif()
+if(TARGET minidp::dnnl)
+  set(MINIDP_WITH_ONEDNN ON)
+  message(STATUS "minidp: CPU convolutions through oneDNN (${MINIDP_DNNL_LIBRARY})")
+elseif(MINIDP_ONEDNN STREQUAL "ON")
+  message(FATAL_ERROR "minidp: MINIDP_ONEDNN=ON but oneDNN was not found. Install it with: sudo apt-get install libdnnl-dev")
+elseif(MINIDP_ONEDNN STREQUAL "OFF")
+  message(STATUS "minidp: CPU convolutions by im2col + GEMM (MINIDP_ONEDNN=OFF)")
+else()
+  message(STATUS "minidp: CPU convolutions by im2col + GEMM (oneDNN not found: sudo apt-get install libdnnl-dev)")
+endif()
+
 # ---- MPI: one process per device, launched by mpirun (parallel/process_group.h).
 # Without it the multi-process part is left out (a world of one process) and
 # everything else builds.

@@ -15,7 +15,7 @@ endforeach()
 # The package names its dependencies as imported targets found again on the
 # user's machine (minidpConfig.cmake), never by path: an install can be moved
 # to another prefix or machine.
-install(FILES ${CMAKE_CURRENT_SOURCE_DIR}/cmake/MinidpCudaLibraries.cmake DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/minidp)
+install(FILES ${CMAKE_CURRENT_SOURCE_DIR}/cmake/MinidpCudaLibraries.cmake ${CMAKE_CURRENT_SOURCE_DIR}/cmake/MinidpOneDnn.cmake DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/minidp)
 install(EXPORT minidpTargets NAMESPACE minidp:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/minidp)
 configure_package_config_file(${CMAKE_CURRENT_SOURCE_DIR}/cmake/minidpConfig.cmake.in
   ${CMAKE_CURRENT_BINARY_DIR}/minidpConfig.cmake INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/minidp)

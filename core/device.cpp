@@ -4,6 +4,7 @@
 #include <map>
 
 #include "minidp/core/error.h"
+#include "minidp/kernels/cpu/conv_onednn.h"
 #include "minidp/kernels/cpu/gemm.h"
 #include "minidp/kernels/cpu/parallel.h"
 #include "minidp/kernels/cuda/conv.h"
@@ -47,6 +48,9 @@ int num_threads() { return kernels::cpu::num_threads(); }
 const char* cpu_gemm_library() { return kernels::cpu::gemm_library(); }
 const char* cpu_gemm_kernels() { return kernels::cpu::gemm_kernels(); }
 std::string cpu_gemm_warning() { return kernels::cpu::gemm_kernel_mismatch(); }
+void set_cpu_conv(const std::string& path) { kernels::cpu::set_conv_path(path); }
+std::string cpu_conv() { return kernels::cpu::conv_path(); }
+std::string cpu_conv_kernels() { return kernels::cpu::conv_kernels(); }
 bool allow_tf32() { return kernels::cuda::allow_tf32(); }
 void set_cudnn_benchmark(bool on) { kernels::cuda::set_cudnn_benchmark(on); }
 bool cudnn_benchmark() { return kernels::cuda::cudnn_benchmark(); }

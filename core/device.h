@@ -62,6 +62,16 @@ const char* cpu_gemm_library();
 // did not recognise it: a virtual CPU, say), saying what to set; "" when not.
 const char* cpu_gemm_kernels();
 std::string cpu_gemm_warning();
+// The CPU's float32 convolutions: "onednn" (oneDNN's kernels, picked at run
+// time for this processor; the default in builds that have oneDNN) or
+// "reference" (minidp's im2col + GEMM, kernels/cpu/conv.cpp; float64 always
+// runs there). Each gives the same bits for any thread count; the two differ
+// from each other in the last bits. MINIDP_CPU_CONV=reference in the
+// environment chooses the reference at start.
+void set_cpu_conv(const std::string& path);
+std::string cpu_conv();
+// For reports: "oneDNN 2.6.3 (jit:avx512_core)" or "im2col + GEMM (reference)".
+std::string cpu_conv_kernels();
 
 // TF32 tensor cores for float32 GEMMs and convolutions on the GPU. Off by
 // default: float32 results then match the CPU reference to ~1e-6. On, large

@@ -92,6 +92,7 @@ int run(examples::TrainConfig c) {
       std::printf("CPU threads: %d (%d per replica), matrix products by %s %s\n", num_threads(),
                   dp.cpu_threads_per_replica(), cpu_gemm_library(), cpu_gemm_kernels());
       if (!cpu_gemm_warning().empty()) std::fprintf(stderr, "WARNING: %s\n", cpu_gemm_warning().c_str());
+      if (c.model == "cnn") std::printf("CPU convolutions: %s\n", cpu_conv_kernels().c_str());
     }
     std::printf("data: %lld training / %lld test samples, batch %lld, %lld steps per epoch\n",
                 static_cast<long long>(train.size()), static_cast<long long>(test.size()),

@@ -338,7 +338,7 @@ std::string speed_report(const TrainingRecorder& rec) {
   if (rec.cpu_threads() > 0)
     os << "CPU threads: " << rec.cpu_threads() << " (" << rec.cpu_threads_per_replica() << " per replica; matrix products: "
        << cpu_gemm_library() << (*cpu_gemm_kernels() ? std::string(", ") + cpu_gemm_kernels() + " kernels" : "")
-       << ")\n";
+       << "; convolutions: " << cpu_conv_kernels() << ")\n";
   if (rec.cpu_threads() > 0 && !cpu_gemm_warning().empty()) os << "WARNING: " << cpu_gemm_warning() << "\n";
   return os.str();
 }

@@ -20,7 +20,7 @@ harnesses=("$@")
 B=${FUZZ_BUILD:-build-fuzz}
 
 CC=clang CXX=clang++ cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMINIDP_FUZZ=ON -DMINIDP_CUDA=OFF \
-  -DMINIDP_BUILD_TESTS=OFF -DMINIDP_BUILD_EXAMPLES=OFF > "$B.configure.log" 2>&1 || { cat "$B.configure.log"; exit 1; }
+  -DMINIDP_ONEDNN=OFF -DMINIDP_BUILD_TESTS=OFF -DMINIDP_BUILD_EXAMPLES=OFF > "$B.configure.log" 2>&1 || { cat "$B.configure.log"; exit 1; }
 targets=(fuzz_seeds)
 for h in "${harnesses[@]}"; do targets+=("fuzz_$h"); done
 cmake --build "$B" -j"$(nproc)" --target "${targets[@]}" || exit 1

@@ -13,10 +13,11 @@
 #   ARCH=80 tools/gpu-prebuild.sh             # for an A100 instead of an H100/H200
 #
 # They are built for any x86-64 processor (MINIDP_NATIVE=OFF) with the CPU's
-# matrix products in Eigen (MINIDP_OPENBLAS=OFF: a GPU machine need not have
-# OpenBLAS), stripped, checked to need only libraries a CUDA 13 machine has
-# (the CUDA runtime, cuBLAS/cuBLASLt 13, cuDNN 9, NCCL 2, Open MPI 4, zlib,
-# the C and C++ runtimes), and put into the ignored folder .gpu-bin/ with a
+# matrix products in Eigen and the reference convolutions (MINIDP_OPENBLAS=OFF,
+# MINIDP_ONEDNN=OFF: a GPU machine need not have OpenBLAS or oneDNN),
+# stripped, checked to need only libraries a CUDA 13 machine has (the CUDA
+# runtime, cuBLAS/cuBLASLt 13, cuDNN 9, NCCL 2, Open MPI 4, zlib, the C and
+# C++ runtimes), and put into the ignored folder .gpu-bin/ with a
 # MANIFEST (commit, sources digest, date, flags, sizes, the libraries each
 # needs). When they are larger than PACK_MB together they travel as one
 # .gpu-bin/bin.tar.xz, which gpu-check.sh unpacks into a temporary folder.
@@ -88,7 +89,7 @@ generator=()
 [ -f "$BUILD/CMakeCache.txt" ] || ! command -v ninja >/dev/null || generator=(-G Ninja)
 # shellcheck disable=SC2054  # (-Wl,--as-needed is one argument)
 FLAGS=(-DCMAKE_BUILD_TYPE=Release -DMINIDP_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$ARCH" -DMINIDP_NATIVE=OFF
-       -DMINIDP_OPENBLAS=OFF -DMINIDP_MPI=ON -DMPI_CXX_SKIP_MPICXX=ON -DCMAKE_EXE_LINKER_FLAGS=-Wl,--as-needed)
+       -DMINIDP_OPENBLAS=OFF -DMINIDP_ONEDNN=OFF -DMINIDP_MPI=ON -DMPI_CXX_SKIP_MPICXX=ON -DCMAKE_EXE_LINKER_FLAGS=-Wl,--as-needed)
 say "configure $BUILD: ${FLAGS[*]}"
 cmake -S . -B "$BUILD" "${generator[@]}" "${FLAGS[@]}" > "$BUILD.configure.log" 2>&1 ||
   { cat "$BUILD.configure.log"; die "configure failed (log: $BUILD.configure.log)"; }

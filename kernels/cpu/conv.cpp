@@ -1,5 +1,11 @@
 // minidp/kernels/cpu/conv.cpp — 2-D convolution as im2col + GEMM, a group of
-// images at a time, the groups on the CPU's threads.
+// images at a time, the groups on the CPU's threads: the reference.
+//
+// In builds with oneDNN, float32 convolutions run through it by default
+// (kernels/cpu/conv_onednn.cpp: 2-3x faster, the same promise about threads);
+// each kernel below first offers its call there. This file is the path the
+// docs teach, the one float64 takes, and the one the tests compare oneDNN's
+// with (set_cpu_conv("reference"), or MINIDP_CPU_CONV=reference).
 //
 // im2col copies, for each image, every kH x kW patch into a column: for a
 // group of g images, a matrix cols [K = C*kH*kW, g*Ho*Wo]. The convolution is
@@ -15,6 +21,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "minidp/kernels/cpu/conv_onednn.h"
 #include "minidp/kernels/cpu/float_dispatch.h"
 #include "minidp/kernels/cpu/gemm.h"
 #include "minidp/kernels/cpu/parallel.h"
@@ -121,6 +128,7 @@ void for_each_group(const ConvGeom& g, F&& fn) {
 }  // namespace
 
 void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& out, const Conv2dOptions& o) {
+  if (onednn_conv2d_forward(x, w, bias, out, o)) return;
   const ConvGeom g = geom(x, w, out);
   float_only(x, "conv2d", [&](auto tag) {
     using T = decltype(tag);
@@ -151,6 +159,7 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const 
 }
 
 void conv2d_backward_input(const Tensor& gout, const Tensor& w, const Tensor& gx, const Conv2dOptions& o) {
+  if (onednn_conv2d_backward_input(gout, w, gx, o)) return;
   const ConvGeom g = geom(gx, w, gout);
   float_only(gout, "conv2d_backward_input", [&](auto tag) {
     using T = decltype(tag);
@@ -170,6 +179,7 @@ void conv2d_backward_input(const Tensor& gout, const Tensor& w, const Tensor& gx
 }
 
 void conv2d_backward_weight(const Tensor& gout, const Tensor& x, const Tensor& gw, const Conv2dOptions& o) {
+  if (onednn_conv2d_backward_weight(gout, x, gw, o)) return;
   const ConvGeom g = geom(x, gw, gout);
   float_only(gout, "conv2d_backward_weight", [&](auto tag) {
     using T = decltype(tag);

@@ -4,7 +4,8 @@
 # momentum buffers, metadata). The sizes are chosen so that every kind of
 # chunked loop runs in several chunks: GEMMs of more than 128 rows, several
 # image groups per convolution, reductions of several partials, elementwise
-# ops beyond one chunk.
+# ops beyond one chunk. The CNN runs on both convolution paths: oneDNN's
+# (the default where the build has it) and the reference im2col + GEMM.
 set -euo pipefail
 bin=$1
 work=$(mktemp -d)
@@ -12,6 +13,10 @@ trap 'rm -rf "$work"' EXIT
 run() {  # name, then train_mlp's flags
   local name=$1; shift
   "$bin" "$@" --epochs 1 --save "$work/$name.safetensors" > "$work/$name.log"
+}
+run_ref() {  # the same, on the reference convolutions
+  local name=$1; shift
+  MINIDP_CPU_CONV=reference "$bin" "$@" --epochs 1 --save "$work/$name.safetensors" > "$work/$name.log"
 }
 check_threads() {  # log, expected header
   grep -q "$2" "$work/$1.log" || { echo "threads: $1 did not run as asked (expected '$2'):"; cat "$work/$1.log"; exit 1; }
@@ -29,7 +34,17 @@ for t in 1 2 4; do
   run "mlp-t$t" "${mlp[@]}" --devices cpu --threads "$t"
   check_threads "mlp-t$t" "CPU threads: $t ($t per replica)"
   run "cnn-t$t" "${cnn[@]}" --devices cpu --threads "$t"
+  run_ref "cnn-ref-t$t" "${cnn[@]}" --devices cpu --threads "$t"
 done
+check_threads cnn-ref-t1 "CPU convolutions: im2col + GEMM (reference)"
+if grep -q "CPU convolutions: oneDNN" "$work/cnn-t1.log"; then
+  # The two paths sum in other orders: their checkpoints differ, so the runs above took both.
+  if cmp -s "$work/cnn-t1.safetensors" "$work/cnn-ref-t1.safetensors"; then
+    echo "threads: oneDNN's and the reference's CNN checkpoints are identical: did both paths run?"; exit 1
+  fi
+else
+  echo "threads: this build has no oneDNN: the CNN ran on the reference convolutions only"
+fi
 # Two replicas on the CPU: 1 and 2 threads each.
 run "mlp2-t2" "${mlp[@]}" --devices cpu,cpu --threads 2
 check_threads "mlp2-t2" "CPU threads: 2 (1 per replica)"
@@ -43,5 +58,7 @@ same mlp-t1 mlp-t2
 same mlp-t1 mlp-t4
 same cnn-t1 cnn-t2
 same cnn-t1 cnn-t4
+same cnn-ref-t1 cnn-ref-t2
+same cnn-ref-t1 cnn-ref-t4
 same mlp2-t2 mlp2-t4
 echo "threads: checkpoints independent of the thread count -> identical"
