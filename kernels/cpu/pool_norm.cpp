@@ -6,7 +6,12 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "minidp/kernels/cpu/float_dispatch.h"
 #include "minidp/kernels/cpu/parallel.h"
@@ -48,15 +53,51 @@ void max_pool_plane(const T* x, std::int64_t h, std::int64_t w, T* y, std::int32
     }
 }
 
+#if defined(__SSE2__)
+// Outputs ox .. ox + 3 of one row (float), with SSE2 — every x86-64 processor
+// has it. Four windows side by side: the even and odd columns of the two rows
+// are separated by shuffles, then the same comparisons as the scalar loop
+// below, in the same order, choose by bit masks (no arithmetic): the same
+// values and the same indices, NaN included. i0: the index of r0[0].
+inline void max_pool_2x2_four(const float* r0, const float* r1, std::int32_t i0, std::int32_t w, float* y,
+                              std::int32_t* idx) {
+  const __m128 a0 = _mm_loadu_ps(r0), a1 = _mm_loadu_ps(r0 + 4), b0 = _mm_loadu_ps(r1), b1 = _mm_loadu_ps(r1 + 4);
+  const __m128 v1 = _mm_shuffle_ps(a0, a1, _MM_SHUFFLE(3, 1, 3, 1)), v2 = _mm_shuffle_ps(b0, b1, _MM_SHUFFLE(2, 0, 2, 0));
+  const __m128 v3 = _mm_shuffle_ps(b0, b1, _MM_SHUFFLE(3, 1, 3, 1));
+  const __m128i at = _mm_add_epi32(_mm_set1_epi32(i0), _mm_setr_epi32(0, 2, 4, 6));
+  __m128 best = _mm_shuffle_ps(a0, a1, _MM_SHUFFLE(2, 0, 2, 0));
+  __m128i bi = at;
+  auto take = [&](__m128 v, std::int32_t offset) {  // best = v where v > best or v is NaN
+    const __m128 t = _mm_or_ps(_mm_cmpgt_ps(v, best), _mm_cmpunord_ps(v, v));
+    best = _mm_or_ps(_mm_and_ps(t, v), _mm_andnot_ps(t, best));
+    const __m128i ti = _mm_castps_si128(t), vi = _mm_add_epi32(at, _mm_set1_epi32(offset));
+    bi = _mm_or_si128(_mm_and_si128(ti, vi), _mm_andnot_si128(ti, bi));
+  };
+  take(v1, 1);
+  take(v2, w);
+  take(v3, w + 1);
+  _mm_storeu_ps(y, best);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(idx), bi);
+}
+#endif
+
 // The common 2x2 window, stride 2, inside the image: the same comparisons in
 // the same order as max_pool_plane, written without branches (| rather than
 // ||, and selects) so that the compiler emits no jumps the data decides.
+// Float rows take four windows at a time (max_pool_2x2_four), the rest here.
 template <typename T>
 void max_pool_plane_2x2(const T* x, std::int64_t w, T* y, std::int32_t* idx, std::int64_t ho, std::int64_t wo) {
   for (std::int64_t oy = 0; oy < ho; ++oy) {
     const T* r0 = x + 2 * oy * w;
     const T* r1 = r0 + w;
-    for (std::int64_t ox = 0; ox < wo; ++ox) {
+    std::int64_t ox = 0;
+#if defined(__SSE2__)
+    if constexpr (std::is_same_v<T, float>)
+      for (; ox + 4 <= wo; ox += 4)
+        max_pool_2x2_four(r0 + 2 * ox, r1 + 2 * ox, static_cast<std::int32_t>(2 * oy * w + 2 * ox),
+                          static_cast<std::int32_t>(w), y + oy * wo + ox, idx + oy * wo + ox);
+#endif
+    for (; ox < wo; ++ox) {
       const std::int64_t i0 = 2 * oy * w + 2 * ox;
       T best = r0[2 * ox];
       std::int64_t bi = i0;

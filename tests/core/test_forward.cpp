@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "gradcheck.h"
@@ -136,6 +137,41 @@ TEST_CASE("forward: max_pool2d and avg_pool2d match naive loops") {
       CHECK(allclose(my, mref, 0, 0));
       CHECK(allclose(ay, aref, 1e-13, 1e-13));
     }
+}
+
+TEST_CASE("forward: 2x2 max pooling picks PyTorch's element: a window's first maximum, or its last NaN") {
+  // Rows of 9 outputs: the float loop's four windows at a time, twice, and one
+  // window alone; values 0, 1, 2 (ties everywhere) and a few NaNs.
+  const Shape s{2, 3, 6, 19};
+  const std::int64_t h = 6, w = 19, ho = 3, wo = 9, planes = 6;
+  std::vector<float> xv(static_cast<std::size_t>(planes * h * w));
+  for (std::size_t i = 0; i < xv.size(); ++i) xv[i] = static_cast<float>((i * 7919 + i / 5) % 3);
+  for (std::size_t i : {3, 4, 41, 60, 62, 250, 251, 269, 270, 500}) xv[i] = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> want(static_cast<std::size_t>(planes * ho * wo)), gx_want(xv.size(), 0.0f), g(want.size());
+  for (std::size_t j = 0; j < g.size(); ++j) g[j] = static_cast<float>(j + 1);
+  for (std::int64_t p = 0; p < planes; ++p)
+    for (std::int64_t oy = 0; oy < ho; ++oy)
+      for (std::int64_t ox = 0; ox < wo; ++ox) {
+        const std::int64_t at[4] = {2 * oy * w + 2 * ox, 2 * oy * w + 2 * ox + 1, (2 * oy + 1) * w + 2 * ox,
+                                    (2 * oy + 1) * w + 2 * ox + 1};
+        std::int64_t best = at[0];
+        for (int k = 1; k < 4; ++k) {
+          const float v = xv[p * h * w + at[k]];
+          if (v > xv[p * h * w + best] || std::isnan(v)) best = at[k];  // PyTorch's CPU kernel's test
+        }
+        const std::size_t j = static_cast<std::size_t>((p * ho + oy) * wo + ox);
+        want[j] = xv[p * h * w + best];
+        gx_want[p * h * w + best] += g[j];
+      }
+  Tensor x = from_vector<float>(xv, s).requires_grad_();
+  const Tensor y = max_pool2d(x);
+  const std::vector<float> got = y.to_vector<float>();
+  std::vector<std::uint32_t> got_bits(got.size()), want_bits(want.size());
+  std::memcpy(got_bits.data(), got.data(), got.size() * 4);
+  std::memcpy(want_bits.data(), want.data(), want.size() * 4);
+  CHECK(got_bits == want_bits);
+  y.backward(from_vector<float>(g, y.shape()));
+  CHECK(x.grad().to_vector<float>() == gx_want);  // each gradient went to the element the forward picked
 }
 
 TEST_CASE("forward: pooling hand-computed 4x4") {
