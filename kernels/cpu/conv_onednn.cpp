@@ -45,6 +45,12 @@
 #include <dnnl.hpp>
 
 #include "minidp/kernels/cpu/parallel.h"
+
+// minidp sets the calling thread's OpenMP team (OneOmpThread below); a oneDNN
+// built on TBB or a thread pool would ignore it (cmake/MinidpOneDnn.cmake
+// refuses those builds; this says so again here).
+static_assert(DNNL_CPU_THREADING_RUNTIME == DNNL_RUNTIME_OMP || DNNL_CPU_THREADING_RUNTIME == DNNL_RUNTIME_SEQ,
+              "minidp's oneDNN path needs oneDNN built on OpenMP (or sequential)");
 #endif
 
 namespace minidp::kernels::cpu {
@@ -56,24 +62,33 @@ constexpr bool kHaveOneDnn = true;
 constexpr bool kHaveOneDnn = false;
 #endif
 
+// True for "onednn", false for "reference"; raises on anything else, or on
+// "onednn" in a build without it. `who` names the caller in the message.
+bool parse_path(const std::string& path, const char* who) {
+  MINIDP_CHECK(path == "onednn" || path == "reference", who, ": unknown path '", path,
+               "'; expected 'onednn' or 'reference'");
+  MINIDP_CHECK(path == "reference" || kHaveOneDnn, who,
+               ": this build of minidp has no oneDNN (install libdnnl-dev and rebuild); "
+               "the CPU's convolutions run on the reference path");
+  return path == "onednn";
+}
+
+// The default, or MINIDP_CPU_CONV's: read at the first convolution (a wrong
+// value raises there, and again at every convolution until it is fixed).
 std::atomic<bool>& use_onednn() {
   static std::atomic<bool> on = [] {
     const char* env = std::getenv("MINIDP_CPU_CONV");
-    if (env != nullptr && std::strcmp(env, "reference") == 0) return false;
-    return kHaveOneDnn;
+    return env == nullptr || *env == '\0' ? kHaveOneDnn : parse_path(env, "MINIDP_CPU_CONV");
   }();
   return on;
 }
+
+std::atomic<std::int64_t> g_fallbacks{0};
 }  // namespace
 
-void set_conv_path(const std::string& path) {
-  MINIDP_CHECK(path == "onednn" || path == "reference", "set_cpu_conv: unknown path '", path,
-               "'; expected 'onednn' or 'reference'");
-  MINIDP_CHECK(path == "reference" || kHaveOneDnn,
-               "set_cpu_conv: this build of minidp has no oneDNN (install libdnnl-dev and rebuild); "
-               "the CPU's convolutions run on the reference path");
-  use_onednn() = path == "onednn";
-}
+void set_conv_path(const std::string& path) { use_onednn() = parse_path(path, "set_cpu_conv"); }
+
+std::int64_t conv_fallbacks() { return g_fallbacks.load(); }
 
 std::string conv_path() { return use_onednn() ? "onednn" : "reference"; }
 
@@ -210,9 +225,11 @@ Plan make_plan(Pass pass, const Geom& g, std::int64_t n, const Conv2dOptions& o,
   return p;
 }
 
+// One plan per shape seen, never freed (like the engine: a thread still
+// running a convolution while the process exits finds them there).
 std::mutex plans_mutex;
-std::map<std::array<std::int64_t, 18>, std::unique_ptr<Plan>> plans;  // never shrinks: one per shape seen
-std::string last_forward_impl;                                         // for reports
+auto& plans = *new std::map<std::array<std::int64_t, 18>, std::unique_ptr<Plan>>;
+std::string last_forward_impl;  // for reports
 
 // The cached plan, made on first use (on a thread whose OpenMP team is 1).
 const Plan& plan_for(Pass pass, const Geom& g, std::int64_t n, const Conv2dOptions& o, bool bias) {
@@ -269,7 +286,9 @@ bool plan_call(Pass pass, const Geom& g, const Conv2dOptions& o, bool bias, Call
   c.full = &plan_for(pass, g, c.size, o, bias);
   const std::int64_t tail = g.n - (c.groups - 1) * c.size;
   c.last = tail == c.size ? c.full : &plan_for(pass, g, tail, o, bias);
-  return c.full->ok && c.last->ok;
+  if (c.full->ok && c.last->ok) return true;
+  g_fallbacks.fetch_add(1);  // counted, so that tests can tell which path ran
+  return false;
 }
 
 // fn(plan, which plan (0 full, 1 last), first image, group index) for each group, on minidp's threads.
@@ -282,6 +301,7 @@ void run_groups(const Call& c, F&& fn) {
       const bool last = grp == c.groups - 1;
       fn(last ? *c.last : *c.full, last ? 1 : 0, grp * c.size, grp, s);
     }
+    s.wait();  // a no-op on OpenMP's synchronous CPU stream, but the contract
   });
 }
 
@@ -301,6 +321,7 @@ void weights_for(const Call& c, const float* w, const float* out[2]) {
                                        {DNNL_ARG_SCRATCHPAD, pad}});
     out[i] = dst;
   }
+  s.wait();
 }
 
 memory scratchpad(const Plan& p) {

@@ -8,6 +8,7 @@
 // oneDNN's kernels refuse.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "minidp/core/ops.h"
@@ -24,7 +25,11 @@ bool onednn_conv2d_backward_weight(const Tensor& gout, const Tensor& x, const Te
 // else "reference"; MINIDP_CPU_CONV in the environment sets it at start.
 void set_conv_path(const std::string& path);  // raises on an unknown or unavailable path
 std::string conv_path();
-// For reports: "oneDNN 2.6.3 (jit:avx512_core)", "im2col + GEMM (reference)".
+// For reports: "oneDNN 2.6.3 (jit:avx512_core)" (the forward kernel oneDNN
+// chose most recently; only the version before any convolution ran), or
+// "im2col + GEMM (reference)".
 std::string conv_kernels();
+// Calls oneDNN refused (no kernel for the shape), which the reference ran instead.
+std::int64_t conv_fallbacks();
 
 }  // namespace minidp::kernels::cpu

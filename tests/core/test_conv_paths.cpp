@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "gradcheck.h"
+#include "minidp/kernels/cpu/conv_onednn.h"
 #include "minidp/minidp.h"
 #include "test_util.h"
 
@@ -47,6 +48,10 @@ const std::vector<Case> kCases = {
     {{3, 16, 12, 12}, {16, 16, 5, 5}, Conv2dOptions::make(3, 2), true},
     {{37, 1, 28, 28}, {32, 1, 3, 3}, Conv2dOptions::make(1, 1), true},
     {{29, 32, 14, 14}, {64, 32, 3, 3}, Conv2dOptions::make(1, 1), true},
+    // The last window stops short of the edge (oneDNN's right padding is -1),
+    // and a stride larger than the kernel: pixels no window covers get a zero gradient.
+    {{2, 16, 10, 10}, {16, 16, 3, 3}, Conv2dOptions::make(2, 0), true},
+    {{2, 16, 8, 8}, {32, 16, 1, 1}, Conv2dOptions::make(2, 0), false},
 };
 
 struct Result {
@@ -72,6 +77,7 @@ std::vector<std::uint32_t> bits(const Tensor& t) {
 
 TEST_CASE("conv paths: oneDNN's float32 convolutions match the reference path and float64") {
   if (!have_onednn()) return;
+  const std::int64_t fallbacks = kernels::cpu::conv_fallbacks();
   std::uint64_t seed = 11;
   for (const Case& c : kCases) {
     const Tensor x = uniform64(c.x, seed), w = uniform64(c.w, seed + 1), b = uniform64({c.w[0]}, seed + 2);
@@ -97,8 +103,10 @@ TEST_CASE("conv paths: oneDNN's float32 convolutions match the reference path an
     CHECK(allclose(dnn.gw, f64.gw, 1e-4, atol));
     if (c.bias) CHECK(allclose(dnn.gb, f64.gb, 1e-4, atol));
   }
-  // oneDNN ran: the report names its kernels.
+  // oneDNN ran every case (none fell back to the reference), and the report names its kernels.
+  CHECK(kernels::cpu::conv_fallbacks() == fallbacks);
   CHECK(contains(cpu_conv_kernels(), "oneDNN"));
+  CHECK(contains(cpu_conv_kernels(), "("));
   {
     Path p("reference");
     CHECK(cpu_conv_kernels() == "im2col + GEMM (reference)");

@@ -36,6 +36,15 @@ for t in 1 2 4; do
   run "cnn-t$t" "${cnn[@]}" --devices cpu --threads "$t"
   run_ref "cnn-ref-t$t" "${cnn[@]}" --devices cpu --threads "$t"
 done
+# oneDNN's own OpenMP threads must not change the bits either: minidp runs
+# each of its calls on one OpenMP thread, whatever OMP_NUM_THREADS says.
+OMP_NUM_THREADS=1 run cnn-omp1 "${cnn[@]}" --devices cpu --threads 2
+OMP_NUM_THREADS=4 run cnn-omp4 "${cnn[@]}" --devices cpu --threads 2
+# A wrong MINIDP_CPU_CONV is refused, naming what it expected.
+if MINIDP_CPU_CONV=fast "$bin" "${cnn[@]}" --devices cpu --epochs 1 > "$work/bad.log" 2>&1 ||
+   ! grep -q "MINIDP_CPU_CONV: unknown path 'fast'; expected 'onednn' or 'reference'" "$work/bad.log"; then
+  echo "threads: MINIDP_CPU_CONV=fast was not refused as expected:"; cat "$work/bad.log"; exit 1
+fi
 check_threads cnn-ref-t1 "CPU convolutions: im2col + GEMM (reference)"
 if grep -q "CPU convolutions: oneDNN" "$work/cnn-t1.log"; then
   # The two paths sum in other orders: their checkpoints differ, so the runs above took both.
@@ -58,6 +67,8 @@ same mlp-t1 mlp-t2
 same mlp-t1 mlp-t4
 same cnn-t1 cnn-t2
 same cnn-t1 cnn-t4
+same cnn-t1 cnn-omp1
+same cnn-t1 cnn-omp4
 same cnn-ref-t1 cnn-ref-t2
 same cnn-ref-t1 cnn-ref-t4
 same mlp2-t2 mlp2-t4
