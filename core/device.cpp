@@ -45,6 +45,8 @@ bool cuda_compiled() { return kernels::cuda::compiled(); }
 void set_allow_tf32(bool allow) { kernels::cuda::set_allow_tf32(allow); }
 void set_num_threads(int n) { kernels::cpu::set_max_threads(n); }
 int num_threads() { return kernels::cpu::num_threads(); }
+void set_cpu_gemm(const std::string& path) { kernels::cpu::set_gemm_path(path); }
+std::string cpu_gemm() { return kernels::cpu::gemm_path(); }
 const char* cpu_gemm_library() { return kernels::cpu::gemm_library(); }
 const char* cpu_gemm_kernels() { return kernels::cpu::gemm_kernels(); }
 std::string cpu_gemm_warning() { return kernels::cpu::gemm_kernel_mismatch(); }

@@ -55,11 +55,20 @@ void check_device_available(const Device& d);
 // fixed size and add partial sums in a fixed order (kernels/cpu/parallel.h).
 void set_num_threads(int n);
 int num_threads();  // the calling thread's share
-// The library behind the CPU's matrix products: "OpenBLAS" or "Eigen".
+// The CPU's float32 matrix products: "onednn" (oneDNN's sgemm, its kernels
+// picked at run time for this processor; the default in builds that have
+// oneDNN) or "blas" (OpenBLAS, or Eigen in a build without it; float64
+// always runs there). Each gives the same bits for any thread count; the two
+// differ from each other in the last bits. MINIDP_CPU_GEMM=blas in the
+// environment chooses the BLAS at start.
+void set_cpu_gemm(const std::string& path);
+std::string cpu_gemm();
+// The library behind the float32 products: "oneDNN", "OpenBLAS" or "Eigen".
 const char* cpu_gemm_library();
-// OpenBLAS's kernels for this run ("SkylakeX", "Haswell", ...; "" with Eigen),
-// and a warning when they are those of an older CPU than this one (OpenBLAS
-// did not recognise it: a virtual CPU, say), saying what to set; "" when not.
+// Their kernels for this run (oneDNN: "avx512_core", "avx2", ...; OpenBLAS:
+// "SkylakeX", "Haswell", ...; "" with Eigen), and a warning when OpenBLAS runs
+// them with the kernels of an older CPU than this one (OpenBLAS did not
+// recognise it: a virtual CPU, say), saying what to set; "" when not.
 const char* cpu_gemm_kernels();
 std::string cpu_gemm_warning();
 // The CPU's float32 convolutions: "onednn" (oneDNN's kernels, picked at run

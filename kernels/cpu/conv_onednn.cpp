@@ -32,7 +32,6 @@
 #include "minidp/core/error.h"
 
 #if defined(MINIDP_WITH_ONEDNN) && MINIDP_WITH_ONEDNN
-#include <omp.h>
 
 #include <algorithm>
 #include <array>
@@ -44,11 +43,12 @@
 
 #include <dnnl.hpp>
 
+#include "minidp/kernels/cpu/one_omp_thread.h"
 #include "minidp/kernels/cpu/parallel.h"
 
-// minidp sets the calling thread's OpenMP team (OneOmpThread below); a oneDNN
-// built on TBB or a thread pool would ignore it (cmake/MinidpOneDnn.cmake
-// refuses those builds; this says so again here).
+// minidp sets the calling thread's OpenMP team (kernels/cpu/one_omp_thread.h);
+// a oneDNN built on TBB or a thread pool would ignore it
+// (cmake/MinidpOneDnn.cmake refuses those builds; this says so again here).
 static_assert(DNNL_CPU_THREADING_RUNTIME == DNNL_RUNTIME_OMP || DNNL_CPU_THREADING_RUNTIME == DNNL_RUNTIME_SEQ,
               "minidp's oneDNN path needs oneDNN built on OpenMP (or sequential)");
 #endif
@@ -116,24 +116,6 @@ dnnl::engine& engine() {
   static dnnl::engine* e = new dnnl::engine(dnnl::engine::kind::cpu, 0);
   return *e;
 }
-
-// The calling thread's OpenMP team is 1 thread while in scope, then what it
-// was: oneDNN sizes its parallel regions (and the primitives it creates) by
-// it, and the host program's own OpenMP setting is left as it found it.
-class OneOmpThread {
- public:
-  OneOmpThread() : prev_(omp_get_max_threads()) {
-    if (prev_ != 1) omp_set_num_threads(1);
-  }
-  ~OneOmpThread() {
-    if (prev_ != 1) omp_set_num_threads(prev_);
-  }
-  OneOmpThread(const OneOmpThread&) = delete;
-  OneOmpThread& operator=(const OneOmpThread&) = delete;
-
- private:
-  int prev_;
-};
 
 // A reorder between two layouts, or none where they are the same.
 struct Reorder {

@@ -1,20 +1,33 @@
-// minidp/kernels/cpu/gemm.cpp — matrix products: OpenBLAS (or Eigen) on chunks of rows.
+// minidp/kernels/cpu/gemm.cpp — matrix products: oneDNN (float32) or
+// OpenBLAS (or Eigen) on chunks of rows.
 //
-// OpenBLAS runs single-threaded here (openblas_set_num_threads(1)): the
-// threads are minidp's own, so that the chunking — and with it every bit of
-// the result — does not depend on how many there are. Measured on this
-// project's 2-core machine, single-threaded sgemm 512x1024x1024: OpenBLAS
-// 98 GFLOP/s, Eigen 73 (docs/cpu.md).
+// Each chunk is a single-threaded call: OpenBLAS with
+// openblas_set_num_threads(1), oneDNN's sgemm with the calling thread's
+// OpenMP team set to 1. The threads are minidp's own, so that the chunking —
+// and with it every bit of the result — does not depend on how many there
+// are. Measured on this project's 2-core machines, single-threaded sgemm
+// 512x1024x1024: OpenBLAS 98 GFLOP/s, Eigen 73 (AMD EPYC); OpenBLAS 108,
+// oneDNN 112, and on 256-row blocks of the MLP's products oneDNN 0-15%
+// ahead (Intel Xeon, AVX-512; docs/cpu.md).
 #include "minidp/kernels/cpu/gemm.h"
 
 #include <Eigen/Core>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
 #include <mutex>
 
 #if MINIDP_WITH_OPENBLAS
 #include <cblas.h>
 #endif
+#if defined(MINIDP_WITH_ONEDNN) && MINIDP_WITH_ONEDNN
+#include <dnnl.h>
+
+#include "minidp/kernels/cpu/one_omp_thread.h"
+#endif
+
+#include "minidp/core/error.h"
 
 #include "minidp/kernels/cpu/float_dispatch.h"
 #include "minidp/kernels/cpu/parallel.h"
@@ -36,12 +49,59 @@ void use_one_openblas_thread() {
   std::call_once(once, [] { openblas_set_num_threads(1); });
 }
 #endif
+
+#if defined(MINIDP_WITH_ONEDNN) && MINIDP_WITH_ONEDNN
+constexpr bool kHaveOneDnn = true;
+#else
+constexpr bool kHaveOneDnn = false;
+#endif
+#if MINIDP_WITH_OPENBLAS
+constexpr const char* kBlas = "OpenBLAS";
+#else
+constexpr const char* kBlas = "Eigen";
+#endif
+
+// True for "onednn", false for "blas"; raises on anything else, or on
+// "onednn" in a build without it. `who` names the caller in the message.
+bool parse_gemm_path(const std::string& path, const char* who) {
+  MINIDP_CHECK(path == "onednn" || path == "blas", who, ": unknown path '", path,
+               "'; expected 'onednn' or 'blas'");
+  MINIDP_CHECK(path == "blas" || kHaveOneDnn, who,
+               ": this build of minidp has no oneDNN (install libdnnl-dev and rebuild); "
+               "the CPU's matrix products run on ", kBlas);
+  return path == "onednn";
+}
+
+// The default, or MINIDP_CPU_GEMM's: read at the first float32 product (a
+// wrong value raises there, and again at every product until it is fixed).
+std::atomic<bool>& gemm_onednn() {
+  static std::atomic<bool> on = [] {
+    const char* env = std::getenv("MINIDP_CPU_GEMM");
+    return env == nullptr || *env == '\0' ? kHaveOneDnn : parse_gemm_path(env, "MINIDP_CPU_GEMM");
+  }();
+  return on;
+}
 }  // namespace
+
+void set_gemm_path(const std::string& path) { gemm_onednn() = parse_gemm_path(path, "set_cpu_gemm"); }
+std::string gemm_path() { return gemm_onednn() ? "onednn" : "blas"; }
 
 template <typename T>
 void gemm_serial(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
                  std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
   if (m <= 0 || n <= 0) return;
+#if defined(MINIDP_WITH_ONEDNN) && MINIDP_WITH_ONEDNN
+  if constexpr (std::is_same_v<T, float>) {  // oneDNN has no float64 GEMM
+    if (gemm_onednn()) {
+      OneOmpThread one;  // this block on this thread alone
+      const dnnl_status_t st =
+          dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+      MINIDP_CHECK(st == dnnl_success, "oneDNN's sgemm refused a ", m, "x", n, "x", k, " product (status ",
+                   static_cast<int>(st), ")");
+      return;
+    }
+  }
+#endif
 #if MINIDP_WITH_OPENBLAS
   use_one_openblas_thread();
   const auto opa = ta ? CblasTrans : CblasNoTrans, opb = tb ? CblasTrans : CblasNoTrans;
@@ -108,14 +168,20 @@ template void gemm_parallel<double>(bool, bool, std::int64_t, std::int64_t, std:
                                     std::int64_t, const double*, std::int64_t, double, double*, std::int64_t);
 
 const char* gemm_library() {
-#if MINIDP_WITH_OPENBLAS
-  return "OpenBLAS";
-#else
-  return "Eigen";
-#endif
+  return gemm_onednn() ? "oneDNN" : kBlas;
 }
 
 const char* gemm_kernels() {
+#if defined(MINIDP_WITH_ONEDNN) && MINIDP_WITH_ONEDNN
+  if (gemm_onednn()) {  // the widest instructions oneDNN's code generator uses here
+    const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    if ((isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core) return "avx512_core";
+    if ((isa & dnnl_cpu_isa_avx2) == dnnl_cpu_isa_avx2) return "avx2";
+    if ((isa & dnnl_cpu_isa_avx) == dnnl_cpu_isa_avx) return "avx";
+    if ((isa & dnnl_cpu_isa_sse41) == dnnl_cpu_isa_sse41) return "sse41";
+    return "reference";
+  }
+#endif
 #if MINIDP_WITH_OPENBLAS
   return openblas_get_corename();  // what OpenBLAS picked when it was loaded (OPENBLAS_CORETYPE, or its CPU check)
 #else
@@ -124,6 +190,7 @@ const char* gemm_kernels() {
 }
 
 std::string gemm_kernel_mismatch() {
+  if (gemm_onednn()) return "";  // OpenBLAS runs only float64 products then
   const std::string core = gemm_kernels();
   // The kernels of CPUs older than AVX2 (OpenBLAS's names for x86-64).
   static const char* const old_cores[] = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom",

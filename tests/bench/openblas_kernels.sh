@@ -3,10 +3,13 @@
 # CPU it does not recognise gets the oldest (Prescott) kernels, several times
 # slower. minidp names the kernels and warns when they are older than the CPU.
 # Forcing the old kernels (OPENBLAS_CORETYPE=Prescott) on a CPU with AVX2 must
-# bring the warning; the kernels OpenBLAS picks by itself are named.
+# bring the warning; the kernels OpenBLAS picks by itself are named. The
+# float32 products run on OpenBLAS here (MINIDP_CPU_GEMM=blas): by default,
+# in builds with oneDNN, they run on oneDNN's sgemm, which picks its own.
 # usage: openblas_kernels.sh BENCH_STEP
 set -euo pipefail
 bin=$1
+export MINIDP_CPU_GEMM=blas
 grep -qw avx2 /proc/cpuinfo || { echo "SKIPPED: this CPU has no AVX2, so old kernels are the right ones"; exit 77; }
 own=$("$bin" --model mlp --batch 8 --steps 1 --runs 1 --warmup 0 2>&1)
 case "$own" in *"OpenBLAS "*) ;; *) echo "SKIPPED: built without OpenBLAS"; exit 77;; esac

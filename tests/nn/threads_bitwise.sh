@@ -5,7 +5,9 @@
 # chunked loop runs in several chunks: GEMMs of more than 128 rows, several
 # image groups per convolution, reductions of several partials, elementwise
 # ops beyond one chunk. The CNN runs on both convolution paths: oneDNN's
-# (the default where the build has it) and the reference im2col + GEMM.
+# (the default where the build has it) and the reference im2col + GEMM; the
+# MLP on both float32 GEMM paths: oneDNN's sgemm (the default where the build
+# has it) and the BLAS (OpenBLAS, or Eigen).
 set -euo pipefail
 bin=$1
 work=$(mktemp -d)
@@ -17,6 +19,10 @@ run() {  # name, then train_mlp's flags
 run_ref() {  # the same, on the reference convolutions
   local name=$1; shift
   MINIDP_CPU_CONV=reference "$bin" "$@" --epochs 1 --save "$work/$name.safetensors" > "$work/$name.log"
+}
+run_blas() {  # the same, with the float32 products on the BLAS
+  local name=$1; shift
+  MINIDP_CPU_GEMM=blas "$bin" "$@" --epochs 1 --save "$work/$name.safetensors" > "$work/$name.log"
 }
 check_threads() {  # log, expected header
   grep -q "$2" "$work/$1.log" || { echo "threads: $1 did not run as asked (expected '$2'):"; cat "$work/$1.log"; exit 1; }
@@ -33,6 +39,7 @@ cnn=(--model cnn --limit-train 256 --limit-test 64 --batch 64 --max-steps 3)
 for t in 1 2 4; do
   run "mlp-t$t" "${mlp[@]}" --devices cpu --threads "$t"
   check_threads "mlp-t$t" "CPU threads: $t ($t per replica)"
+  run_blas "mlp-blas-t$t" "${mlp[@]}" --devices cpu --threads "$t"
   run "cnn-t$t" "${cnn[@]}" --devices cpu --threads "$t"
   run_ref "cnn-ref-t$t" "${cnn[@]}" --devices cpu --threads "$t"
 done
@@ -40,10 +47,26 @@ done
 # each of its calls on one OpenMP thread, whatever OMP_NUM_THREADS says.
 OMP_NUM_THREADS=1 run cnn-omp1 "${cnn[@]}" --devices cpu --threads 2
 OMP_NUM_THREADS=4 run cnn-omp4 "${cnn[@]}" --devices cpu --threads 2
-# A wrong MINIDP_CPU_CONV is refused, naming what it expected.
+OMP_NUM_THREADS=1 run mlp-omp1 "${mlp[@]}" --devices cpu --threads 2
+OMP_NUM_THREADS=4 run mlp-omp4 "${mlp[@]}" --devices cpu --threads 2
+# A wrong MINIDP_CPU_CONV or MINIDP_CPU_GEMM is refused, naming what it expected.
 if MINIDP_CPU_CONV=fast "$bin" "${cnn[@]}" --devices cpu --epochs 1 > "$work/bad.log" 2>&1 ||
    ! grep -q "MINIDP_CPU_CONV: unknown path 'fast'; expected 'onednn' or 'reference'" "$work/bad.log"; then
   echo "threads: MINIDP_CPU_CONV=fast was not refused as expected:"; cat "$work/bad.log"; exit 1
+fi
+if MINIDP_CPU_GEMM=fast "$bin" "${mlp[@]}" --devices cpu --epochs 1 > "$work/bad.log" 2>&1 ||
+   ! grep -q "MINIDP_CPU_GEMM: unknown path 'fast'; expected 'onednn' or 'blas'" "$work/bad.log"; then
+  echo "threads: MINIDP_CPU_GEMM=fast was not refused as expected:"; cat "$work/bad.log"; exit 1
+fi
+if grep -q "matrix products by oneDNN" "$work/mlp-t1.log"; then
+  grep -q "matrix products by oneDNN" "$work/mlp-blas-t1.log" &&
+    { echo "threads: MINIDP_CPU_GEMM=blas still ran oneDNN's products:"; cat "$work/mlp-blas-t1.log"; exit 1; }
+  # The two paths sum in other orders: their checkpoints differ, so the runs above took both.
+  if cmp -s "$work/mlp-t1.safetensors" "$work/mlp-blas-t1.safetensors"; then
+    echo "threads: oneDNN's and the BLAS's MLP checkpoints are identical: did both paths run?"; exit 1
+  fi
+else
+  echo "threads: this build has no oneDNN: the MLP's products ran on the BLAS only"
 fi
 check_threads cnn-ref-t1 "CPU convolutions: im2col + GEMM (reference)"
 if grep -q "CPU convolutions: oneDNN" "$work/cnn-t1.log"; then
@@ -65,6 +88,10 @@ if cmp -s "$work/mlp-t2.safetensors" "$work/mlp-seed.safetensors"; then
 fi
 same mlp-t1 mlp-t2
 same mlp-t1 mlp-t4
+same mlp-t1 mlp-omp1
+same mlp-t1 mlp-omp4
+same mlp-blas-t1 mlp-blas-t2
+same mlp-blas-t1 mlp-blas-t4
 same cnn-t1 cnn-t2
 same cnn-t1 cnn-t4
 same cnn-t1 cnn-omp1
