@@ -24,11 +24,12 @@ if(MINIDP_BUILD_EXAMPLES)
   minidp_require(CLI11_FOUND "CLI11 (command-line flags of the examples)" libcli11-dev)
 endif()
 
-# ---- OpenBLAS: the CPU's matrix products (measured faster than Eigen's on
-# this project's shapes: docs/cpu.md). Optional: without it Eigen computes them.
+# ---- OpenBLAS: the CPU's float64 matrix products, and the float32 ones in
+# builds without oneDNN (measured faster than Eigen's on this project's
+# shapes: docs/cpu.md). Optional: without it Eigen computes them.
 # MINIDP_OPENBLAS=OFF builds with Eigen alone, for binaries that must run on a
 # machine without OpenBLAS (tools/gpu-prebuild.sh).
-set(MINIDP_OPENBLAS AUTO CACHE STRING "CPU GEMM through OpenBLAS: AUTO (when found), ON or OFF (Eigen)")
+set(MINIDP_OPENBLAS AUTO CACHE STRING "CPU GEMM through OpenBLAS (float64; float32 without oneDNN): AUTO (when found), ON or OFF (Eigen)")
 set_property(CACHE MINIDP_OPENBLAS PROPERTY STRINGS AUTO ON OFF)
 set(MINIDP_WITH_OPENBLAS OFF)
 if(NOT MINIDP_OPENBLAS STREQUAL "OFF")
@@ -52,9 +53,11 @@ else()
 endif()
 
 # ---- oneDNN: the CPU's float32 convolutions (kernels/cpu/conv_onednn.cpp;
-# measured 2-3x im2col + GEMM, docs/cpu.md). Without it every convolution runs
-# on the reference im2col + GEMM path, with the same results' promises.
-set(MINIDP_ONEDNN AUTO CACHE STRING "CPU convolutions through oneDNN: AUTO (when found), ON or OFF (the reference)")
+# measured 2-3x im2col + GEMM, docs/cpu.md) and float32 matrix products
+# (kernels/cpu/gemm.cpp; its sgemm on the same blocks). Without it every
+# convolution runs on the reference im2col + GEMM path, and the products on
+# OpenBLAS or Eigen, with the same results' promises.
+set(MINIDP_ONEDNN AUTO CACHE STRING "CPU float32 GEMM and convolutions through oneDNN: AUTO (when found), ON or OFF (OpenBLAS and the reference)")
 set_property(CACHE MINIDP_ONEDNN PROPERTY STRINGS AUTO ON OFF)
 set(MINIDP_WITH_ONEDNN OFF)
 if(NOT MINIDP_ONEDNN STREQUAL "OFF")
@@ -62,7 +65,7 @@ if(NOT MINIDP_ONEDNN STREQUAL "OFF")
 endif()
 if(TARGET minidp::dnnl)
   set(MINIDP_WITH_ONEDNN ON)
-  message(STATUS "minidp: CPU convolutions through oneDNN (${MINIDP_DNNL_LIBRARY})")
+  message(STATUS "minidp: CPU float32 GEMM and convolutions through oneDNN (${MINIDP_DNNL_LIBRARY})")
 elseif(MINIDP_ONEDNN STREQUAL "ON")
   message(FATAL_ERROR "minidp: MINIDP_ONEDNN=ON but no usable oneDNN was found (${MINIDP_DNNL_REJECTED}). "
                       "Install it with: sudo apt-get install libdnnl-dev")
@@ -71,7 +74,7 @@ elseif(MINIDP_ONEDNN STREQUAL "OFF")
 elseif(MINIDP_DNNL_REJECTED)
   message(STATUS "minidp: CPU convolutions by im2col + GEMM (${MINIDP_DNNL_REJECTED})")
 else()
-  message(STATUS "minidp: CPU convolutions by im2col + GEMM (oneDNN not found: sudo apt-get install libdnnl-dev)")
+  message(STATUS "minidp: CPU float32 GEMM as float64's, convolutions by im2col + GEMM (oneDNN not found: sudo apt-get install libdnnl-dev)")
 endif()
 
 # ---- MPI: one process per device, launched by mpirun (parallel/process_group.h).

@@ -60,7 +60,7 @@ bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
 int main() {
   try {
     const int budget = num_threads();
-    std::printf("1. CPU budget: %d thread(s); matrix products by %s\n", budget, cpu_gemm_library());
+    std::printf("1. CPU budget: %d thread(s); float32 matrix products by %s\n", budget, cpu_gemm_library());
 
     forward_backward(budget);  // warm-up: the thread pool and the memory caches fill once
     const Pass one = forward_backward(1), all = forward_backward(budget);

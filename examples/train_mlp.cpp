@@ -89,7 +89,7 @@ int run(examples::TrainConfig c) {
                   static_cast<long long>(model->num_parameters()), dp.size(), c.devices.c_str(),
                   dp.communicator().name().c_str());
     if (c.devices.find("cpu") != std::string::npos || dp.replica(0).device.is_cpu()) {
-      std::printf("CPU threads: %d (%d per replica), matrix products by %s %s\n", num_threads(),
+      std::printf("CPU threads: %d (%d per replica), float32 matrix products by %s %s\n", num_threads(),
                   dp.cpu_threads_per_replica(), cpu_gemm_library(), cpu_gemm_kernels());
       if (!cpu_gemm_warning().empty()) std::fprintf(stderr, "WARNING: %s\n", cpu_gemm_warning().c_str());
       if (c.model == "cnn") std::printf("CPU convolutions: %s\n", cpu_conv_kernels().c_str());

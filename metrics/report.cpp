@@ -336,7 +336,7 @@ std::string speed_report(const TrainingRecorder& rec) {
   os << "host synchronisations: " << fixed(rec.host_syncs_per_step(), 2) << " per step (the host waited for a "
      << "device this often inside the training loop)\n";
   if (rec.cpu_threads() > 0)
-    os << "CPU threads: " << rec.cpu_threads() << " (" << rec.cpu_threads_per_replica() << " per replica; matrix products: "
+    os << "CPU threads: " << rec.cpu_threads() << " (" << rec.cpu_threads_per_replica() << " per replica; float32 matrix products: "
        << cpu_gemm_library() << (*cpu_gemm_kernels() ? std::string(", ") + cpu_gemm_kernels() + " kernels" : "")
        << "; convolutions: " << cpu_conv_kernels() << ")\n";
   if (rec.cpu_threads() > 0 && !cpu_gemm_warning().empty()) os << "WARNING: " << cpu_gemm_warning() << "\n";

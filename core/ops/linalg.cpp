@@ -1,4 +1,4 @@
-// minidp/core/ops/linalg.cpp — matrix products (cuBLAS / Eigen GEMM underneath).
+// minidp/core/ops/linalg.cpp — matrix products (cuBLAS, or the CPU's kernels/cpu/gemm.cpp, underneath).
 #include "minidp/core/ops/op_utils.h"
 
 namespace minidp {

@@ -73,20 +73,26 @@ bool parse_path(const std::string& path, const char* who) {
   return path == "onednn";
 }
 
-// The default, or MINIDP_CPU_CONV's: read at the first convolution (a wrong
-// value raises there, and again at every convolution until it is fixed).
-std::atomic<bool>& use_onednn() {
-  static std::atomic<bool> on = [] {
+// 1: oneDNN, 0: the reference, -1: not chosen yet. Until set_cpu_conv
+// chooses, the default or MINIDP_CPU_CONV's choice is read at the first
+// convolution (a wrong value raises there, and again at every convolution
+// until it is fixed, or until set_cpu_conv chooses).
+std::atomic<int> g_path{-1};
+bool use_onednn() {
+  int p = g_path.load();
+  if (p < 0) {
     const char* env = std::getenv("MINIDP_CPU_CONV");
-    return env == nullptr || *env == '\0' ? kHaveOneDnn : parse_path(env, "MINIDP_CPU_CONV");
-  }();
-  return on;
+    const bool on = env == nullptr || *env == '\0' ? kHaveOneDnn : parse_path(env, "MINIDP_CPU_CONV");
+    g_path.compare_exchange_strong(p, on ? 1 : 0);  // a set_cpu_conv in between wins
+    p = g_path.load();
+  }
+  return p == 1;
 }
 
 std::atomic<std::int64_t> g_fallbacks{0};
 }  // namespace
 
-void set_conv_path(const std::string& path) { use_onednn() = parse_path(path, "set_cpu_conv"); }
+void set_conv_path(const std::string& path) { g_path = parse_path(path, "set_cpu_conv") ? 1 : 0; }
 
 std::int64_t conv_fallbacks() { return g_fallbacks.load(); }
 

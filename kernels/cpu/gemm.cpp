@@ -72,27 +72,36 @@ bool parse_gemm_path(const std::string& path, const char* who) {
   return path == "onednn";
 }
 
-// The default, or MINIDP_CPU_GEMM's: read at the first float32 product (a
-// wrong value raises there, and again at every product until it is fixed).
-std::atomic<bool>& gemm_onednn() {
-  static std::atomic<bool> on = [] {
+// 1: oneDNN, 0: the BLAS, -1: not chosen yet. Until set_cpu_gemm chooses,
+// the default or MINIDP_CPU_GEMM's choice is read at the first product (a
+// wrong value raises there, and again at every product until it is fixed,
+// or until set_cpu_gemm chooses).
+std::atomic<int> g_path{-1};
+bool gemm_onednn() {
+  int p = g_path.load();
+  if (p < 0) {
     const char* env = std::getenv("MINIDP_CPU_GEMM");
-    return env == nullptr || *env == '\0' ? kHaveOneDnn : parse_gemm_path(env, "MINIDP_CPU_GEMM");
-  }();
-  return on;
+    const bool on = env == nullptr || *env == '\0' ? kHaveOneDnn : parse_gemm_path(env, "MINIDP_CPU_GEMM");
+    g_path.compare_exchange_strong(p, on ? 1 : 0);  // a set_cpu_gemm in between wins
+    p = g_path.load();
+  }
+  return p == 1;
 }
-}  // namespace
 
-void set_gemm_path(const std::string& path) { gemm_onednn() = parse_gemm_path(path, "set_cpu_gemm"); }
-std::string gemm_path() { return gemm_onednn() ? "onednn" : "blas"; }
-
+// One block on the calling thread, on the path the caller read once for the
+// whole product (a set_cpu_gemm from another thread cannot mix paths in it).
 template <typename T>
-void gemm_serial(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
-                 std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
+void gemm_block(bool onednn, bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
+                std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
   if (m <= 0 || n <= 0) return;
+  if (k <= 0) {  // an empty sum: c = beta c (0 when beta is 0, whatever c held), as BLAS defines it
+    for (std::int64_t i = 0; i < m; ++i)
+      for (std::int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == T(0) ? T(0) : beta * c[i * ldc + j];
+    return;
+  }
 #if defined(MINIDP_WITH_ONEDNN) && MINIDP_WITH_ONEDNN
   if constexpr (std::is_same_v<T, float>) {  // oneDNN has no float64 GEMM
-    if (gemm_onednn()) {
+    if (onednn) {
       OneOmpThread one;  // this block on this thread alone
       const dnnl_status_t st =
           dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
@@ -130,6 +139,16 @@ void gemm_serial(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t 
   else run(A.transpose(), B.transpose());
 #endif
 }
+}  // namespace
+
+void set_gemm_path(const std::string& path) { g_path = parse_gemm_path(path, "set_cpu_gemm") ? 1 : 0; }
+std::string gemm_path() { return gemm_onednn() ? "onednn" : "blas"; }
+
+template <typename T>
+void gemm_serial(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
+                 std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
+  gemm_block<T>(std::is_same_v<T, float> && gemm_onednn(), ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
 
 // Each block's product packs (copies into the layout its inner kernel reads)
 // the whole of the operand it shares with the other blocks: all of b for row
@@ -143,17 +162,18 @@ void gemm_serial(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t 
 template <typename T>
 void gemm_parallel(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
                    std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
+  const bool onednn = std::is_same_v<T, float> && gemm_onednn();
   if (m > kGemmBlock) {
     parallel_for(m, kGemmBlock, [&](std::int64_t lo, std::int64_t hi) {
       // Rows lo..hi of op(a): a row block of a, or (transposed) a column block.
       const T* a_rows = ta ? a + lo : a + lo * lda;
-      gemm_serial<T>(ta, tb, hi - lo, n, k, alpha, a_rows, lda, b, ldb, beta, c + lo * ldc, ldc);
+      gemm_block<T>(onednn, ta, tb, hi - lo, n, k, alpha, a_rows, lda, b, ldb, beta, c + lo * ldc, ldc);
     });
   } else {
     parallel_for(n, kGemmBlock, [&](std::int64_t lo, std::int64_t hi) {
       // Columns lo..hi of op(b): a column block of b, or (transposed) a row block.
       const T* b_cols = tb ? b + lo * ldb : b + lo;
-      gemm_serial<T>(ta, tb, m, hi - lo, k, alpha, a, lda, b_cols, ldb, beta, c + lo, ldc);
+      gemm_block<T>(onednn, ta, tb, m, hi - lo, k, alpha, a, lda, b_cols, ldb, beta, c + lo, ldc);
     });
   }
 }

@@ -2,7 +2,7 @@
 # Results do not depend on the CPU's thread count: a few training steps with
 # 1, 2 and 4 threads must write the same checkpoint, byte for byte (weights,
 # momentum buffers, metadata). The sizes are chosen so that every kind of
-# chunked loop runs in several chunks: GEMMs of more than 128 rows, several
+# chunked loop runs in several chunks: GEMMs of more than 256 rows, several
 # image groups per convolution, reductions of several partials, elementwise
 # ops beyond one chunk. The CNN runs on both convolution paths: oneDNN's
 # (the default where the build has it) and the reference im2col + GEMM; the
@@ -16,9 +16,9 @@ run() {  # name, then train_mlp's flags
   local name=$1; shift
   "$bin" "$@" --epochs 1 --save "$work/$name.safetensors" > "$work/$name.log"
 }
-run_ref() {  # the same, on the reference convolutions
+run_ref() {  # the same, on the reference convolutions (im2col + the BLAS's products)
   local name=$1; shift
-  MINIDP_CPU_CONV=reference "$bin" "$@" --epochs 1 --save "$work/$name.safetensors" > "$work/$name.log"
+  MINIDP_CPU_CONV=reference MINIDP_CPU_GEMM=blas "$bin" "$@" --epochs 1 --save "$work/$name.safetensors" > "$work/$name.log"
 }
 run_blas() {  # the same, with the float32 products on the BLAS
   local name=$1; shift
@@ -58,8 +58,8 @@ if MINIDP_CPU_GEMM=fast "$bin" "${mlp[@]}" --devices cpu --epochs 1 > "$work/bad
    ! grep -q "MINIDP_CPU_GEMM: unknown path 'fast'; expected 'onednn' or 'blas'" "$work/bad.log"; then
   echo "threads: MINIDP_CPU_GEMM=fast was not refused as expected:"; cat "$work/bad.log"; exit 1
 fi
-if grep -q "matrix products by oneDNN" "$work/mlp-t1.log"; then
-  grep -q "matrix products by oneDNN" "$work/mlp-blas-t1.log" &&
+if grep -q "float32 matrix products by oneDNN" "$work/mlp-t1.log"; then
+  grep -q "float32 matrix products by oneDNN" "$work/mlp-blas-t1.log" &&
     { echo "threads: MINIDP_CPU_GEMM=blas still ran oneDNN's products:"; cat "$work/mlp-blas-t1.log"; exit 1; }
   # The two paths sum in other orders: their checkpoints differ, so the runs above took both.
   if cmp -s "$work/mlp-t1.safetensors" "$work/mlp-blas-t1.safetensors"; then
