@@ -30,6 +30,7 @@
 #include <cstring>
 
 #include "minidp/core/error.h"
+#include "minidp/kernels/cpu/path_switch.h"
 
 #if defined(MINIDP_WITH_ONEDNN) && MINIDP_WITH_ONEDNN
 
@@ -56,47 +57,21 @@ static_assert(DNNL_CPU_THREADING_RUNTIME == DNNL_RUNTIME_OMP || DNNL_CPU_THREADI
 namespace minidp::kernels::cpu {
 
 namespace {
-#if defined(MINIDP_WITH_ONEDNN) && MINIDP_WITH_ONEDNN
-constexpr bool kHaveOneDnn = true;
-#else
-constexpr bool kHaveOneDnn = false;
-#endif
-
-// True for "onednn", false for "reference"; raises on anything else, or on
-// "onednn" in a build without it. `who` names the caller in the message.
-bool parse_path(const std::string& path, const char* who) {
-  MINIDP_CHECK(path == "onednn" || path == "reference", who, ": unknown path '", path,
-               "'; expected 'onednn' or 'reference'");
-  MINIDP_CHECK(path == "reference" || kHaveOneDnn, who,
-               ": this build of minidp has no oneDNN (install libdnnl-dev and rebuild); "
-               "the CPU's convolutions run on the reference path");
-  return path == "onednn";
+PathSwitch& conv_switch() {
+  static PathSwitch s("reference", "MINIDP_CPU_CONV", "set_cpu_conv",
+                      "the CPU's convolutions run on the reference path");
+  return s;
 }
-
-// 1: oneDNN, 0: the reference, -1: not chosen yet. Until set_cpu_conv
-// chooses, the default or MINIDP_CPU_CONV's choice is read at the first
-// convolution (a wrong value raises there, and again at every convolution
-// until it is fixed, or until set_cpu_conv chooses).
-std::atomic<int> g_path{-1};
-bool use_onednn() {
-  int p = g_path.load();
-  if (p < 0) {
-    const char* env = std::getenv("MINIDP_CPU_CONV");
-    const bool on = env == nullptr || *env == '\0' ? kHaveOneDnn : parse_path(env, "MINIDP_CPU_CONV");
-    g_path.compare_exchange_strong(p, on ? 1 : 0);  // a set_cpu_conv in between wins
-    p = g_path.load();
-  }
-  return p == 1;
-}
+bool use_onednn() { return conv_switch().onednn(); }
 
 std::atomic<std::int64_t> g_fallbacks{0};
 }  // namespace
 
-void set_conv_path(const std::string& path) { g_path = parse_path(path, "set_cpu_conv") ? 1 : 0; }
+void set_conv_path(const std::string& path) { conv_switch().set(path); }
 
 std::int64_t conv_fallbacks() { return g_fallbacks.load(); }
 
-std::string conv_path() { return use_onednn() ? "onednn" : "reference"; }
+std::string conv_path() { return conv_switch().name(); }
 
 #if defined(MINIDP_WITH_ONEDNN) && MINIDP_WITH_ONEDNN
 

@@ -14,8 +14,6 @@
 #include <Eigen/Core>
 
 #include <algorithm>
-#include <atomic>
-#include <cstdlib>
 #include <mutex>
 
 #if MINIDP_WITH_OPENBLAS
@@ -28,6 +26,7 @@
 #endif
 
 #include "minidp/core/error.h"
+#include "minidp/kernels/cpu/path_switch.h"
 
 #include "minidp/kernels/cpu/float_dispatch.h"
 #include "minidp/kernels/cpu/parallel.h"
@@ -50,43 +49,19 @@ void use_one_openblas_thread() {
 }
 #endif
 
-#if defined(MINIDP_WITH_ONEDNN) && MINIDP_WITH_ONEDNN
-constexpr bool kHaveOneDnn = true;
-#else
-constexpr bool kHaveOneDnn = false;
-#endif
 #if MINIDP_WITH_OPENBLAS
 constexpr const char* kBlas = "OpenBLAS";
+constexpr const char* kWithoutOneDnn = "the CPU's matrix products run on OpenBLAS";
 #else
 constexpr const char* kBlas = "Eigen";
+constexpr const char* kWithoutOneDnn = "the CPU's matrix products run on Eigen";
 #endif
 
-// True for "onednn", false for "blas"; raises on anything else, or on
-// "onednn" in a build without it. `who` names the caller in the message.
-bool parse_gemm_path(const std::string& path, const char* who) {
-  MINIDP_CHECK(path == "onednn" || path == "blas", who, ": unknown path '", path,
-               "'; expected 'onednn' or 'blas'");
-  MINIDP_CHECK(path == "blas" || kHaveOneDnn, who,
-               ": this build of minidp has no oneDNN (install libdnnl-dev and rebuild); "
-               "the CPU's matrix products run on ", kBlas);
-  return path == "onednn";
+PathSwitch& gemm_switch() {
+  static PathSwitch s("blas", "MINIDP_CPU_GEMM", "set_cpu_gemm", kWithoutOneDnn);
+  return s;
 }
-
-// 1: oneDNN, 0: the BLAS, -1: not chosen yet. Until set_cpu_gemm chooses,
-// the default or MINIDP_CPU_GEMM's choice is read at the first product (a
-// wrong value raises there, and again at every product until it is fixed,
-// or until set_cpu_gemm chooses).
-std::atomic<int> g_path{-1};
-bool gemm_onednn() {
-  int p = g_path.load();
-  if (p < 0) {
-    const char* env = std::getenv("MINIDP_CPU_GEMM");
-    const bool on = env == nullptr || *env == '\0' ? kHaveOneDnn : parse_gemm_path(env, "MINIDP_CPU_GEMM");
-    g_path.compare_exchange_strong(p, on ? 1 : 0);  // a set_cpu_gemm in between wins
-    p = g_path.load();
-  }
-  return p == 1;
-}
+bool gemm_onednn() { return gemm_switch().onednn(); }
 
 // One block on the calling thread, on the path the caller read once for the
 // whole product (a set_cpu_gemm from another thread cannot mix paths in it).
@@ -141,8 +116,8 @@ void gemm_block(bool onednn, bool ta, bool tb, std::int64_t m, std::int64_t n, s
 }
 }  // namespace
 
-void set_gemm_path(const std::string& path) { g_path = parse_gemm_path(path, "set_cpu_gemm") ? 1 : 0; }
-std::string gemm_path() { return gemm_onednn() ? "onednn" : "blas"; }
+void set_gemm_path(const std::string& path) { gemm_switch().set(path); }
+std::string gemm_path() { return gemm_switch().name(); }
 
 template <typename T>
 void gemm_serial(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
