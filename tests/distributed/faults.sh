@@ -18,10 +18,15 @@ fail() { echo "FAIL: $*"; tail -20 "$tmp/out"; exit 1; }
 launch() {  # every rank writes its PID, then becomes train_mlp
   "$mpirun" --oversubscribe --bind-to none -np 3 bash -c \
     'echo $$ > '"$tmp"'/pid.$OMPI_COMM_WORLD_RANK; exec "$0" "$@"' \
-    "$bin" --ddp --data "$data" --epochs 100 --limit-train 6000 --limit-test 100 --quiet "$@" > "$tmp/out" 2>&1 &
+    "$bin" --ddp --data "$data" --epochs 100 --limit-train 6000 --limit-test 100 "$@" > "$tmp/out" 2>&1 &
   job=$!
-  for _ in $(seq 1 100); do [ -f "$tmp/pid.1" ] && break; sleep 0.1; done
-  sleep 2  # well into training
+  # Training has begun once rank 0's epoch table reaches the file (its stdout
+  # is flushed at each epoch's end): every rank has then loaded its data and
+  # received the parameters' broadcast. A fixed sleep was not enough on a
+  # loaded machine: the fault landed in the broadcast, not in a step.
+  for _ in $(seq 1 600); do grep -q "train_loss" "$tmp/out" 2>/dev/null && [ -f "$tmp/pid.1" ] && break; sleep 0.1; done
+  grep -q "train_loss" "$tmp/out" || fail "training did not start within 60 s"
+  sleep 1  # a few steps into training
 }
 
 # 1. a killed rank
