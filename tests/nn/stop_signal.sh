@@ -9,12 +9,24 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 common=(--limit-train 20000 --limit-test 200 --batch 100 --epochs 2 --devices cpu --quiet)
 fail() { echo "FAIL: $*"; exit 1; }
+# Wait until the run has installed its SIGINT/SIGTERM handler (the "caught"
+# mask in /proc), then a little more: a fixed sleep alone could land in the
+# data loading on a loaded machine, where the default action still applies.
+wait_for_handler() {
+  local pid=$1 mask
+  for _ in $(seq 1 600); do
+    mask=$(awk '/^SigCgt:/ { print $2 }' "/proc/$pid/status" 2>/dev/null) || true
+    [ -n "$mask" ] && (( (16#$mask >> 14) & 1 )) && { sleep 1; return 0; }
+    sleep 0.1
+  done
+  fail "the run did not install its signal handler within 60 s"
+}
 
 "$bin" "${common[@]}" --save "$work/straight.safetensors" > /dev/null || fail "the straight run failed"
 
 "$bin" "${common[@]}" --save "$work/stopped.safetensors" > "$work/run.out" 2> "$work/run.err" &
 pid=$!
-sleep 2.5
+wait_for_handler $pid
 kill -TERM $pid
 wait $pid
 rc=$?
@@ -38,7 +50,7 @@ echo "SIGTERM mid-epoch, then --resume: the final checkpoint equals the uninterr
 "$bin" --model cnn --batch 1000 --limit-train 20000 --limit-test 200 --epochs 1 --devices cpu --quiet \
   --save "$work/twice.safetensors" > /dev/null 2> "$work/twice.err" &
 pid=$!
-sleep 2.5
+wait_for_handler $pid
 kill -INT $pid
 for _ in $(seq 1 200); do grep -q "stopping after this step" "$work/twice.err" && break; sleep 0.02; done
 kill -INT $pid
