@@ -26,7 +26,6 @@
 #include "minidp/kernels/cpu/conv_onednn.h"
 
 #include <atomic>
-#include <cstdlib>
 #include <cstring>
 
 #include "minidp/core/error.h"

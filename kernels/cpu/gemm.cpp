@@ -51,14 +51,12 @@ void use_one_openblas_thread() {
 
 #if MINIDP_WITH_OPENBLAS
 constexpr const char* kBlas = "OpenBLAS";
-constexpr const char* kWithoutOneDnn = "the CPU's matrix products run on OpenBLAS";
 #else
 constexpr const char* kBlas = "Eigen";
-constexpr const char* kWithoutOneDnn = "the CPU's matrix products run on Eigen";
 #endif
 
 PathSwitch& gemm_switch() {
-  static PathSwitch s("blas", "MINIDP_CPU_GEMM", "set_cpu_gemm", kWithoutOneDnn);
+  static PathSwitch s("blas", "MINIDP_CPU_GEMM", "set_cpu_gemm", std::string("the CPU's matrix products run on ") + kBlas);
   return s;
 }
 bool gemm_onednn() { return gemm_switch().onednn(); }

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <string>
+#include <utility>
 
 #include "minidp/core/error.h"
 
@@ -20,8 +21,8 @@ class PathSwitch {
   // other: the non-oneDNN path's name; env: the variable read at first use;
   // setter: the function named in the setter's errors; without: what runs in
   // a build without oneDNN, said when "onednn" is asked of one.
-  PathSwitch(const char* other, const char* env, const char* setter, const char* without)
-      : other_(other), env_(env), setter_(setter), without_(without) {}
+  PathSwitch(const char* other, const char* env, const char* setter, std::string without)
+      : other_(other), env_(env), setter_(setter), without_(std::move(without)) {}
 
   bool onednn() {
     int p = state_.load();
@@ -52,7 +53,8 @@ class PathSwitch {
     return path == "onednn";
   }
 
-  const char *other_, *env_, *setter_, *without_;
+  const char *other_, *env_, *setter_;
+  std::string without_;
   std::atomic<int> state_{-1};  // 1: oneDNN, 0: the other path, -1: not chosen yet
 };
 
