@@ -9,8 +9,14 @@
 // condition variable. A training step's loops come tens of microseconds
 // apart, and waking a sleeping thread can cost more than that — most on a
 // virtual machine, whose hypervisor halts an idle virtual CPU: measured there,
-// the MLP's step took 1.3-2.5x as long with threads that slept at once.
-// OpenMP's threads (PyTorch's) spin in the same way before they sleep.
+// the MLP's step took 1.3-2.5x as long with threads that slept at once, and a
+// helper's start after a sleep ranged from 15 to 280 us on average per run.
+// The spin must outlast the longest gap of a step that has no loop in it (its
+// single-threaded ops and the autograd's bookkeeping): 200 us did not. On the
+// MLP with 2 threads (Intel Xeon VM, medians of 9-11 alternated runs), 2 ms
+// gave 1.16x the samples/s of 200 us, 1 ms 1.05x (a quieter hour), and
+// 1 ms against 2 ms 1.01x. OpenMP's threads (PyTorch's) spin in the same way before
+// they sleep, for longer (libgomp: some milliseconds; Intel's: 200 ms).
 #include "minidp/kernels/cpu/parallel.h"
 
 #include <algorithm>
@@ -51,7 +57,7 @@ int default_threads() {
 }
 
 // How long an idle thread (or a caller waiting for its helpers) spins before it sleeps.
-constexpr std::chrono::microseconds kSpin{200};
+constexpr std::chrono::microseconds kSpin{1000};
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
