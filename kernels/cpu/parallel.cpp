@@ -13,9 +13,10 @@
 // helper's start after a sleep ranged from 15 to 280 us on average per run.
 // The spin must outlast the longest gap of a step that has no loop in it (its
 // single-threaded ops and the autograd's bookkeeping): 200 us did not. On the
-// MLP with 2 threads (Intel Xeon VM, medians of 9-11 alternated runs), 2 ms
-// gave 1.16x the samples/s of 200 us, 1 ms 1.05x (a quieter hour), and
-// 1 ms against 2 ms 1.01x. OpenMP's threads (PyTorch's) spin in the same way before
+// MLP with 2 threads (Intel Xeon VM, medians of 9-15 alternated runs), 2 ms
+// gave 1.16x the samples/s of 200 us in a noisy hour; 1 ms gave 1.05x and
+// 1.01x in quieter ones, when wake-ups were quick anyway; 1 ms against 2 ms
+// 1.01x. OpenMP's threads (PyTorch's) spin in the same way before
 // they sleep, for longer (libgomp: some milliseconds; Intel's: 200 ms).
 #include "minidp/kernels/cpu/parallel.h"
 
