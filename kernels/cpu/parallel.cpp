@@ -5,23 +5,30 @@
 // helpers take chunks until none is left, so a loop of one chunk, or a budget
 // of one, never touches the pool at all.
 //
-// Between loops a thread first spins for a while (kSpin), then sleeps on a
+// Between loops a thread first spins for a while (1 ms by default; the wait
+// policy below), then sleeps on a
 // condition variable. A training step's loops come tens of microseconds
 // apart, and waking a sleeping thread can cost more than that — most on a
 // virtual machine, whose hypervisor halts an idle virtual CPU: measured there,
 // the MLP's step took 1.3-2.5x as long with threads that slept at once, and a
 // helper's start after a sleep ranged from 15 to 280 us on average per run.
 // The spin must outlast the longest gap of a step that has no loop in it (its
-// single-threaded ops and the autograd's bookkeeping): 200 us did not. On the
+// single-threaded ops and the autograd's bookkeeping): with 200 us the MLP's
+// helper slept about 4 times a step, with 1 ms once in 30 steps. On the
 // MLP with 2 threads (Intel Xeon VM, medians of 9-15 alternated runs), 2 ms
 // gave 1.16x the samples/s of 200 us in a noisy hour; 1 ms gave 1.05x and
 // 1.01x in quieter ones, when wake-ups were quick anyway; 1 ms against 2 ms
-// 1.01x. OpenMP's threads (PyTorch's) spin in the same way before
-// they sleep, for longer (libgomp: some milliseconds; Intel's: 200 ms).
+// 1.01x. OpenMP's threads (PyTorch's) spin in the same way before they
+// sleep (libgomp: 300,000 rounds of its pause loop; Intel's: 200 ms), and
+// minidp follows the same wait policy: OMP_WAIT_POLICY=passive sleeps at
+// once, =active never sleeps, and a budget of more threads than the machine
+// has cores spins not at all (a spinning thread would hold a core that
+// another thread has work for).
 #include "minidp/kernels/cpu/parallel.h"
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -57,8 +64,18 @@ int default_threads() {
   return hw;
 }
 
-// How long an idle thread (or a caller waiting for its helpers) spins before it sleeps.
-constexpr std::chrono::microseconds kSpin{1000};
+constexpr std::int64_t kDefaultSpinUs = 1000;
+
+// The environment's wait policy, read once, on a caller's thread (a bad value
+// throws there, never on a pool thread).
+std::int64_t policy_spin_us() {
+  static const std::int64_t us = spin_microseconds_for(std::getenv("MINIDP_WAIT_POLICY"), std::getenv("OMP_WAIT_POLICY"));
+  return us;
+}
+
+// How long an idle thread (or a caller waiting for its helpers) spins before
+// it sleeps, for the loops posted last (-1: until work comes).
+std::atomic<std::int64_t> g_spin_us{kDefaultSpinUs};
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -66,15 +83,23 @@ inline void cpu_relax() {
 #endif
 }
 
-// Spins until ready() or kSpin has passed; returns ready().
+// Spins until ready() or the spin time has passed; returns ready().
 template <typename F>
 bool spin_until(F&& ready) {
-  const auto end = std::chrono::steady_clock::now() + kSpin;
+  const std::int64_t us = g_spin_us.load(std::memory_order_relaxed);
+  if (us == 0) return ready();
+  const auto end = std::chrono::steady_clock::now() + std::chrono::microseconds(us);
   while (!ready()) {
     for (int i = 0; i < 64; ++i) cpu_relax();
-    if (std::chrono::steady_clock::now() > end) return ready();
+    if (us > 0 && std::chrono::steady_clock::now() > end) return ready();
   }
   return true;
+}
+
+bool equals_ignoring_case(const char* a, const char* b) {
+  for (; *a != '\0' && *b != '\0'; ++a, ++b)
+    if (std::tolower(static_cast<unsigned char>(*a)) != std::tolower(static_cast<unsigned char>(*b))) return false;
+  return *a == *b;
 }
 
 std::atomic<int> g_max{0};   // 0: not read from the environment yet
@@ -148,6 +173,36 @@ Pool& pool() {
 
 }  // namespace
 
+std::int64_t spin_microseconds_for(const char* minidp_policy, const char* omp_policy) {
+  auto parse = [](const char* v) -> std::int64_t {  // -2: not a policy
+    if (equals_ignoring_case(v, "passive")) return 0;
+    if (equals_ignoring_case(v, "active")) return -1;
+    return -2;
+  };
+  if (minidp_policy != nullptr && *minidp_policy != '\0') {
+    const std::int64_t us = parse(minidp_policy);
+    MINIDP_CHECK(us != -2, "MINIDP_WAIT_POLICY: unknown policy '", minidp_policy,
+                 "'; expected 'passive' (idle CPU threads sleep at once) or 'active' (they never sleep), or unset (",
+                 kDefaultSpinUs, " us of spinning, then sleep)");
+    return us;
+  }
+  if (omp_policy != nullptr) {  // OpenMP's variable: a value OpenMP does not know is left to it
+    const std::int64_t us = parse(omp_policy);
+    if (us != -2) return us;
+  }
+  return kDefaultSpinUs;
+}
+
+std::int64_t spin_microseconds_with(std::int64_t policy_us, int threads, int cores) {
+  if (policy_us < 0) return policy_us;  // active: the user asked for it
+  return threads > cores ? 0 : policy_us;
+}
+
+std::int64_t spin_microseconds() {
+  static const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  return spin_microseconds_with(policy_spin_us(), max_threads(), cores);
+}
+
 int max_threads() {
   int v = g_max.load();
   if (v == 0) {
@@ -181,6 +236,7 @@ void parallel_for(std::int64_t n, std::int64_t grain, const std::function<void(s
     for (std::int64_t c = 0; c < chunks; ++c) fn(c * grain, std::min(n, (c + 1) * grain));
     return;
   }
+  g_spin_us.store(spin_microseconds(), std::memory_order_relaxed);  // before any helper exists or wakes
   auto job = std::make_shared<Job>();
   job->fn = &fn;
   job->n = n;

@@ -56,6 +56,22 @@ class ThreadBudget {
 // done; the first exception a chunk threw is rethrown.
 void parallel_for(std::int64_t n, std::int64_t grain, const std::function<void(std::int64_t, std::int64_t)>& fn);
 
+// How long an idle pool thread (or a caller waiting for its helpers) spins
+// before it sleeps, in microseconds; -1: it never sleeps. Waking a sleeping
+// thread costs more than a step's gaps between loops, most on a virtual
+// machine, so threads spin first, as OpenMP's do, and follow the same wait
+// policy: MINIDP_WAIT_POLICY, else OMP_WAIT_POLICY, in the environment —
+// "passive": 0 (sleep at once); "active": -1; unset: 1000. A budget of more
+// threads than the machine has cores spins 0 (unless active): a spinning
+// thread would hold a core another one has work for.
+std::int64_t spin_microseconds();
+// The rules, for given values: a policy from the two variables (nullptr:
+// unset; MINIDP_WAIT_POLICY with another value is an error, an
+// OMP_WAIT_POLICY that is neither is ignored, as OpenMP leaves it), then the
+// spin for a budget of `threads` on `cores`.
+std::int64_t spin_microseconds_for(const char* minidp_policy, const char* omp_policy);
+std::int64_t spin_microseconds_with(std::int64_t policy_us, int threads, int cores);
+
 // Number of chunks parallel_for(n, grain) makes: what a reduction sizes its partials by.
 inline std::int64_t num_chunks(std::int64_t n, std::int64_t grain) {
   return n <= 0 ? 0 : (n + grain - 1) / grain;
