@@ -20,10 +20,11 @@
 // 1.01x in quieter ones, when wake-ups were quick anyway; 1 ms against 2 ms
 // 1.01x. OpenMP's threads (PyTorch's) spin in the same way before they
 // sleep (libgomp: 300,000 rounds of its pause loop; Intel's: 200 ms), and
-// minidp follows the same wait policy: OMP_WAIT_POLICY=passive sleeps at
-// once, =active never sleeps, and a budget of more threads than the machine
-// has cores spins not at all (a spinning thread would hold a core that
-// another thread has work for).
+// minidp reads the same wait policy: OMP_WAIT_POLICY=passive sleeps at once,
+// =active never sleeps. More threads than the machine has cores (in the
+// budget or in the pool) do not spin unless the policy is active: a spinning
+// thread would hold a core another thread has work for (libgomp cuts its
+// spin to 100 rounds then).
 #include "minidp/kernels/cpu/parallel.h"
 
 #include <algorithm>
@@ -66,8 +67,9 @@ int default_threads() {
 
 constexpr std::int64_t kDefaultSpinUs = 1000;
 
-// The environment's wait policy, read once, on a caller's thread (a bad value
-// throws there, never on a pool thread).
+// The environment's wait policy, read once it is valid, by the first loop that
+// uses helpers, on its caller's thread: a bad value throws there, never on a
+// pool thread (whose own loops run on one thread and never get here).
 std::int64_t policy_spin_us() {
   static const std::int64_t us = spin_microseconds_for(std::getenv("MINIDP_WAIT_POLICY"), std::getenv("OMP_WAIT_POLICY"));
   return us;
@@ -76,6 +78,7 @@ std::int64_t policy_spin_us() {
 // How long an idle thread (or a caller waiting for its helpers) spins before
 // it sleeps, for the loops posted last (-1: until work comes).
 std::atomic<std::int64_t> g_spin_us{kDefaultSpinUs};
+std::atomic<int> g_pool_size{0};  // the pool's threads (it never shrinks)
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -137,6 +140,7 @@ class Pool {
     std::lock_guard<std::mutex> lock(mu_);
     const int want = std::max(helpers, max_threads() - 1);  // concurrent loops (replicas) share the pool
     while (static_cast<int>(threads_.size()) < want) threads_.emplace_back([this] { loop(); });
+    g_pool_size.store(static_cast<int>(threads_.size()), std::memory_order_relaxed);
     for (int i = 0; i < helpers; ++i) queue_.push_back(job);
     queued_.fetch_add(helpers);
     if (helpers == 1) cv_.notify_one();
@@ -148,9 +152,12 @@ class Pool {
     t_share = 1;  // a loop inside a chunk runs on this thread alone
     while (true) {
       std::shared_ptr<Job> job;
-      spin_until([&] { return queued_.load(std::memory_order_acquire) > 0; });
+      const bool saw_work = spin_until([&] { return queued_.load(std::memory_order_acquire) > 0; });
       {
         std::unique_lock<std::mutex> lock(mu_);
+        // Another thread took what this one saw: spin again (sleep at once
+        // with a spin of 0) rather than fall asleep still holding its spin.
+        if (saw_work && queue_.empty()) continue;
         cv_.wait(lock, [&] { return !queue_.empty(); });
         job = std::move(queue_.front());
         queue_.pop_front();
@@ -200,7 +207,9 @@ std::int64_t spin_microseconds_with(std::int64_t policy_us, int threads, int cor
 
 std::int64_t spin_microseconds() {
   static const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  return spin_microseconds_with(policy_spin_us(), max_threads(), cores);
+  // The caller and the pool's threads: a pool grown by an earlier, larger budget spins too.
+  const int threads = std::max(max_threads(), g_pool_size.load(std::memory_order_relaxed) + 1);
+  return spin_microseconds_with(policy_spin_us(), threads, cores);
 }
 
 int max_threads() {
@@ -236,7 +245,8 @@ void parallel_for(std::int64_t n, std::int64_t grain, const std::function<void(s
     for (std::int64_t c = 0; c < chunks; ++c) fn(c * grain, std::min(n, (c + 1) * grain));
     return;
   }
-  g_spin_us.store(spin_microseconds(), std::memory_order_relaxed);  // before any helper exists or wakes
+  // Helpers read it as they start to wait; one spinning already keeps the value it started with.
+  g_spin_us.store(spin_microseconds(), std::memory_order_relaxed);
   auto job = std::make_shared<Job>();
   job->fn = &fn;
   job->n = n;

@@ -61,9 +61,11 @@ void parallel_for(std::int64_t n, std::int64_t grain, const std::function<void(s
 // thread costs more than a step's gaps between loops, most on a virtual
 // machine, so threads spin first, as OpenMP's do, and follow the same wait
 // policy: MINIDP_WAIT_POLICY, else OMP_WAIT_POLICY, in the environment —
-// "passive": 0 (sleep at once); "active": -1; unset: 1000. A budget of more
-// threads than the machine has cores spins 0 (unless active): a spinning
-// thread would hold a core another one has work for.
+// "passive": 0 (sleep at once); "active": -1; unset: 1000. More threads than
+// the machine has cores (the budget, or the pool grown by an earlier budget)
+// spin 0 unless active: a spinning thread would hold a core another one has
+// work for. A bad MINIDP_WAIT_POLICY throws (minidp::Error) at the first
+// loop that uses helpers.
 std::int64_t spin_microseconds();
 // The rules, for given values: a policy from the two variables (nullptr:
 // unset; MINIDP_WAIT_POLICY with another value is an error, an
