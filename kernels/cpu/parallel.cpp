@@ -5,11 +5,11 @@
 // helpers take chunks until none is left, so a loop of one chunk, or a budget
 // of one, never touches the pool at all.
 //
-// Between loops a thread first spins for a while (1 ms by default; the wait
-// policy below), then sleeps on a
-// condition variable. A training step's loops come tens of microseconds
-// apart, and waking a sleeping thread can cost more than that — most on a
-// virtual machine, whose hypervisor halts an idle virtual CPU: measured there,
+// Between loops a thread first spins for a while (1 ms by default; see the
+// wait policy below), then sleeps on a condition variable. A training step's
+// loops come tens of microseconds apart, and waking a sleeping thread can cost
+// more than that — most on a virtual machine, whose hypervisor halts an idle
+// virtual CPU: measured there,
 // the MLP's step took 1.3-2.5x as long with threads that slept at once, and a
 // helper's start after a sleep ranged from 15 to 280 us on average per run.
 // The spin must outlast the longest gap of a step that has no loop in it (its

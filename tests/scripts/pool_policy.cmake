@@ -10,13 +10,15 @@ if(TARGET test_core)
     list(GET _parts 0 _env)
     list(GET _parts 1 _want)
     string(REPLACE "," ";" _env "${_env}")
-    add_test(NAME "core policy | ${_run}: idle CPU threads spin ${_want} us" COMMAND test_core "${_case}")
-    set_tests_properties("core policy | ${_run}: idle CPU threads spin ${_want} us" PROPERTIES LABELS core
+    set(_name "core policy | ${_run}: idle CPU threads spin ${_want} us")
+    add_test(NAME "${_name}" COMMAND test_core "${_case}")
+    set_tests_properties("${_name}" PROPERTIES LABELS core
       ENVIRONMENT "${_env};MINIDP_TEST_EXPECT_SPIN=${_want}"
       PASS_REGULAR_EXPRESSION "assertions: 1 \\| 1 passed \\| 0 failed")  # the one check ran, and held
   endforeach()
-  add_test(NAME "core policy | MINIDP_WAIT_POLICY=bogus is refused, by name" COMMAND test_core "${_case}")
-  set_tests_properties("core policy | MINIDP_WAIT_POLICY=bogus is refused, by name" PROPERTIES LABELS core
+  set(_name "core policy | MINIDP_WAIT_POLICY=bogus is refused, by name")
+  add_test(NAME "${_name}" COMMAND test_core "${_case}")
+  set_tests_properties("${_name}" PROPERTIES LABELS core
     ENVIRONMENT "MINIDP_WAIT_POLICY=bogus;MINIDP_TEST_EXPECT_SPIN=0"
     PASS_REGULAR_EXPRESSION "MINIDP_WAIT_POLICY: unknown policy 'bogus'; expected 'passive'")
 endif()
