@@ -17,7 +17,7 @@
 //   bench_step --model wide --batch 8192 --devices cuda:0 --tf32
 //   bench_step --model mlp --batch 512 --devices cuda:0 --cuda-graph   # the step replayed as a CUDA graph
 //   bench_step --model cnn --batch 256 --devices cuda:0,cuda:0 --jsonl results.jsonl
-#include <CLI/CLI.hpp>
+#include "flags.h"
 
 #include <algorithm>
 #include <chrono>
@@ -117,12 +117,18 @@ int run(const Config& c) {
     std::printf("  threads %d (%d per replica, %s%s%s%s%s)  peak RSS %.0f MiB", threads, dp.cpu_threads_per_replica(),
                 cpu_gemm_library(), *cpu_gemm_kernels() ? " " : "", cpu_gemm_kernels(),
                 convs ? ", convolutions " : "", convs ? cpu_conv_kernels().c_str() : "", peak_rss_mib());
-  if (c.cuda_graph) std::printf("  cuda graph: %lld replays", static_cast<long long>(dp.graph_replays()));
+  // --cuda-graph asked, yet no step was replayed: the step ran eagerly (the
+  // reason is on stderr, "minidp: cuda_graph: ..."). Said here and in the JSON
+  // ("graph-fell-back"), so that it is never taken for a graph's speed.
+  const bool fell_back = c.cuda_graph && dp.graph_replays() == 0;
+  if (c.cuda_graph)
+    std::printf("  cuda graph: %lld replays%s", static_cast<long long>(dp.graph_replays()),
+                fell_back ? " (FELL BACK: every step ran eagerly)" : "");
   std::printf("\n");
   if (threads > 0 && !cpu_gemm_warning().empty()) std::fprintf(stderr, "WARNING: %s\n", cpu_gemm_warning().c_str());
   if (!c.jsonl.empty()) {
     nlohmann::json j = {{"framework", "minidp"},
-                        {"mode", dp.graph_replays() > 0 ? "graph" : "eager"},
+                        {"mode", !c.cuda_graph ? "eager" : fell_back ? "graph-fell-back" : "graph"},
                         {"model", c.model},
                         {"batch", c.batch},
                         {"devices", c.devices},
@@ -152,26 +158,26 @@ int run(const Config& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Time minidp's data-parallel training step (see bench/compare.py for the ratio against PyTorch)"};
+  examples::Flags flags{"Time minidp's data-parallel training step (see bench/compare.py for the ratio against PyTorch)"};
   Config c;
-  app.add_option("--model", c.model, "mlp (784-1024-1024-10) | cnn (conv32-pool-conv64-pool-fc128-fc10) | "
+  flags.add("--model", c.model, "mlp (784-1024-1024-10) | cnn (conv32-pool-conv64-pool-fc128-fc10) | "
                                      "wide (4096x3 + 10)")
-      ->check(CLI::IsMember({"mlp", "cnn", "wide"}))->capture_default_str();
-  app.add_option("--batch", c.batch, "global batch")->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 20))
-      ->capture_default_str();
-  app.add_option("--devices", c.devices, "replicas: cpu | cuda:0 | cuda:0,cuda:0 | cuda:0,cuda:1")->capture_default_str();
-  app.add_option("--warmup", c.warmup, "untimed steps first")->check(CLI::Range(0, 100000))->capture_default_str();
-  app.add_option("--steps", c.steps, "steps per timed run")->check(CLI::Range(1, 1000000))->capture_default_str();
-  app.add_option("--runs", c.runs, "timed runs (the median is reported)")->check(CLI::Range(1, 1000))
-      ->capture_default_str();
-  app.add_flag("--tf32", c.tf32, "TF32 tensor cores for float32 GEMMs and convolutions");
-  app.add_flag("--cuda-graph", c.cuda_graph, "replay each step as a CUDA graph after the warm-up (GPU replicas on one GPU)");
-  app.add_option("--threads", c.threads, "CPU threads, divided among CPU replicas (default: every core, or "
-                                         "MINIDP_NUM_THREADS / OMP_NUM_THREADS)")->check(CLI::Range(0, 4096));
-  app.add_option("--bucket-mb", c.bucket_mb, "gradient bucket size in MiB (the first bucket is 1 MiB)")
-      ->check(CLI::Range(0.001, 4096.0))->capture_default_str();
-  app.add_option("--jsonl", c.jsonl, "append the result as one JSON line");
-  CLI11_PARSE(app, argc, argv);
+      .one_of({"mlp", "cnn", "wide"}).show_default();
+  flags.add("--batch", c.batch, "global batch").range(std::int64_t{1}, std::int64_t{1} << 20)
+      .show_default();
+  flags.add("--devices", c.devices, "replicas: cpu | cuda:0 | cuda:0,cuda:0 | cuda:0,cuda:1").show_default();
+  flags.add("--warmup", c.warmup, "untimed steps first").range(0, 100000).show_default();
+  flags.add("--steps", c.steps, "steps per timed run").range(1, 1000000).show_default();
+  flags.add("--runs", c.runs, "timed runs (the median is reported)").range(1, 1000)
+      .show_default();
+  flags.flag("--tf32", c.tf32, "TF32 tensor cores for float32 GEMMs and convolutions");
+  flags.flag("--cuda-graph", c.cuda_graph, "replay each step as a CUDA graph after the warm-up (GPU replicas on one GPU)");
+  flags.add("--threads", c.threads, "CPU threads, divided among CPU replicas (default: every core, or "
+                                         "MINIDP_NUM_THREADS / OMP_NUM_THREADS)").range(0, 4096);
+  flags.add("--bucket-mb", c.bucket_mb, "gradient bucket size in MiB (the first bucket is 1 MiB)")
+      .range(0.001, 4096.0).show_default();
+  flags.add("--jsonl", c.jsonl, "append the result as one JSON line");
+  if (const int rc = flags.parse(argc, argv); rc >= 0) return rc;
   try {
     return run(c);
   } catch (const std::exception& e) {

@@ -14,7 +14,9 @@ process's peak resident memory (what the system counts, libraries included);
 on a GPU, the framework's peak of allocated device memory.
 
 A ratio above 1 means minidp is faster. Rows without a PyTorch partner show
-"-" (PyTorch not installed, or a mode it cannot run).
+"-" (PyTorch not installed, or a mode it cannot run). A minidp step asked to
+run as a CUDA graph that ran eagerly instead (bench_step's mode
+"graph-fell-back") is its own row, marked FELL BACK.
 
     python3 bench/compare.py results.jsonl [--markdown]
 """
@@ -93,7 +95,9 @@ def table(rows, markdown=False):
         threads = "-"
         if r.get("threads"):
             threads = f"{r['threads']}" + (f" ({r['threads_per_replica']}/rep)" if r.get("replicas", 1) > 1 else "")
-        devices = r["devices"] + (" graph" if r.get("mode") == "graph" else "")  # minidp's step as a CUDA graph
+        # minidp's step as a CUDA graph; one asked for but not captured is its own row, never merged into eager's
+        devices = r["devices"] + {"graph": " graph", "graph-fell-back": " graph FELL BACK (ran eager)"}.get(
+            r.get("mode"), "")
         lines.append([r["model"], str(r["batch"]), "tf32" if r.get("tf32") else "fp32", devices, threads,
                       str(r["rounds"]), fmt(sps, ",.0f"), fmt(r.get("ms_per_step"), ".3f"),
                       fmt(e and e["samples_per_s"], ",.0f"), fmt(g and g["samples_per_s"], ",.0f"),

@@ -14,18 +14,21 @@
 #
 # They are built for any x86-64 processor (MINIDP_NATIVE=OFF) with the CPU's
 # matrix products in Eigen and the reference convolutions (MINIDP_OPENBLAS=OFF,
-# MINIDP_ONEDNN=OFF: a GPU machine need not have OpenBLAS or oneDNN),
-# stripped, checked to need only libraries a CUDA 13 machine has (the CUDA
-# runtime, cuBLAS/cuBLASLt 13, cuDNN 9, NCCL 2, Open MPI 4, zlib, the C and
-# C++ runtimes), and put into the ignored folder .gpu-bin/ with a
-# MANIFEST (commit, sources digest, date, flags, sizes, the libraries each
-# needs). When they are larger than PACK_MB together they travel as one
-# .gpu-bin/bin.tar.xz, which gpu-check.sh unpacks into a temporary folder.
+# MINIDP_ONEDNN=OFF: a GPU machine need not have OpenBLAS or oneDNN). Only
+# test_ddp_gpu needs MPI: the other three are built in a second tree without
+# it (MINIDP_MPI=OFF), so that an MPI missing or different on the GPU machine
+# costs the DDP row alone. They are stripped, checked to need only libraries a
+# CUDA 13 machine has (the CUDA runtime, cuBLAS/cuBLASLt 13, cuDNN 9, NCCL 2,
+# zlib, the C and C++ runtimes; Open MPI 4 for test_ddp_gpu alone), and packed
+# into the ignored folder .gpu-bin/ as bin.tar.xz (an archive keeps their
+# executable bits whatever copies it; gpu-check.sh unpacks it into a
+# temporary folder) with a MANIFEST (commit, sources digest, date, flags,
+# sizes, the libraries each needs).
 # It also copies Fashion-MNIST into .data/fashion-mnist/ when it is missing
 # there (Debian/Ubuntu: apt-get install dataset-fashion-mnist).
 #
-# Environment: BUILD (build-gpu-prebuilt), DEST (.gpu-bin), ARCH (90),
-# JOBS (nproc), DATA (.data/fashion-mnist), PACK_MB (30), TRAVEL_MB (64: a
+# Environment: BUILD (build-gpu-prebuilt; the MPI tree is BUILD-mpi), DEST
+# (.gpu-bin), ARCH (90), JOBS (nproc), DATA (.data/fashion-mnist), TRAVEL_MB (64: a
 # warning when the tree, the data and the binaries are larger together),
 # MAX_GLIBC (2.39) and MAX_GLIBCXX (3.4.32): the newest symbol versions the
 # binaries may need (Ubuntu 24.04's; an error above them).
@@ -38,18 +41,21 @@ DEST=${DEST:-.gpu-bin}
 ARCH=${ARCH:-90}
 JOBS=${JOBS:-$(nproc)}
 DATA=${DATA:-.data/fashion-mnist}
-PACK_MB=${PACK_MB:-30}
 TRAVEL_MB=${TRAVEL_MB:-64}
 MAX_GLIBC=${MAX_GLIBC:-2.39}
 MAX_GLIBCXX=${MAX_GLIBCXX:-3.4.32}
 TARGETS=(test_gpu test_ddp_gpu train_mlp bench_step)
+BUILD_MPI=${BUILD}-mpi
+# Which tree builds each target: only test_ddp_gpu links MPI.
+declare -A TREE=([test_gpu]=$BUILD [train_mlp]=$BUILD [bench_step]=$BUILD [test_ddp_gpu]=$BUILD_MPI)
 # Where each target's binary lands in the build tree.
 declare -A WHERE=([test_gpu]=tests/test_gpu [test_ddp_gpu]=tests/test_ddp_gpu
                   [train_mlp]=examples/train_mlp [bench_step]=bench/bench_step)
 # The libraries the binaries may need: what a machine with the CUDA 13
-# toolkit, cuDNN 9, NCCL 2 and Open MPI 4 has. Anything else (OpenBLAS above
-# all) is an error.
-ALLOWED='^(libcudart\.so\.13|libcublas\.so\.13|libcublasLt\.so\.13|libcudnn\.so\.9|libnccl\.so\.2|libmpi\.so\.40|libmpi_cxx\.so\.40|libz\.so\.1|libstdc\+\+\.so\.6|libgcc_s\.so\.1|libm\.so\.6|libc\.so\.6|libdl\.so\.2|libpthread\.so\.0|librt\.so\.1|ld-linux-x86-64\.so\.2)$'
+# toolkit, cuDNN 9 and NCCL 2 has, and Open MPI 4 for test_ddp_gpu. Anything
+# else (OpenBLAS above all; MPI in the other three) is an error.
+ALLOWED='^(libcudart\.so\.13|libcublas\.so\.13|libcublasLt\.so\.13|libcudnn\.so\.9|libnccl\.so\.2|libz\.so\.1|libstdc\+\+\.so\.6|libgcc_s\.so\.1|libm\.so\.6|libc\.so\.6|libdl\.so\.2|libpthread\.so\.0|librt\.so\.1|ld-linux-x86-64\.so\.2)$'
+ALLOWED_MPI='^(libmpi\.so\.40|libmpi_cxx\.so\.40)$'
 FASHION=(train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz)
 
 say() { echo "gpu-prebuild: $*"; }
@@ -85,21 +91,31 @@ fi
 
 # ---------------------------------------------------------------- 2. configure and build the four targets
 digest_before=$(bash tools/gpu-check.sh --source-digest)
-generator=()
-[ -f "$BUILD/CMakeCache.txt" ] || ! command -v ninja >/dev/null || generator=(-G Ninja)
 # shellcheck disable=SC2054  # (-Wl,--as-needed is one argument)
 FLAGS=(-DCMAKE_BUILD_TYPE=Release -DMINIDP_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$ARCH" -DMINIDP_NATIVE=OFF
-       -DMINIDP_OPENBLAS=OFF -DMINIDP_ONEDNN=OFF -DMINIDP_MPI=ON -DMPI_CXX_SKIP_MPICXX=ON -DCMAKE_EXE_LINKER_FLAGS=-Wl,--as-needed)
-say "configure $BUILD: ${FLAGS[*]}"
-cmake -S . -B "$BUILD" "${generator[@]}" "${FLAGS[@]}" > "$BUILD.configure.log" 2>&1 ||
-  { cat "$BUILD.configure.log"; die "configure failed (log: $BUILD.configure.log)"; }
-grep -E '^-- minidp' "$BUILD.configure.log" || true
-grep -q 'CUDA backend ON' "$BUILD.configure.log" || die "the CUDA backend is not on (log: $BUILD.configure.log)"
-grep -q 'through OpenBLAS' "$BUILD.configure.log" && die "the build would use OpenBLAS, which the GPU machine lacks"
-say "build ${TARGETS[*]} on $JOBS jobs (the first build of the CUDA backend takes a while)"
+       -DMINIDP_OPENBLAS=OFF -DMINIDP_ONEDNN=OFF -DCMAKE_EXE_LINKER_FLAGS=-Wl,--as-needed)
+# tree TREE MPI(ON|OFF) TARGET...: configure and build one tree.
+tree() {
+  local dir=$1 mpi=$2
+  shift 2
+  local generator=()
+  [ -f "$dir/CMakeCache.txt" ] || ! command -v ninja >/dev/null || generator=(-G Ninja)
+  local flags=("${FLAGS[@]}" -DMINIDP_MPI="$mpi")
+  [ "$mpi" = ON ] && flags+=(-DMPI_CXX_SKIP_MPICXX=ON)
+  say "configure $dir: ${flags[*]}"
+  cmake -S . -B "$dir" "${generator[@]}" "${flags[@]}" > "$dir.configure.log" 2>&1 ||
+    { cat "$dir.configure.log"; die "configure failed (log: $dir.configure.log)"; }
+  grep -E '^-- minidp' "$dir.configure.log" || true
+  grep -q 'CUDA backend ON' "$dir.configure.log" || die "the CUDA backend is not on (log: $dir.configure.log)"
+  grep -q 'through OpenBLAS' "$dir.configure.log" && die "the build would use OpenBLAS, which the GPU machine lacks"
+  if [ "$mpi" = ON ]; then grep -q 'multi-process (MPI) ON' "$dir.configure.log" || die "MPI not found for $dir (apt-get install libopenmpi-dev openmpi-bin)"; fi
+  say "build $* in $dir on $JOBS jobs (the first build of the CUDA backend takes a while)"
+  cmake --build "$dir" --target "$@" -j "$JOBS" > "$dir.build.log" 2>&1 ||
+    { tail -40 "$dir.build.log"; die "build failed (log: $dir.build.log)"; }
+}
 b0=$(date +%s)
-cmake --build "$BUILD" --target "${TARGETS[@]}" -j "$JOBS" > "$BUILD.build.log" 2>&1 ||
-  { tail -40 "$BUILD.build.log"; die "build failed (log: $BUILD.build.log)"; }
+tree "$BUILD" OFF test_gpu train_mlp bench_step
+tree "$BUILD_MPI" ON test_ddp_gpu
 build_s=$(( $(date +%s) - b0 ))
 say "built in $build_s s"
 digest_after=$(bash tools/gpu-check.sh --source-digest)
@@ -116,7 +132,7 @@ needed_all=""
 sizes=""
 max_glibc=0 max_glibcxx=0
 for t in "${TARGETS[@]}"; do
-  f="$BUILD/${WHERE[$t]}"
+  f="${TREE[$t]}/${WHERE[$t]}"
   [ -x "$f" ] || die "$f was not built"
   cp "$f" "$STAGE/bin/$t"
   strip --strip-all "$STAGE/bin/$t"
@@ -125,7 +141,9 @@ for t in "${TARGETS[@]}"; do
   sizes+="  $t $s bytes ($(mib "$s"); $(mib "$(stat -c %s "$f")") before strip)"$'\n'
   needed=$(readelf -d "$STAGE/bin/$t" | sed -nE 's/.*\(NEEDED\).*\[(.*)\]/\1/p')
   for n in $needed; do
-    grep -Eq "$ALLOWED" <<< "$n" || bad+=" $t needs $n;"
+    grep -Eq "$ALLOWED" <<< "$n" && continue
+    [ "$t" = test_ddp_gpu ] && grep -Eq "$ALLOWED_MPI" <<< "$n" && continue
+    bad+=" $t needs $n;"
   done
   needed_all+="  $t: $(echo "$needed" | paste -sd' ')"$'\n'
   # The newest glibc/libstdc++ symbol versions it asks for.
@@ -134,7 +152,7 @@ for t in "${TARGETS[@]}"; do
   version_le "${g:-0}" "$max_glibc" || max_glibc=$g
   version_le "${x:-0}" "$max_glibcxx" || max_glibcxx=$x
 done
-[ -z "$bad" ] || die "libraries the GPU machine may not have:$bad (allowed: $ALLOWED)"
+[ -z "$bad" ] || die "libraries the GPU machine may not have:$bad (allowed: $ALLOWED, and $ALLOWED_MPI for test_ddp_gpu)"
 version_le "$max_glibc" "$MAX_GLIBC" || die "the binaries need GLIBC_$max_glibc, newer than GLIBC_$MAX_GLIBC (MAX_GLIBC)"
 version_le "$max_glibcxx" "$MAX_GLIBCXX" || die "the binaries need GLIBCXX_$max_glibcxx, newer than GLIBCXX_$MAX_GLIBCXX (MAX_GLIBCXX)"
 # They must at least start here: without a GPU test_gpu says so and exits 77.
@@ -147,17 +165,11 @@ smoke=$(strings "$STAGE/bin/test_gpu" | grep -c '^smoke: ' || true)
 [ "$smoke" -gt 0 ] || say "WARNING: test_gpu has no 'smoke: ...' test cases; gpu-check.sh's smoke row will fail"
 
 # ---------------------------------------------------------------- 4. pack
-limit=$(( PACK_MB * 1048576 ))
-if [ "$total" -gt "$limit" ]; then
-  say "$(mib $total) stripped, above $PACK_MB MiB: packing into bin.tar.xz"
-  tar -C "$STAGE/bin" -cf - "${TARGETS[@]}" | xz -T0 -6 > "$STAGE/bin.tar.xz"
-  packed=bin.tar.xz
-  rm -rf "${STAGE:?}/bin"
-  travel=$(stat -c %s "$STAGE/bin.tar.xz")
-else
-  packed=bin
-  travel=$total
-fi
+# Always an archive: it keeps the executable bits, whatever copies it.
+tar -C "$STAGE/bin" -cf - "${TARGETS[@]}" | xz -T0 -6 > "$STAGE/bin.tar.xz"
+packed=bin.tar.xz
+rm -rf "${STAGE:?}/bin"
+travel=$(stat -c %s "$STAGE/bin.tar.xz")
 commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | wc -l)
 cudnn_v=$(grep -hE '#define CUDNN_(MAJOR|MINOR|PATCHLEVEL) ' /usr/local/cuda/include/cudnn_version.h /usr/include/cudnn_version.h /usr/include/x86_64-linux-gnu/cudnn_version.h 2>/dev/null | awk '{print $3}' | paste -sd. || true)
@@ -170,7 +182,7 @@ nccl_v=$(grep -hE '#define NCCL_(MAJOR|MINOR|PATCH) ' /usr/local/cuda/include/nc
   echo "host: $(uname -n), $(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")"
   echo "compilers: $(${CXX:-c++} --version | head -1); nvcc $("$NVCC" --version | grep -Eo 'release [0-9.]+' | cut -d' ' -f2)"
   echo "built against: cuDNN ${cudnn_v:-?}, NCCL ${nccl_v:-?}"
-  echo "flags: ${FLAGS[*]}"
+  echo "flags: ${FLAGS[*]}; MINIDP_MPI=OFF for test_gpu, train_mlp and bench_step ($BUILD), ON for test_ddp_gpu ($BUILD_MPI)"
   echo "build seconds: $build_s on $JOBS jobs"
   echo "packing: $packed"
   echo "stripped bytes: $total ($(mib $total)); travels as $travel bytes ($(mib "$travel"))"

@@ -66,6 +66,7 @@ namespace {
 constexpr std::uint64_t kMaxLtWorkspace = 32ull << 20;
 
 std::atomic<std::uint64_t> g_forward_fused{0}, g_forward_plain{0}, g_backward_fused{0}, g_backward_plain{0};
+std::atomic<std::uint64_t> g_forward_no_algo{0}, g_backward_no_algo{0};
 
 using Epilogue = LtEpilogue;
 
@@ -210,7 +211,8 @@ bool run_lt(const Launch& l, Epilogue epi, cublasOperation_t op_a, const float* 
 }  // namespace
 
 LinearEpilogueCounts linear_epilogue_counts() {
-  return {g_forward_fused.load(), g_forward_plain.load(), g_backward_fused.load(), g_backward_plain.load()};
+  return {g_forward_fused.load(),  g_forward_plain.load(),   g_backward_fused.load(),
+          g_backward_plain.load(), g_forward_no_algo.load(), g_backward_no_algo.load()};
 }
 
 void linear_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y) {
@@ -238,6 +240,7 @@ void linear_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const 
       ++g_forward_fused;
       return;
     }
+    ++g_forward_no_algo;
   }
   // The plain path, the CPU's: bias into every row, then the product added on.
   ++g_forward_plain;
@@ -277,6 +280,7 @@ void linear_backward_weight(const Tensor& g, const Tensor& x, const Tensor& gw, 
       ++g_backward_fused;
       return;
     }
+    ++g_backward_no_algo;
   }
   // The plain path, the CPU's: GEMM, then the row sum ([1, N] keepdim view of gb).
   ++g_backward_plain;

@@ -27,6 +27,17 @@ with tempfile.TemporaryDirectory() as tmp:
         assert r["peak_memory_mib"] > 0, r
         assert r["threads"] >= 1 and r["threads_per_replica"] == max(1, r["threads"] // 2), r  # 2 replicas share them
         assert r["peak_rss_mib"] >= r["peak_memory_mib"], r
+    for r in rows:
+        assert r["mode"] == "eager", r
+    # --cuda-graph on CPU replicas: no graph is captured, so the row says it fell back (never "eager" or "graph")
+    fb = os.path.join(tmp, "fallback.jsonl")
+    p = subprocess.run([bench, "--model", "mlp", "--batch", "8", "--devices", "cpu", "--warmup", "1", "--steps", "1",
+                        "--runs", "1", "--cuda-graph", "--jsonl", fb], check=True, capture_output=True, text=True)
+    assert json.loads(open(fb).read())["mode"] == "graph-fell-back", open(fb).read()
+    assert "FELL BACK" in p.stdout and "minidp: cuda_graph: CPU replicas run eagerly" in p.stderr, (p.stdout, p.stderr)
+    fb_table = subprocess.run([sys.executable, os.path.join(bench_dir, "compare.py"), fb], check=True,
+                              capture_output=True, text=True).stdout
+    assert "cpu graph FELL BACK (ran eager)" in fb_table, fb_table
     # 784*1024 + 1024*1024 + 1024*10 multiply-adds, x 6 flops per sample
     mlp = rows[0]
     assert abs(mlp["tflops"] - 6 * (784 * 1024 + 1024 * 1024 + 10240) * mlp["samples_per_s"] / 1e12) < 1e-12

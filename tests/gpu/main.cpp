@@ -38,10 +38,14 @@ int main(int argc, char** argv) {
   // puts in its summary (the paths give the same numbers, so only counts tell).
   const auto l = kernels::cuda::linear_epilogue_counts();
   const auto g = kernels::cuda::graph_counts();
-  std::printf("minidp counts: linear forward fused=%llu plain=%llu, backward fused=%llu plain=%llu; "
-              "cuda graphs captured=%llu replayed=%llu\n",
+  // Of the plain runs, "no algorithm" asked cuBLASLt and got none; the rest
+  // never ask (float64, a dimension of 1).
+  std::printf("minidp counts: linear forward fused=%llu plain=%llu (no algorithm %llu), backward fused=%llu plain=%llu "
+              "(no algorithm %llu); cuda graphs captured=%llu replayed=%llu\n",
               static_cast<unsigned long long>(l.forward_fused), static_cast<unsigned long long>(l.forward_plain),
+              static_cast<unsigned long long>(l.forward_no_algorithm),
               static_cast<unsigned long long>(l.backward_fused), static_cast<unsigned long long>(l.backward_plain),
-              g.captured, g.replayed);
+              static_cast<unsigned long long>(l.backward_no_algorithm), static_cast<unsigned long long>(g.captured),
+              static_cast<unsigned long long>(g.replayed));
   return rc;
 }

@@ -46,11 +46,21 @@ launch nodata DATA="$tmp/empty"
 launch noprebuilt DRY_PREBUILT=0
 launch short DEADLINE=20 DRY_SLEEP=1                 # not even the required rows fit
 launch phase CORRECTNESS_BY=16 DRY_HANG=memcheck     # the steps on prebuilt binaries end by 16 s, hung or not
+launch fallback DRY_FALLBACK=1                       # minidp's CUDA graph steps ran eagerly
+launch noexec DRY_PREBUILT=noexec                    # prebuilt binaries copied without their executable bits
+launch buildfail DRY_FAIL=build                      # the build here fails after the prebuilt binaries gave the verdict
+launch buildfail0 DRY_FAIL=build DRY_PREBUILT=0      # ... and without prebuilt binaries, where it is the verdict's
+launch ddpnoload DRY_DDP_NOLOAD=1                    # the prebuilt test_ddp_gpu alone does not load (its MPI)
+launch badrows ROWS="smoke,bogus"
+wait
+# A rerun of what failed in the hung run (GPU tests, and counts with it).
+launch rerun ROWS=failed PREV_SUMMARY="$tmp/hang/summary.txt"
+launch rerunnone ROWS=failed PREV_SUMMARY="$tmp/nonexistent/summary.txt"
 wait
 
 required="gpu preflight data smoke GPU.tests counts ddp.on.GPU dp.1.vs.2 memcheck configure build.test_gpu build.test_ddp_gpu build.train_mlp build.bench_step"
 order_prebuilt="gpu|preflight|data|smoke|GPU tests|ddp on GPU|dp 1 vs 2|memcheck|configure|build test_gpu|build test_ddp_gpu|build train_mlp|build bench_step|benchmark|racecheck"
-counts="linear forward fused=12 plain=8, backward fused=10 plain=10; cuda graphs captured=5 replayed=23"
+counts="linear forward fused=12 plain=8 (no algorithm 0), backward fused=8 plain=12 (no algorithm 2); cuda graphs captured=5 replayed=23"
 
 # 1. Time enough: every row filled, in the specified order; the smoke row before
 #    configure and within 90 s; counts, memcheck, build times, the benchmark table.
@@ -140,7 +150,62 @@ t=$(sed -nE 's/^== \[([0-9]+) s\] configure.*/\1/p' "$log")
 { [ -n "$t" ] && [ "$t" -le 18 ]; } || fail "configure started at ${t:-?} s, expected by 18 s"
 row "build bench_step" | grep -q "^ok" || fail "the build after the cut: $(row "build bench_step")"
 
-# 9. Killed in the middle of a step: the trap writes and prints the summary at once.
+# 9. A CUDA graph step that fell back to eager: its own FAILED line with minidp's reason, its own table row.
+use fallback
+[ "$(status fallback)" = 1 ] || fail "run with graph steps that fell back exited $(status fallback), expected 1"
+grep -q "^FAILED  bench_step mlp 512 fp32 cuda:0 graph: FELL BACK to eager ((dry) capture refused" "$out/summary.txt" ||
+  fail "no FELL BACK line for the mlp graph step"
+grep -Eq "^ +mlp +512 +fp32 +cuda:0 graph FELL BACK \(ran eager\)" "$out/summary.txt" || fail "no FELL BACK row in the table"
+row benchmark | grep -q "^FAILED: 4 command(s) failed or fell back" || fail "benchmark row: $(row benchmark)"
+
+# 10. Prebuilt binaries that lost their executable bits on the way still run (the fake smoke step runs test_gpu).
+use noexec
+[ "$(status noexec)" = 0 ] || fail "run with non-executable prebuilt files exited $(status noexec), expected 0"
+row smoke | grep -q "^ok: 4/4 smoke cases passed .*(prebuilt binaries)" || fail "smoke row: $(row smoke)"
+grep -q "fake binary test_gpu ran" <<< "$(tar -xzOf "$out/logs.tgz" ./smoke.log)" || fail "the prebuilt test_gpu did not run"
+
+# 11. The build here fails after the prebuilt binaries passed: reported, not counted; without them it is the verdict.
+use buildfail
+[ "$(status buildfail)" = 0 ] || fail "a failed build after a prebuilt verdict exited $(status buildfail), expected 0"
+row "build test_gpu" | grep -q "^FAILED (rc 1).*(not counted: the prebuilt binaries gave the verdict)" ||
+  fail "build row: $(row "build test_gpu")"
+row benchmark | grep -q "^4 of 4 configurations" || fail "the benchmark did not fall back on the prebuilt bench_step: $(row benchmark)"
+use buildfail0
+[ "$(status buildfail0)" = 1 ] || fail "a failed build without prebuilt binaries exited $(status buildfail0), expected 1"
+row smoke | grep -q "^not checked: no prebuilt binaries, and build test_gpu did not succeed" || fail "smoke row: $(row smoke)"
+
+# 12. Only test_ddp_gpu does not load (MPI): the DDP row waits for this machine's build; the rest runs prebuilt.
+use ddpnoload
+[ "$(status ddpnoload)" = 0 ] || fail "run with test_ddp_gpu not loading exited $(status ddpnoload), expected 0"
+grep -q "^<< \[[0-9]* s\] ddp on GPU: the prebuilt test_ddp_gpu does not load here: .*runs after this machine's build" "$log" ||
+  fail "the DDP row did not say first why it waits"
+[ "$(starts ddpnoload)" = "gpu|preflight|data|smoke|GPU tests|dp 1 vs 2|memcheck|configure|build test_gpu|build test_ddp_gpu|build train_mlp|build bench_step|ddp on GPU|benchmark|racecheck" ] ||
+  fail "steps with test_ddp_gpu not loading ran in the order $(starts ddpnoload)"
+row "ddp on GPU" | grep -q "passed" || fail "ddp row: $(row "ddp on GPU")"
+row smoke | grep -q "(prebuilt binaries)" || fail "smoke row: $(row smoke)"
+
+# 13. ROWS: a rerun of the rows that failed, read from the previous summary; a wrong row name is refused.
+use rerun
+[ "$(status rerun)" = 0 ] || fail "rerun of the failed rows exited $(status rerun), expected 0"
+[ "$(starts rerun)" = "gpu|preflight|data|GPU tests" ] || fail "the rerun ran $(starts rerun)"
+row rows | grep -q "^ROWS=failed, from .*hang/summary.txt: GPU tests; counts;$" || fail "rows line: $(row rows)"
+row "GPU tests" | grep -q "^34/34 passed" || fail "GPU tests row in the rerun: $(row "GPU tests")"
+row memcheck | grep -q "^not run (not selected by ROWS)" || fail "memcheck row in the rerun: $(row memcheck)"
+row "build test_gpu" | grep -q "^not run (not selected" || fail "build row in the rerun: $(row "build test_gpu")"
+use rerunnone
+[ "$(status rerunnone)" = 2 ] || fail "ROWS=failed without a previous summary exited $(status rerunnone), expected 2"
+grep -q "ROWS=failed needs the previous run's summary.txt" "$log" || fail "no message for the missing previous summary"
+use badrows
+[ "$(status badrows)" = 2 ] || fail "ROWS with an unknown row exited $(status badrows), expected 2"
+grep -q "ROWS: unknown row 'bogus'; the rows are: gpu, preflight" "$log" || fail "no message for the unknown row"
+
+# 14. The benchmark's arithmetic: every command's estimate (its steps at the
+#     reference step times, with margins) fits its budget.
+plan=$(bash "$script" --bench-plan) || fail "a benchmark command cannot fit its budget: $plan"
+[ "$(grep -c ' ok$' <<< "$plan")" = 14 ] || fail "the plan does not list 14 commands, each ok: $plan"
+BUDGET_BENCH=20 bash "$script" --bench-plan > /dev/null && fail "--bench-plan accepted a 20 s budget for the wide model"
+
+# 15. Killed in the middle of a step: the trap writes and prints the summary at once.
 use killed
 OUT="$out" DATA="$tmp/data" DEADLINE=300 DRY_SLEEP=20 bash "$script" --dry > "$log" 2>&1 &
 pid=$!
