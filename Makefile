@@ -8,10 +8,15 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 PREFIX ?= $(CURDIR)/install
 FUZZ_SECONDS ?= 600
+FUZZ_BUILD ?= build-fuzz
 # A Python with matplotlib (Debian's, which make deps installs it into, before another on the PATH).
 PYTHON_PLOT ?= $(shell for p in /usr/bin/python3 python3; do $$p -c 'import matplotlib' 2>/dev/null && echo $$p && break; done)
 
-.PHONY: deps configure build test demo pictures lab sanitize tsan fuzz install clean
+# Ninja when it is there (it schedules the whole tree at once and decides what
+# to rebuild faster); a build folder keeps the generator it was made with.
+generator = $(if $(wildcard $(1)/CMakeCache.txt),,$(if $(shell command -v ninja),-G Ninja))
+
+.PHONY: deps configure build test demo pictures lab sanitize sanitize-build tsan tsan-build fuzz install clean
 
 # `make lab 2`: the words after `lab` are the lab's number, not targets.
 ifeq (lab,$(firstword $(MAKECMDGOALS)))
@@ -23,7 +28,7 @@ deps:
 	@bash tools/install-deps.sh
 
 configure: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) > $(BUILD).configure.log 2>&1 || \
+	@cmake -S . -B $(BUILD) $(call generator,$(BUILD)) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) > $(BUILD).configure.log 2>&1 || \
 	  (cat $(BUILD).configure.log; exit 1)
 	@grep -E '^-- minidp' $(BUILD).configure.log || true
 
@@ -47,11 +52,13 @@ pictures: configure
 lab: configure
 	@BUILD=$(BUILD) bash labs/run.sh $(LAB)
 
-# AddressSanitizer + UndefinedBehaviorSanitizer build of the CPU test suites.
-sanitize: deps
-	@cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DMINIDP_SANITIZE=ON -DMINIDP_CUDA=OFF \
-	  -DMINIDP_BUILD_EXAMPLES=OFF > $(BUILD)-asan.configure.log 2>&1 || (cat $(BUILD)-asan.configure.log; exit 1)
+# AddressSanitizer + UndefinedBehaviorSanitizer build of the CPU test suites
+# (sanitize-build only builds them).
+sanitize-build: deps
+	@cmake -S . -B $(BUILD)-asan $(call generator,$(BUILD)-asan) -DCMAKE_BUILD_TYPE=Debug -DMINIDP_SANITIZE=ON \
+	  -DMINIDP_CUDA=OFF -DMINIDP_BUILD_EXAMPLES=OFF > $(BUILD)-asan.configure.log 2>&1 || (cat $(BUILD)-asan.configure.log; exit 1)
 	@cmake --build $(BUILD)-asan -j$(JOBS)
+sanitize: sanitize-build
 	@cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j$(JOBS) -LE 'gpu|install'
 
@@ -60,21 +67,23 @@ sanitize: deps
 # the watchdog, the data loader's prefetch thread (the nn suite). No MPI (one
 # process), no CUDA, Eigen's GEMM (instrumented, unlike OpenBLAS), the
 # reference convolutions (oneDNN and its OpenMP runtime are not instrumented).
-tsan: deps
-	@cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMINIDP_TSAN=ON -DMINIDP_CUDA=OFF -DMINIDP_MPI=OFF \
-	  -DMINIDP_OPENBLAS=OFF -DMINIDP_ONEDNN=OFF -DMINIDP_BUILD_EXAMPLES=OFF > $(BUILD)-tsan.configure.log 2>&1 || (cat $(BUILD)-tsan.configure.log; exit 1)
+tsan-build: deps
+	@cmake -S . -B $(BUILD)-tsan $(call generator,$(BUILD)-tsan) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMINIDP_TSAN=ON \
+	  -DMINIDP_CUDA=OFF -DMINIDP_MPI=OFF -DMINIDP_OPENBLAS=OFF -DMINIDP_ONEDNN=OFF -DMINIDP_BUILD_EXAMPLES=OFF \
+	  > $(BUILD)-tsan.configure.log 2>&1 || (cat $(BUILD)-tsan.configure.log; exit 1)
 	@cmake --build $(BUILD)-tsan -j$(JOBS) --target test_core test_nn test_parallel test_distributed safetensors_compat
+tsan: tsan-build
 	@cd $(BUILD)-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 	  ctest --output-on-failure -j$(JOBS) -L 'core|nn|parallel|distributed' -E 'fuzz|install|tools'
 
 # Every reader of user files under libFuzzer (clang, ASan, UBSan), FUZZ_SECONDS
 # each; docs/reliability.md. CI runs it for 15 s each.
 fuzz: deps
-	@bash tools/fuzz.sh $(FUZZ_SECONDS)
+	@FUZZ_BUILD=$(FUZZ_BUILD) bash tools/fuzz.sh $(FUZZ_SECONDS)
 
 install: build
 	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD).configure.log $(BUILD)-asan.configure.log \
-	  $(BUILD)-tsan.configure.log build-fuzz build-fuzz.configure.log
+	  $(BUILD)-tsan.configure.log $(FUZZ_BUILD) $(FUZZ_BUILD).configure.log

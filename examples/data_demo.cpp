@@ -3,7 +3,7 @@
 // it for leakage, and print the first batch the loader hands a training step.
 //
 //   ./data_demo [--data /usr/share/datasets/fashion-mnist] [--batch 64] [--seed 0] [--flatten]
-#include <CLI/CLI.hpp>
+#include "flags.h"
 #include <cstdio>
 
 #include "minidp/minidp.h"
@@ -13,19 +13,19 @@
 using namespace minidp;
 
 int run(int argc, char** argv) {
-  CLI::App app{"Load Fashion-MNIST and show what the DataLoader produces"};
+  examples::Flags flags{"Load Fashion-MNIST and show what the DataLoader produces"};
   std::string dir = nn::data::kFashionMnistDir;
   std::int64_t batch = 64;
   std::uint64_t seed = 0;
   double val_fraction = 0.1;
   bool flatten = false;
-  app.add_option("--data", dir, "directory holding the four Fashion-MNIST .gz files");
-  app.add_option("--batch", batch, "batch size")->check(CLI::Range(1, 1 << 24));
-  app.add_option("--seed", seed, "seed of the split and of the shuffle");
-  app.add_option("--val", val_fraction, "fraction of the training set held out for validation")
-      ->check(CLI::Range(0.0, 1.0));
-  app.add_flag("--flatten", flatten, "batches as [B, 784] (an MLP's input) instead of [B, 1, 28, 28]");
-  CLI11_PARSE(app, argc, argv);
+  flags.add("--data", dir, "directory holding the four Fashion-MNIST .gz files");
+  flags.add("--batch", batch, "batch size").range(1, 1 << 24);
+  flags.add("--seed", seed, "seed of the split and of the shuffle");
+  flags.add("--val", val_fraction, "fraction of the training set held out for validation")
+      .range(0.0, 1.0);
+  flags.flag("--flatten", flatten, "batches as [B, 784] (an MLP's input) instead of [B, 1, 28, 28]");
+  if (const int rc = flags.parse(argc, argv); rc >= 0) return rc;
 
   if (!nn::data::mnist_files_present(dir)) {
     std::printf("Fashion-MNIST not found in %s.\n"

@@ -5,7 +5,7 @@
 // update of the parameters under NoGradGuard.
 //
 //   ./fit_curve [--steps 300] [--lr 0.2] [--device cpu]
-#include <CLI/CLI.hpp>
+#include "flags.h"
 #include <cstdio>
 
 #include "minidp/minidp.h"
@@ -14,14 +14,14 @@
 using namespace minidp;
 
 int run(int argc, char** argv) {
-  CLI::App app{"Fit y = tanh(3x) - x/2 with a 1-32-1 MLP using minidp's autograd"};
+  examples::Flags flags{"Fit y = tanh(3x) - x/2 with a 1-32-1 MLP using minidp's autograd"};
   int steps = 300;
   double lr = 0.2;
   std::string device = "cpu";
-  app.add_option("--steps", steps, "gradient steps")->check(CLI::Range(1, 1000000));
-  app.add_option("--lr", lr, "learning rate")->check(CLI::Range(1e-9, 100.0));
-  app.add_option("--device", device, "cpu or cuda:N");
-  CLI11_PARSE(app, argc, argv);
+  flags.add("--steps", steps, "gradient steps").range(1, 1000000);
+  flags.add("--lr", lr, "learning rate").range(1e-9, 100.0);
+  flags.add("--device", device, "cpu or cuda:N");
+  if (const int rc = flags.parse(argc, argv); rc >= 0) return rc;
 
   try {
     const Device dev = Device::parse(device);

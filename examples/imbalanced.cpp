@@ -12,7 +12,7 @@
 //      nine, which moves the operating point towards recall.
 //
 //   ./imbalanced [--epochs 3] [--devices cpu,cpu] [--json imbalanced.json]
-#include <CLI/CLI.hpp>
+#include "flags.h"
 
 #include <cstdio>
 #include <fstream>
@@ -99,20 +99,20 @@ void print_summary(const char* title, const metrics::ConfusionMatrix& cm, const 
 }  // namespace
 
 int run(int argc, char** argv) {
-  CLI::App app{"The accuracy paradox on Fashion-MNIST: Bag (class 8) vs the rest"};
+  examples::Flags flags{"The accuracy paradox on Fashion-MNIST: Bag (class 8) vs the rest"};
   std::string dir = nn::data::kFashionMnistDir, devices = "cpu", json_path;
   int epochs = 3;
   double lr = 0.01;
   std::int64_t positive = 8;
   std::uint64_t seed = 0;
-  app.add_option("--data", dir, "folder with the Fashion-MNIST .gz files")->capture_default_str();
-  app.add_option("--epochs", epochs, "epochs of logistic regression")->capture_default_str();
-  app.add_option("--lr", lr, "SGD learning rate (momentum 0.9)")->capture_default_str();
-  app.add_option("--devices", devices, "replicas, e.g. cpu,cpu")->capture_default_str();
-  app.add_option("--positive-class", positive, "the rare class")->capture_default_str()->check(CLI::Range(0, 9));
-  app.add_option("--seed", seed, "seed")->capture_default_str();
-  app.add_option("--json", json_path, "write the results as JSON");
-  CLI11_PARSE(app, argc, argv);
+  flags.add("--data", dir, "folder with the Fashion-MNIST .gz files").show_default();
+  flags.add("--epochs", epochs, "epochs of logistic regression").show_default();
+  flags.add("--lr", lr, "SGD learning rate (momentum 0.9)").show_default();
+  flags.add("--devices", devices, "replicas, e.g. cpu,cpu").show_default();
+  flags.add("--positive-class", positive, "the rare class").show_default().range(0, 9);
+  flags.add("--seed", seed, "seed").show_default();
+  flags.add("--json", json_path, "write the results as JSON");
+  if (const int rc = flags.parse(argc, argv); rc >= 0) return rc;
   try {
     const nn::data::Dataset train = nn::data::fashion_mnist(dir, nn::data::Split::Train);
     const nn::data::Dataset test = nn::data::fashion_mnist(dir, nn::data::Split::Test);

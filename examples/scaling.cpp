@@ -64,18 +64,18 @@ Row train_on(examples::TrainConfig c, const std::string& devices,
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Scaling study: 1..N replicas at a fixed global batch"};
+  examples::Flags flags{"Scaling study: 1..N replicas at a fixed global batch"};
   examples::TrainConfig c;
   c.epochs = 1;
   c.limit_train = 12000;
   c.limit_test = 2000;
   std::string json_path;
   bool weak = false;
-  examples::add_flags(app, c);
-  app.add_option("--json", json_path, "write the table as JSON (for tools/plot_metrics.py)");
-  app.add_flag("--weak", weak, "weak scaling: --batch per device, so k devices train on a k times larger global batch "
+  examples::add_flags(flags, c);
+  flags.add("--json", json_path, "write the table as JSON (for tools/plot_metrics.py)");
+  flags.flag("--weak", weak, "weak scaling: --batch per device, so k devices train on a k times larger global batch "
                "(scale the learning rate with --lr-scaling and --warmup-steps)");
-  CLI11_PARSE(app, argc, argv);
+  if (const int rc = flags.parse(argc, argv); rc >= 0) return rc;
   if (c.threads > 0) set_num_threads(c.threads);
   try {
     // Row k's configuration: strong scaling keeps the global batch; weak

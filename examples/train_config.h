@@ -3,11 +3,11 @@
 // training loop itself is in examples/train_mlp.cpp.
 //
 //   examples::TrainConfig c;
-//   CLI::App app{"..."};  examples::add_flags(app, c);  CLI11_PARSE(app, argc, argv);
+//   examples::Flags flags{"..."};  examples::add_flags(flags, c);  if (const int rc = flags.parse(argc, argv); rc >= 0) return rc;
 //   auto [train, test] = examples::load_data(c);
 #pragma once
 
-#include <CLI/CLI.hpp>  // the flags
+#include "flags.h"  // the flags
 
 #include <unistd.h>  // access: can the outputs be written?
 
@@ -62,81 +62,67 @@ struct TrainConfig {
   bool explain = false;               // one step, opened, with its numbers (examples/explain.h), then stop
 };
 
-// A finite number in [lo, hi]. CLI::Range alone lets "nan" through (every
-// comparison with NaN is false), and a NaN learning rate trains to NaN.
-inline CLI::Validator finite_range(double lo, double hi) {
-  return CLI::Validator(
-      [lo, hi](std::string& s) -> std::string {
-        double v = 0;
-        if (!CLI::detail::lexical_cast(s, v) || !std::isfinite(v) || v < lo || v > hi)
-          return "expected a finite number in [" + CLI::detail::to_string(lo) + ", " + CLI::detail::to_string(hi) +
-                 "], got " + s;
-        return "";
-      },
-      "FINITE in [" + CLI::detail::to_string(lo) + " - " + CLI::detail::to_string(hi) + "]");
-}
-
-inline void add_flags(CLI::App& app, TrainConfig& c) {
-  app.add_option("--model", c.model, "mlp (784-1024-1024-10) | cnn (conv32-pool-conv64-pool-fc128-fc10)")
-      ->check(CLI::IsMember({"mlp", "cnn"}))->capture_default_str();
-  app.add_option("--data", c.data, "folder with the four Fashion-MNIST .gz files")->capture_default_str();
-  app.add_option("--epochs", c.epochs, "passes over the training set")->capture_default_str()->check(CLI::Range(1, 100000));
-  app.add_option("--batch", c.batch, "global batch size (split across replicas)")->capture_default_str()
-      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 24));
-  app.add_option("--lr", c.lr, "learning rate")->capture_default_str()->check(finite_range(0.0, 100.0));
-  app.add_option("--lr-batch", c.lr_batch, "the global batch --lr was chosen for")->capture_default_str()
-      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 24));
-  app.add_option("--lr-scaling", c.lr_scaling, "scale --lr to --batch: none | linear (x batch/lr-batch, Goyal et al. "
-                 "2017) | sqrt")->capture_default_str()->check(CLI::IsMember({"none", "linear", "sqrt"}));
-  app.add_option("--warmup-steps", c.warmup_steps, "reach the scaled learning rate from --lr over this many steps")
-      ->capture_default_str()->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 30));
-  app.add_option("--momentum", c.momentum, "SGD momentum")->capture_default_str()->check(finite_range(0.0, 1.0));
-  app.add_option("--weight-decay", c.weight_decay, "L2 penalty (decoupled for adamw)")->capture_default_str()
-      ->check(finite_range(0.0, 1.0e4));
-  app.add_option("--optimizer", c.optimizer, "sgd | adam | adamw")->capture_default_str()
-      ->check(CLI::IsMember({"sgd", "adam", "adamw"}));
-  app.add_option("--seed", c.seed, "seed of weights and shuffling")->capture_default_str();
-  app.add_option("--devices", c.devices, "replicas: cpu | cpu,cpu,... | cuda:0,cuda:1 | cuda:0,cuda:0 | auto")
-      ->capture_default_str();
-  app.add_option("--limit-train", c.limit_train, "use only the first N training samples (0 = all)")
-      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 40));
-  app.add_option("--limit-test", c.limit_test, "use only the first N test samples (0 = all)")
-      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 40));
-  app.add_flag("--no-shuffle", c.no_shuffle, "batches in file order");
-  app.add_option("--max-steps", c.max_steps, "stop after N optimizer steps in total (0 = no limit)")
-      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 40));
-  app.add_option("--init", c.init, "start from these weights (safetensors)");
-  app.add_option("--save", c.save, "write a checkpoint of the whole run (safetensors) at the end");
-  app.add_option("--resume", c.resume, "continue from a checkpoint written by --save");
-  app.add_option("--metrics-json", c.metrics_json, "write the final metrics as JSON");
-  app.add_option("--log-jsonl", c.log_jsonl, "append one JSON object per epoch");
-  app.add_flag("--quiet", c.quiet, "no per-epoch table");
-  app.add_flag("--explain", c.explain, "run one step and print what docs/walkthrough.md describes, with this run's "
+inline void add_flags(Flags& flags, TrainConfig& c) {
+  flags.add("--model", c.model, "mlp (784-1024-1024-10) | cnn (conv32-pool-conv64-pool-fc128-fc10)")
+      .one_of({"mlp", "cnn"}).show_default();
+  flags.add("--data", c.data, "folder with the four Fashion-MNIST .gz files").show_default();
+  flags.add("--epochs", c.epochs, "passes over the training set").show_default().range(1, 100000);
+  flags.add("--batch", c.batch, "global batch size (split across replicas)").show_default()
+      .range(std::int64_t{1}, std::int64_t{1} << 24);
+  flags.add("--lr", c.lr, "learning rate").show_default().range(0.0, 100.0);
+  flags.add("--lr-batch", c.lr_batch, "the global batch --lr was chosen for").show_default()
+      .range(std::int64_t{1}, std::int64_t{1} << 24);
+  flags.add("--lr-scaling", c.lr_scaling, "scale --lr to --batch: none | linear (x batch/lr-batch, Goyal et al. "
+                 "2017) | sqrt").show_default().one_of({"none", "linear", "sqrt"});
+  flags.add("--warmup-steps", c.warmup_steps, "reach the scaled learning rate from --lr over this many steps")
+      .show_default().range(std::int64_t{0}, std::int64_t{1} << 30);
+  flags.add("--momentum", c.momentum, "SGD momentum").show_default().range(0.0, 1.0);
+  flags.add("--weight-decay", c.weight_decay, "L2 penalty (decoupled for adamw)").show_default()
+      .range(0.0, 1.0e4);
+  flags.add("--optimizer", c.optimizer, "sgd | adam | adamw").show_default()
+      .one_of({"sgd", "adam", "adamw"});
+  flags.add("--seed", c.seed, "seed of weights and shuffling").show_default();
+  flags.add("--devices", c.devices, "replicas: cpu | cpu,cpu,... | cuda:0,cuda:1 | cuda:0,cuda:0 | auto")
+      .show_default();
+  flags.add("--limit-train", c.limit_train, "use only the first N training samples (0 = all)")
+      .range(std::int64_t{0}, std::int64_t{1} << 40);
+  flags.add("--limit-test", c.limit_test, "use only the first N test samples (0 = all)")
+      .range(std::int64_t{0}, std::int64_t{1} << 40);
+  flags.flag("--no-shuffle", c.no_shuffle, "batches in file order");
+  flags.add("--max-steps", c.max_steps, "stop after N optimizer steps in total (0 = no limit)")
+      .range(std::int64_t{0}, std::int64_t{1} << 40);
+  flags.add("--init", c.init, "start from these weights (safetensors)");
+  flags.add("--save", c.save, "write a checkpoint of the whole run (safetensors) at the end");
+  flags.add("--resume", c.resume, "continue from a checkpoint written by --save");
+  flags.add("--metrics-json", c.metrics_json, "write the final metrics as JSON");
+  flags.add("--log-jsonl", c.log_jsonl, "append one JSON object per epoch");
+  flags.flag("--quiet", c.quiet, "no per-epoch table");
+  flags.flag("--explain", c.explain, "run one step and print what docs/walkthrough.md describes, with this run's "
                "numbers (shards, buckets, hook order, loss sums, the division, one weight's update), then stop");
-  app.add_option("--threads", c.threads, "CPU threads, divided among CPU replicas (default: every core, or "
+  flags.add("--threads", c.threads, "CPU threads, divided among CPU replicas (default: every core, or "
                                          "MINIDP_NUM_THREADS / OMP_NUM_THREADS); results do not depend on it")
-      ->check(CLI::Range(0, 4096));
-  app.add_flag("--cuda-graph", c.cuda_graph, "capture each GPU step once per batch shape and replay it as a CUDA graph "
+      .range(0, 4096);
+  flags.flag("--cuda-graph", c.cuda_graph, "capture each GPU step once per batch shape and replay it as a CUDA graph "
                "(replicas on one GPU, SGD, no Dropout; otherwise eager, said once; docs/parallel.md)");
-  app.add_flag("--tf32", c.tf32, "TF32 tensor cores for float32 GEMMs and convolutions on GPUs (off: results match the CPU)");
-  app.add_flag("--ddp", c.ddp, "one process per device: launch with mpirun -np N (each process: --devices auto = its "
+  flags.flag("--tf32", c.tf32, "TF32 tensor cores for float32 GEMMs and convolutions on GPUs (off: results match the CPU)");
+  flags.flag("--ddp", c.ddp, "one process per device: launch with mpirun -np N (each process: --devices auto = its "
                                "local GPU or the CPU, or one device)");
-  app.add_option("--comm", c.comm, "with --ddp: how processes sum gradients: auto | mpi | nccl")
-      ->check(CLI::IsMember({"auto", "mpi", "nccl"}))->capture_default_str();
-  app.add_option("--comm-timeout", c.comm_timeout, "with --ddp: seconds a rank waits in a collective before it ends "
+  flags.add("--comm", c.comm, "with --ddp: how processes sum gradients: auto | mpi | nccl")
+      .one_of({"auto", "mpi", "nccl"}).show_default();
+  flags.add("--comm-timeout", c.comm_timeout, "with --ddp: seconds a rank waits in a collective before it ends "
                                                    "the job, naming itself")
-      ->check(finite_range(0.1, 86400.0))->capture_default_str();
-  app.add_option("--bucket-mb", c.bucket_mb, "gradient bucket size in MiB (the first bucket is 1 MiB); smaller "
+      .range(0.1, 86400.0).show_default();
+  flags.add("--bucket-mb", c.bucket_mb, "gradient bucket size in MiB (the first bucket is 1 MiB); smaller "
                                              "buckets start summing earlier in backward")
-      ->check(finite_range(0.001, 4096.0))->capture_default_str();
-  app.add_option("--zero", c.zero, "with --ddp: ZeRO stage; 1 = each of N processes keeps 1/N of the optimizer "
+      .range(0.001, 4096.0).show_default();
+  flags.add("--zero", c.zero, "with --ddp: ZeRO stage; 1 = each of N processes keeps 1/N of the optimizer "
                                    "state (gradients reduce-scattered, weights all-gathered; the same bits; MPI, CPU)")
-      ->check(CLI::Range(0, 1))->capture_default_str();
-  app.add_option("--on-nonfinite", c.on_nonfinite, "a NaN or inf loss: stop (with the step and the likely cause), "
+      .range(0, 1).show_default();
+  flags.add("--on-nonfinite", c.on_nonfinite, "a NaN or inf loss: stop (with the step and the likely cause), "
                                                    "skip the optimizer steps whose gradients are not finite (a host "
                                                    "read per step), or warn and go on")
-      ->check(CLI::IsMember({"stop", "skip", "warn"}))->capture_default_str();
-  app.add_option("--trace", c.trace, "write the step phases and the gradient sums of every rank as a Chrome trace "
+      .one_of({"stop", "skip", "warn"}).show_default();
+  flags.add("--trace", c.trace, "write the step phases and the gradient sums of every rank as a Chrome trace "
                                      "(JSON for Perfetto or chrome://tracing)");
 }
 

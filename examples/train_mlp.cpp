@@ -250,9 +250,9 @@ int main(int argc, char** argv) {
   examples::TrainConfig c;
   c.model = MINIDP_TRAIN_MODEL;
   if (c.model == "cnn") c.epochs = 3;
-  CLI::App app{"Train a model on Fashion-MNIST with minidp's DataParallel"};
-  examples::add_flags(app, c);
-  CLI11_PARSE(app, argc, argv);
+  examples::Flags flags{"Train a model on Fashion-MNIST with minidp's DataParallel"};
+  examples::add_flags(flags, c);
+  if (const int rc = flags.parse(argc, argv); rc >= 0) return rc;
   try {
     return run(c);
   } catch (const std::exception& e) {

@@ -57,7 +57,11 @@ Fingerprint fingerprint_of(const nn::Module& model, const GradientBuckets& bucke
   f.add("buckets", std::to_string(buckets.num_buckets()));
   for (int b = 0; b < buckets.num_buckets(); ++b) {
     std::string ps;
-    for (int p : buckets.params_of(b)) ps += (ps.empty() ? "" : ",") + std::to_string(p);
+    for (int p : buckets.params_of(b)) {
+      // (appended piece by piece: GCC 12 warns, wrongly, about `const char* + std::string&&` here)
+      if (!ps.empty()) ps += ',';
+      ps += std::to_string(p);
+    }
     f.add("bucket " + std::to_string(b),
           std::to_string(buckets.bucket(b).numel()) + " elements, parameters " + ps);
   }

@@ -19,11 +19,21 @@ harnesses=("$@")
 [ ${#harnesses[@]} -eq 0 ] && harnesses=(safetensors idx cifar csv metrics)
 B=${FUZZ_BUILD:-build-fuzz}
 
-CC=clang CXX=clang++ cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMINIDP_FUZZ=ON -DMINIDP_CUDA=OFF \
-  -DMINIDP_ONEDNN=OFF -DMINIDP_BUILD_TESTS=OFF -DMINIDP_BUILD_EXAMPLES=OFF > "$B.configure.log" 2>&1 || { cat "$B.configure.log"; exit 1; }
+gen=()
+[ -f "$B/CMakeCache.txt" ] || ! command -v ninja >/dev/null || gen=(-G Ninja)
+t0=$(date +%s)
+if grep -q '^MINIDP_FUZZ:BOOL=ON' "$B/CMakeCache.txt" 2>/dev/null; then
+  # A build folder already configured for fuzzing (make sanitize's, FUZZ_BUILD=build-asan,
+  # which has the test suites too): its configuration is kept, only the harnesses are built.
+  echo "fuzz: using the fuzzing build in $B as it is configured"
+else
+  CC=clang CXX=clang++ cmake -S . -B "$B" "${gen[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMINIDP_FUZZ=ON -DMINIDP_CUDA=OFF \
+    -DMINIDP_ONEDNN=OFF -DMINIDP_BUILD_TESTS=OFF -DMINIDP_BUILD_EXAMPLES=OFF > "$B.configure.log" 2>&1 || { cat "$B.configure.log"; exit 1; }
+fi
 targets=(fuzz_seeds)
 for h in "${harnesses[@]}"; do targets+=("fuzz_$h"); done
 cmake --build "$B" -j"$(nproc)" --target "${targets[@]}" || exit 1
+echo "fuzz: configured and built in $(( $(date +%s) - t0 )) s"
 "$B/tests/fuzz/fuzz_seeds" "$B/seeds" || exit 1
 
 run() {  # one harness for $secs seconds; its log in $B/fuzz_<h>.log

@@ -2,7 +2,7 @@
 # Installs, with apt, whatever minidp's build needs and this machine lacks
 # (through sudo when not root). Quiet when everything is there already.
 set -euo pipefail
-pkgs=(cmake g++ make libeigen3-dev libopenblas-dev libdnnl-dev doctest-dev zlib1g-dev libcli11-dev nlohmann-json3-dev
+pkgs=(cmake g++ make ninja-build libeigen3-dev libopenblas-dev libdnnl-dev doctest-dev zlib1g-dev libcli11-dev nlohmann-json3-dev
       libopenmpi-dev openmpi-bin dataset-fashion-mnist python3
       python3-numpy python3-sklearn    # the metrics test compares minidp-metrics with scikit-learn
       python3-matplotlib               # the plotting test draws the metrics' figures

@@ -12,7 +12,7 @@
 // Bad input (missing file, a non-number, a label >= K, files of different
 // lengths) prints the file and line and exits with status 2; anything else
 // that goes wrong (out of memory) prints one line and exits with status 1.
-#include <CLI/CLI.hpp>
+#include "flags.h"
 
 #include <iostream>
 #include <new>
@@ -41,26 +41,21 @@ int run(const FileMetricsOptions& o, bool json) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"minidp-metrics: classification metrics (sklearn-compatible) of labels and predictions in text files"};
+  minidp::examples::Flags flags{"minidp-metrics: classification metrics (sklearn-compatible) of labels and predictions in text files"};
   FileMetricsOptions o;
   std::string zero_division = "0";
   bool json = false;
-  app.add_option("--labels", o.labels, "true class per line (integers)")->required();
-  app.add_option("--pred", o.pred, "predicted class per line (integers)");
-  app.add_option("--scores", o.scores, "binary tasks: positive-class score per line");
-  app.add_option("--num-classes", o.num_classes, "number of classes, 1 to 1024 (default: largest label or "
+  flags.add("--labels", o.labels, "true class per line (integers)").required();
+  flags.add("--pred", o.pred, "predicted class per line (integers)");
+  flags.add("--scores", o.scores, "binary tasks: positive-class score per line");
+  flags.add("--num-classes", o.num_classes, "number of classes, 1 to 1024 (default: largest label or "
                                                  "prediction + 1)");
-  app.add_option("--zero-division", zero_division, "value of 0/0 ratios: 0, 1 or nan")
-      ->check(CLI::IsMember({"0", "1", "nan"}));
-  app.add_option("--ignore-index", o.ignore_index, "label value whose samples are skipped");
-  app.add_option("--threshold", o.threshold, "scores >= threshold are predicted positive (default 0.5)");
-  app.add_flag("--json", json, "print one JSON object instead of the report");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
-  }
+  flags.add("--zero-division", zero_division, "value of 0/0 ratios: 0, 1 or nan")
+      .one_of({"0", "1", "nan"});
+  flags.add("--ignore-index", o.ignore_index, "label value whose samples are skipped");
+  flags.add("--threshold", o.threshold, "scores >= threshold are predicted positive (default 0.5)");
+  flags.flag("--json", json, "print one JSON object instead of the report");
+  if (const int rc = flags.parse(argc, argv); rc >= 0) return rc == 0 ? 0 : 2;
   if (o.pred.empty() && o.scores.empty()) {
     std::cerr << "minidp-metrics: error: give --pred FILE, --scores FILE or both\n";
     return 2;
