@@ -53,22 +53,29 @@ lab: configure
 	@BUILD=$(BUILD) bash labs/run.sh $(LAB)
 
 # AddressSanitizer + UndefinedBehaviorSanitizer build of the CPU test suites
-# (sanitize-build only builds them).
+# (sanitize-build only builds them), with clang at -O1: the same build also
+# has libFuzzer's coverage and the fuzz harnesses, so that CI fuzzes on it
+# (make fuzz FUZZ_BUILD=$(BUILD)-asan) instead of compiling everything once
+# more (docs/build.md). A folder made by an older g++ configuration is made anew.
 sanitize-build: deps
-	@cmake -S . -B $(BUILD)-asan $(call generator,$(BUILD)-asan) -DCMAKE_BUILD_TYPE=Debug -DMINIDP_SANITIZE=ON \
-	  -DMINIDP_CUDA=OFF -DMINIDP_BUILD_EXAMPLES=OFF > $(BUILD)-asan.configure.log 2>&1 || (cat $(BUILD)-asan.configure.log; exit 1)
+	@grep -qs '^CMAKE_CXX_COMPILER:.*clang' $(BUILD)-asan/CMakeCache.txt || rm -rf $(BUILD)-asan
+	@CC=clang CXX=clang++ cmake -S . -B $(BUILD)-asan $(call generator,$(BUILD)-asan) -DCMAKE_BUILD_TYPE=Debug \
+	  "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -gline-tables-only" -DMINIDP_SANITIZE=ON -DMINIDP_FUZZ=ON -DMINIDP_CUDA=OFF \
+	  -DMINIDP_BUILD_EXAMPLES=OFF > $(BUILD)-asan.configure.log 2>&1 || (cat $(BUILD)-asan.configure.log; exit 1)
 	@cmake --build $(BUILD)-asan -j$(JOBS)
 sanitize: sanitize-build
 	@cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j$(JOBS) -LE 'gpu|install'
 
-# ThreadSanitizer build of the in-process suites: tensors and autograd, the
+# ThreadSanitizer build (clang, -O1, line tables for the reports) of the in-process suites: tensors and autograd, the
 # CPU worker pool, DataParallel with 1-4 CPU replicas, the communicators and
 # the watchdog, the data loader's prefetch thread (the nn suite). No MPI (one
 # process), no CUDA, Eigen's GEMM (instrumented, unlike OpenBLAS), the
 # reference convolutions (oneDNN and its OpenMP runtime are not instrumented).
 tsan-build: deps
-	@cmake -S . -B $(BUILD)-tsan $(call generator,$(BUILD)-tsan) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMINIDP_TSAN=ON \
+	@grep -qs '^CMAKE_CXX_COMPILER:.*clang' $(BUILD)-tsan/CMakeCache.txt || rm -rf $(BUILD)-tsan
+	@CC=clang CXX=clang++ cmake -S . -B $(BUILD)-tsan $(call generator,$(BUILD)-tsan) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only -DNDEBUG" -DMINIDP_TSAN=ON \
 	  -DMINIDP_CUDA=OFF -DMINIDP_MPI=OFF -DMINIDP_OPENBLAS=OFF -DMINIDP_ONEDNN=OFF -DMINIDP_BUILD_EXAMPLES=OFF \
 	  > $(BUILD)-tsan.configure.log 2>&1 || (cat $(BUILD)-tsan.configure.log; exit 1)
 	@cmake --build $(BUILD)-tsan -j$(JOBS) --target test_core test_nn test_parallel test_distributed safetensors_compat

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "minidp/core/error.h"
+#include "minidp/core/sanitizers.h"
 
 namespace minidp::kernels::cpu {
 
@@ -23,12 +24,9 @@ std::size_t rounded(std::size_t nbytes) {
 }
 
 bool caching_by_default() {
-#if defined(__SANITIZE_ADDRESS__)
-  return false;
-#else
+  if (kAddressSanitizer) return false;
   const char* v = std::getenv("MINIDP_CPU_NO_CACHE");
   return v == nullptr || std::strcmp(v, "1") != 0;
-#endif
 }
 
 struct Cache {

@@ -402,13 +402,18 @@ TEST_CASE("gradient sweep: every op declared in core/ops.h has an entry, overloa
     CHECK(swept.count(e.op) == 0);  // one entry per op
     swept[e.op] = e.overloads;
   }
-  for (const auto& [op, n] : declared) {
+  // (plain names, not structured bindings: INFO captures them in a lambda,
+  // which clang before 16 refuses for a structured binding)
+  for (const auto& entry : declared) {
+    const std::string& op = entry.first;
+    const auto n = entry.second;
     INFO("core/ops.h declares " << op << " (" << n << " overload(s)); give it an entry covering every overload in "
                                    "tests/core/test_gradient_sweep.cpp");
     CHECK(swept.count(op) == 1);
     if (swept.count(op) == 1) CHECK(swept.at(op) == n);
   }
-  for (const auto& [op, n] : swept) {
+  for (const auto& entry : swept) {
+    const std::string& op = entry.first;
     INFO("the sweep has an entry for " << op << ", which core/ops.h does not declare");
     CHECK(declared.count(op) == 1);
   }

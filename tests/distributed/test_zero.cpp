@@ -211,7 +211,8 @@ TEST_CASE("distributed: a ZeRO-1 checkpoint is an ordinary one, and resumes on t
   // Ordinary: the state DDP's optimizer holds, bit for bit.
   const auto full = ddp->optimizer().state_tensors();
   REQUIRE(full.size() == st.optimizer.size());
-  for (const auto& [name, t] : full) {
+  for (const auto& [name_binding, t] : full) {
+    const std::string& name = name_binding;  // (CAPTURE's lambda cannot take a structured binding on clang < 16)
     CAPTURE(name);
     REQUIRE(st.optimizer.count(name) == 1);
     CHECK(same_bits(t.to_vector<float>(), st.optimizer.at(name).to_vector<float>()));

@@ -97,7 +97,8 @@ TEST_CASE("checkpoint: every dtype round-trips bitwise, with metadata") {
   CHECK(ck.metadata == meta);  // the checksum keys are minidp's own: not among the caller's metadata
   CHECK(ck.verified == m.size());
   REQUIRE(ck.tensors.size() == m.size());
-  for (const auto& [name, t] : m) {
+  for (const auto& [name_binding, t] : m) {
+    const std::string& name = name_binding;  // (INFO's lambda cannot take a structured binding on clang < 16)
     INFO(name);
     const Tensor& u = ck.tensors.at(name);
     CHECK(u.dtype() == t.dtype());

@@ -126,11 +126,13 @@ TEST_CASE("training state: a checkpoint of one optimizer kind never resumes anot
   one_step(*model, adam);
   one_step(*model, adamw);
   const std::vector<std::pair<std::string, Optimizer*>> all = {{"sgd", &sgd}, {"adam", &adam}, {"adamw", &adamw}};
-  for (const auto& [written, writer] : all) {
+  for (const auto& [written_binding, writer] : all) {
+    const std::string& written = written_binding;  // (INFO's lambda cannot take a structured binding on clang < 16)
     const std::string path = dir / (written + ".safetensors");
     save_training_state(path, *model, *writer, {.global_step = 1});
     const TrainingState st = load_training_state(path);
-    for (const auto& [resumed, unused] : all) {
+    for (const auto& entry : all) {
+      const std::string& resumed = entry.first;
       INFO(written, " -> ", resumed);
       std::unique_ptr<Optimizer> fresh;
       if (resumed == "sgd") fresh = std::make_unique<SGD>(model->parameters(), SGDOptions{.lr = 0.5, .momentum = 0.9});

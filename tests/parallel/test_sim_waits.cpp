@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "minidp/core/sanitizers.h"
 #include "minidp/kernels/sim/runtime.h"
 #include "minidp/minidp.h"
 #include "sim_util.h"
@@ -340,11 +341,7 @@ const Scenario kScenarios[] = {
      }},
 };
 
-#if defined(__SANITIZE_THREAD__)
-constexpr bool kThreadSanitizer = true;
-#else
-constexpr bool kThreadSanitizer = false;
-#endif
+using minidp::kThreadSanitizer;  // (core/sanitizers.h: g++'s and clang's spelling)
 
 struct SkipWait {
   WaitSite site;
