@@ -61,7 +61,7 @@ PathSwitch& conv_switch() {
                       "the CPU's convolutions run on the reference path");
   return s;
 }
-bool use_onednn() { return conv_switch().onednn(); }
+[[maybe_unused]] bool use_onednn() { return conv_switch().onednn(); }  // (only the oneDNN path below asks)
 
 std::atomic<std::int64_t> g_fallbacks{0};
 }  // namespace
