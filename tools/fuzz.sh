@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Fuzzes minidp's readers of user files with libFuzzer (docs/reliability.md).
 #
-#   tools/fuzz.sh [SECONDS_EACH] [HARNESS ...]     (make fuzz; CI runs 30 s each)
+#   tools/fuzz.sh [SECONDS_EACH] [HARNESS ...]     (make fuzz)
+#   FUZZ_BUILD=build-asan tools/fuzz.sh 15          (CI: on make sanitize's build, which has the harnesses)
 #
-# Builds build-fuzz with clang (coverage + AddressSanitizer + UBSan), writes
+# Builds FUZZ_BUILD (build-fuzz) with clang (coverage + AddressSanitizer +
+# UBSan) unless it is already configured for fuzzing, writes
 # the seed corpora, runs the harnesses (safetensors idx cifar csv metrics by
 # default) two at a time for SECONDS_EACH seconds each, and prints a table of
 # executions, executions per second and corpus sizes. A failing input is saved
-# in build-fuzz/crashes/<harness>/ and makes the script fail; once its bug is
+# in FUZZ_BUILD/crashes/<harness>/ and makes the script fail; once its bug is
 # fixed, copy it to tests/fuzz/regressions/<harness>/ so every build replays it.
-# New interesting inputs accumulate in build-fuzz/corpus/<harness>/, so a
+# New interesting inputs accumulate in FUZZ_BUILD/corpus/<harness>/, so a
 # second run starts where the first one stopped.
 set -uo pipefail
 cd "$(dirname "$0")/.."
