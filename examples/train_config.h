@@ -3,7 +3,8 @@
 // training loop itself is in examples/train_mlp.cpp.
 //
 //   examples::TrainConfig c;
-//   examples::Flags flags{"..."};  examples::add_flags(flags, c);  if (const int rc = flags.parse(argc, argv); rc >= 0) return rc;
+//   examples::Flags flags{"..."};  examples::add_flags(flags, c);
+//   if (const int rc = flags.parse(argc, argv); rc >= 0) return rc;
 //   auto [train, test] = examples::load_data(c);
 #pragma once
 
