@@ -105,19 +105,20 @@ bench_estimate() {  # minidp|torch model tf32 warmup steps runs
     else printf "%.0f", 20 + 2 * (w + 3 + s * r) * ms * 1.5 * 1.3 / 1000 }'
 }
 bench_plan() {
-  local c model batch tf32 w st r devlists dev e over=0
+  local c model batch tf32 w st r devlists dev over=0
+  plan_line() {  # WHAT STEPS SECONDS: one command of the plan; OVER when it does not fit its budget
+    local fits=ok
+    [ "$3" -le "$BUDGET_BENCH" ] || { fits=OVER; over=1; }
+    printf '%-50s %4s steps  ~%3s s of %s s  %s\n' "$1" "$2" "$3" "$BUDGET_BENCH" "$fits"
+  }
   for c in "${CONFIGS[@]}"; do
     read -r model batch tf32 w st r devlists <<< "$c"
     for dev in $devlists; do
-      e=$(bench_estimate minidp "$model" "$tf32" "$w" "$st" "$r")
-      printf '%-50s %4s steps  ~%3s s of %s s  %s\n' "bench_step $model $batch tf32=$tf32 $dev" $((w + st * r)) "$e" \
-        "$BUDGET_BENCH" "$([ "$e" -le "$BUDGET_BENCH" ] && echo ok || echo OVER)"
-      [ "$e" -le "$BUDGET_BENCH" ] || over=1
+      plan_line "bench_step $model $batch tf32=$tf32 $dev" $((w + st * r)) \
+        "$(bench_estimate minidp "$model" "$tf32" "$w" "$st" "$r")"
     done
-    e=$(bench_estimate torch "$model" "$tf32" "$w" "$st" "$r")
-    printf '%-50s %4s steps  ~%3s s of %s s  %s\n' "PyTorch $model $batch tf32=$tf32 eager,graph" $((2 * (w + 3 + st * r))) \
-      "$e" "$BUDGET_BENCH" "$([ "$e" -le "$BUDGET_BENCH" ] && echo ok || echo OVER)"
-    [ "$e" -le "$BUDGET_BENCH" ] || over=1
+    plan_line "PyTorch $model $batch tf32=$tf32 eager,graph" $((2 * (w + 3 + st * r))) \
+      "$(bench_estimate torch "$model" "$tf32" "$w" "$st" "$r")"
   done
   return $over
 }
